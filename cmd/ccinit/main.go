@@ -1,0 +1,33 @@
+// Command ccinit is a container's PID 1: it reaps zombies, forwards signals and
+// exits with its command's status. ccsuper starts it in new namespaces; it also
+// runs on its own in any chroot or container, as tini or catatonit would.
+//
+//	ccinit [-g] [--grace D] [--] COMMAND [ARG...]
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/ccontainer/ccontainer/initproc"
+)
+
+func main() {
+	opts, err := initproc.ParseArgs(os.Args[1:], os.Stderr)
+	if errors.Is(err, initproc.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ccinit: %v\n", err)
+		os.Exit(initproc.ExitSetup)
+	}
+	status, err := initproc.Run(opts)
+	switch {
+	case errors.Is(err, initproc.ErrSupervisorGone):
+		// The supervisor has already said why, or is dead: stay quiet.
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "ccinit: %v\n", err)
+	}
+	os.Exit(status)
+}

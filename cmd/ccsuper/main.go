@@ -1,0 +1,89 @@
+// Command ccsuper runs a container from a plain directory:
+//
+//	ccsuper --rootfs DIR [--hostname NAME] [-e KEY=VALUE]... [--workdir DIR] [--] [COMMAND [ARG...]]
+//
+// It exits with the command's status, 128+N if the command was killed by
+// signal N, 125 for its own errors, 126 and 127 when the command cannot be
+// executed or is not found.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/ccontainer/ccontainer/initproc"
+	"github.com/ccontainer/ccontainer/supervisor"
+)
+
+const usage = `usage: ccsuper --rootfs DIR [flags] [--] [COMMAND [ARG...]]
+
+Runs COMMAND (default /bin/sh) as a child of ccinit, PID 1 in new PID, mount,
+UTS, IPC and network namespaces with DIR as its root.
+
+flags:
+`
+
+// envFlag collects -e values; a bare KEY takes the host's value, as in docker.
+type envFlag []string
+
+func (e *envFlag) String() string { return strings.Join(*e, ",") }
+func (e *envFlag) Set(v string) error {
+	if !strings.Contains(v, "=") {
+		val, ok := os.LookupEnv(v)
+		if !ok {
+			return nil // docker skips an unset name too
+		}
+		v += "=" + val
+	}
+	if err := initproc.CheckEnv(v); err != nil {
+		return err
+	}
+	*e = append(*e, v)
+	return nil
+}
+
+// parseArgs turns ccsuper's arguments into a run configuration.
+func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
+	c := supervisor.Config{Hostname: supervisor.DefaultHostname}
+	fs := flag.NewFlagSet("ccsuper", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported by main, in one line
+	fs.StringVar(&c.Rootfs, "rootfs", "", "directory to use as the container's root `DIR` (required)")
+	fs.StringVar(&c.Hostname, "hostname", c.Hostname, "container host `NAME`")
+	fs.Var((*envFlag)(&c.Env), "e", "set `KEY=VALUE` in the container (repeatable; a bare KEY copies the host's value)")
+	fs.Var((*envFlag)(&c.Env), "env", "same as -e")
+	fs.StringVar(&c.Workdir, "workdir", "", "working `DIR`ectory of the command inside the container")
+	fs.StringVar(&c.Init, "init", "", "`PATH` of the ccinit binary (default: next to ccsuper)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(help, usage)
+			fs.SetOutput(help)
+			fs.PrintDefaults()
+		}
+		return c, err
+	}
+	c.Args = fs.Args()
+	if len(c.Args) == 0 {
+		c.Args = []string{"/bin/sh"}
+	}
+	return c, nil
+}
+
+func main() {
+	cfg, err := parseArgs(os.Args[1:], os.Stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ccsuper: %v (see ccsuper --help)\n", err)
+		os.Exit(initproc.ExitSetup)
+	}
+	status, err := supervisor.Run(cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ccsuper: %v\n", err)
+	}
+	os.Exit(status)
+}

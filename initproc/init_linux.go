@@ -1,0 +1,167 @@
+package initproc
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrSupervisorGone means the sync pipe ended without "go": the supervisor
+// gave up or died, and nothing was started.
+var ErrSupervisorGone = errors.New("supervisor went away before the start signal")
+
+// Run does everything ccinit does and returns the exit status ccinit should
+// exit with. An error is returned only when the command could not be started;
+// its status is then ExitSetup, or an *ExecError's Code.
+//
+// Once the command runs nothing is fatal: a failure to forward a signal or to
+// clean up is not a reason to abandon the container (a PID 1 death kills it).
+func Run(o Options) (int, error) {
+	// Ask for every signal first, before any setup, so that nothing sent to
+	// us early is lost: the kernel drops signals to a PID 1 that has no
+	// handler for them.
+	sigs := make(chan os.Signal, 128)
+	signal.Notify(sigs, catchable()...)
+
+	pid1 := os.Getpid() == 1
+	if !pid1 {
+		// Orphans of the command are re-parented to us rather than to the
+		// real init, so we can reap them.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return ExitSetup, fmt.Errorf("not PID 1 and cannot become a child subreaper, orphans would not be reaped: %w", err)
+		}
+	}
+
+	var undo []func()
+	defer func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}()
+	if o.Rootfs != "" {
+		if err := EnterRoot(o.Rootfs, o.Console); err != nil {
+			return ExitSetup, err
+		}
+	} else {
+		u, err := mountMissing()
+		undo = append(undo, u...)
+		if err != nil {
+			return ExitSetup, err
+		}
+	}
+	if o.Hostname != "" {
+		if err := unix.Sethostname([]byte(o.Hostname)); err != nil {
+			return ExitSetup, fmt.Errorf("sethostname %q: %w", o.Hostname, err)
+		}
+	}
+	if o.SyncFD > 0 {
+		if err := waitGo(o.SyncFD); err != nil {
+			return ExitSetup, err
+		}
+	}
+
+	hostname, _ := os.Hostname() // only for $HOSTNAME; empty is fine
+	home := "/root"
+	if os.Getuid() != 0 {
+		home = "/"
+	}
+	env := BuildEnv(EnvSpec{
+		Inherited: os.Environ(),
+		Clean:     o.CleanEnv,
+		Hostname:  hostname,
+		Home:      home,
+		Terminal:  isTerminal(0),
+		Extra:     o.Env,
+	})
+	dir := o.Workdir
+	if dir == "" {
+		dir = "/"
+		if o.Rootfs == "" {
+			dir = "." // standalone: stay where we were started, like tini
+		}
+	}
+	if o.Workdir != "" {
+		if err := os.MkdirAll(o.Workdir, 0o755); err != nil {
+			return ExitSetup, fmt.Errorf("working directory: %w", err)
+		}
+	}
+	path, err := Resolve(o.Args[0], Getenv(env, "PATH"), dir)
+	if err != nil {
+		var ee *ExecError
+		if errors.As(err, &ee) {
+			return ee.Code, err
+		}
+		return ExitSetup, err
+	}
+	r := reaper{sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1}
+	if err := r.start(path, o.Args, env, dir); err != nil {
+		var ee *ExecError
+		if errors.As(err, &ee) {
+			return ee.Code, err
+		}
+		return ExitSetup, err
+	}
+	return r.loop(), nil
+}
+
+// waitGo blocks until the supervisor says "go" on fd (see sync.go).
+func waitGo(fd int) error {
+	defer unix.Close(fd)
+	var buf [len(SyncGo) + 1]byte
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(fd, buf[n:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read sync pipe: %w", err)
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	if string(buf[:n]) != SyncGo {
+		return ErrSupervisorGone
+	}
+	return nil
+}
+
+// mountMissing mounts proc and sys where they are missing, for ccinit run
+// standalone in a bare chroot, and returns how to undo exactly that.
+func mountMissing() ([]func(), error) {
+	var undo []func()
+	for _, m := range []struct {
+		dir, fstype string
+		magic       int64
+		flags       uintptr
+	}{
+		{"/proc", "proc", unix.PROC_SUPER_MAGIC, unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
+		{"/sys", "sysfs", unix.SYSFS_MAGIC, unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY},
+	} {
+		st, err := os.Lstat(m.dir)
+		if err != nil || !st.IsDir() || isMounted(m.dir, m.magic) {
+			continue // nowhere to mount, or already there
+		}
+		if err := unix.Mount(m.fstype, m.dir, m.fstype, m.flags, ""); err != nil {
+			if errors.Is(err, unix.EPERM) {
+				continue // unprivileged: run without it, as tini would
+			}
+			return undo, fmt.Errorf("mount %s on %s: %w", m.fstype, m.dir, err)
+		}
+		dir := m.dir
+		// We may share the mount namespace with the host (a plain chroot):
+		// leave nothing mounted behind.
+		undo = append(undo, func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	}
+	return undo, nil
+}
+
+func isTerminal(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
+}

@@ -1,0 +1,142 @@
+// Package initproc is everything ccinit does as a container's first process: it
+// prepares the container's root (mounts, /dev, pivot_root), waits for the
+// supervisor's go-ahead, builds the command's environment, starts the command by
+// absolute path, and then owns the only wait4 loop: it reaps every child that
+// dies, keeps the command's exact status and forwards signals to the command.
+//
+// The same code runs standalone, as a tini replacement: `ccinit -- CMD ARGS...`.
+package initproc
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultGrace is how long the processes left behind by the command get between
+// SIGTERM and SIGKILL once the command itself has exited.
+const DefaultGrace = 2 * time.Second
+
+// Options is ccinit's whole configuration. The supervisor builds one, turns it
+// into an argv with Argv, and ccinit reads it back with ParseArgs, so both sides
+// share one definition of the command line.
+type Options struct {
+	// Rootfs, when set, is the host path of the directory to pivot_root into.
+	// Empty means standalone mode: ccinit stays in the root it was started in.
+	Rootfs string
+	// SyncFD, when above 0, is the read end of the supervisor's sync pipe
+	// (0 is stdin, never the pipe, so 0 means none). See sync.go.
+	SyncFD int
+	// Hostname is set in the (new) UTS namespace when not empty.
+	Hostname string
+	// Env holds KEY=VALUE pairs laid over the default environment.
+	Env []string
+	// CleanEnv drops the environment ccinit inherited; the supervisor sets it
+	// so that nothing of the host's environment, PATH above all, leaks in.
+	CleanEnv bool
+	// Workdir is the command's working directory inside the container.
+	Workdir string
+	// Group forwards signals to the command's whole process group instead of
+	// only to the command.
+	Group bool
+	// Grace is the time between SIGTERM and SIGKILL for processes left over
+	// after the command exits.
+	Grace time.Duration
+	// Console is the host path of the terminal to bind on /dev/console.
+	Console string
+	// Args is the command and its arguments.
+	Args []string
+}
+
+// ErrHelp is returned by ParseArgs when -h or --help was given.
+var ErrHelp = flag.ErrHelp
+
+type envList []string
+
+func (e *envList) String() string { return strings.Join(*e, ",") }
+func (e *envList) Set(v string) error {
+	if err := CheckEnv(v); err != nil {
+		return err
+	}
+	*e = append(*e, v)
+	return nil
+}
+
+// NewFlagSet returns ccinit's flag set writing usage to w, bound to o.
+func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("ccinit", flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.StringVar(&o.Rootfs, "rootfs", "", "pivot_root into this directory after mounting proc, sys and /dev in it")
+	fs.IntVar(&o.SyncFD, "sync-fd", 0, "wait for \"go\" on this file descriptor before starting the command")
+	fs.StringVar(&o.Hostname, "hostname", "", "set this hostname (needs a private UTS namespace)")
+	fs.Var((*envList)(&o.Env), "e", "set `KEY=VALUE` in the command's environment (repeatable)")
+	fs.BoolVar(&o.CleanEnv, "clean-env", false, "start from an empty environment instead of the inherited one")
+	fs.StringVar(&o.Workdir, "workdir", "", "run the command in this directory")
+	fs.BoolVar(&o.Group, "g", false, "forward signals to the command's process group, not only the command")
+	fs.DurationVar(&o.Grace, "grace", DefaultGrace, "time between SIGTERM and SIGKILL for processes left after the command exits")
+	fs.StringVar(&o.Console, "console", "", "bind this terminal on /dev/console (with --rootfs)")
+	fs.Usage = func() {
+		fmt.Fprintf(w, "usage: ccinit [flags] [--] COMMAND [ARG...]\n\n")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// ParseArgs parses ccinit's arguments (without argv[0]).
+func ParseArgs(args []string, usage io.Writer) (Options, error) {
+	var o Options
+	fs := NewFlagSet(&o, usage)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	o.Args = fs.Args()
+	if len(o.Args) == 0 {
+		return o, errors.New("no command given")
+	}
+	if o.SyncFD < 0 {
+		return o, fmt.Errorf("--sync-fd %d is negative", o.SyncFD)
+	}
+	if o.Grace < 0 {
+		return o, fmt.Errorf("--grace %s is negative", o.Grace)
+	}
+	return o, nil
+}
+
+// Argv renders o as the arguments ParseArgs reads back (without argv[0]).
+// Only fields that differ from their defaults are written.
+func (o Options) Argv() []string {
+	var a []string
+	if o.Rootfs != "" {
+		a = append(a, "--rootfs", o.Rootfs)
+	}
+	if o.SyncFD > 0 {
+		a = append(a, "--sync-fd", strconv.Itoa(o.SyncFD))
+	}
+	if o.Hostname != "" {
+		a = append(a, "--hostname", o.Hostname)
+	}
+	for _, e := range o.Env {
+		a = append(a, "-e", e)
+	}
+	if o.CleanEnv {
+		a = append(a, "--clean-env")
+	}
+	if o.Workdir != "" {
+		a = append(a, "--workdir", o.Workdir)
+	}
+	if o.Group {
+		a = append(a, "-g")
+	}
+	if o.Grace != DefaultGrace {
+		a = append(a, "--grace", o.Grace.String())
+	}
+	if o.Console != "" {
+		a = append(a, "--console", o.Console)
+	}
+	a = append(a, "--")
+	return append(a, o.Args...)
+}

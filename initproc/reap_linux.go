@@ -1,0 +1,206 @@
+package initproc
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Why not github.com/hashicorp/go-reap: it reaps with wait4(-1) on every
+// SIGCHLD and reports only the PIDs it reaped, never their status. Next to a
+// second waiter for the command (exec.Cmd.Wait, say) the two race, and
+// whichever wins takes the command's status: the other sees ECHILD. Its own
+// doc comment asks callers to hold a lock around their waits for that reason.
+// A PID 1 must keep the command's exact status, so here one loop owns wait4
+// for every child, the command included, and keeps the status when the PID
+// is the command's.
+
+// catchable lists the signals ccinit catches: all of 1..64 except SIGKILL and
+// SIGSTOP, which cannot be caught, and SIGURG. The Go runtime preempts its own
+// goroutines with SIGURG, and signal.Notify cannot tell those from a real one,
+// so forwarding it would send the command spurious SIGURGs. A real SIGURG is
+// sent by the kernel to a socket's owner, not to PID 1, so nothing is lost.
+func catchable() []os.Signal {
+	var s []os.Signal
+	for n := syscall.Signal(1); n <= 64; n++ {
+		if n != unix.SIGKILL && n != unix.SIGSTOP && n != unix.SIGURG {
+			s = append(s, n)
+		}
+	}
+	return s
+}
+
+type reaper struct {
+	sigs  chan os.Signal
+	group bool // forward to the command's process group
+	grace time.Duration
+	pid1  bool
+
+	child int // the command's PID
+}
+
+// start forks and execs the command in a process group of its own. When
+// stdin is our controlling terminal the new group becomes its foreground, so
+// the terminal's ^C and ^Z reach the command and not ccinit, as in a shell.
+func (r *reaper) start(path string, argv, env []string, dir string) error {
+	sys := &syscall.SysProcAttr{Setpgid: true}
+	if _, err := unix.IoctlGetInt(0, unix.TIOCGPGRP); err == nil {
+		sys.Foreground = true
+		sys.Ctty = 0
+	}
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+		Dir:   dir,
+		Env:   env,
+		Files: []uintptr{0, 1, 2},
+		Sys:   sys,
+	})
+	if err != nil {
+		return execError(argv[0], err)
+	}
+	r.child = pid
+	return nil
+}
+
+// loop is the only place that waits for children. It returns the command's
+// exit status once the command has exited and every other process has been
+// reaped (after SIGTERM, the grace period and SIGKILL if needed).
+//
+// SIGCHLDs coalesce: one signal may stand for many deaths, so every wake-up
+// reaps until wait4 says there is nothing more to reap.
+func (r *reaper) loop() int {
+	status := -1 // the command's status, -1 while it runs
+	terminated := false
+	var deadline <-chan time.Time
+	for {
+		alive := r.reap(&status)
+		if !alive && status >= 0 {
+			return status
+		}
+		if status >= 0 && !terminated {
+			// The command is gone but something it started lives on.
+			terminated = true
+			r.signalRest(unix.SIGTERM)
+			deadline = time.After(r.grace)
+		}
+		select {
+		case s := <-r.sigs:
+			sig := s.(syscall.Signal)
+			switch {
+			case sig == unix.SIGCHLD:
+			case sig == unix.SIGTTIN || sig == unix.SIGTTOU:
+				// Only a stopping signal for us: PID 1 must never stop.
+			case status < 0:
+				r.forward(sig)
+			}
+		case <-deadline:
+			deadline = nil
+			r.signalRest(unix.SIGKILL)
+		}
+	}
+}
+
+// reap collects every child that has exited and reports whether any child is
+// still alive. The command's status goes to *status.
+func (r *reaper) reap(status *int) bool {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ECHILD):
+			return false
+		case err != nil:
+			return true // cannot happen with these arguments; try again later
+		case pid == 0:
+			return true
+		case pid == r.child:
+			*status = ExitStatus(ws)
+		}
+	}
+}
+
+func (r *reaper) forward(sig syscall.Signal) {
+	target := r.child
+	if r.group {
+		target = -r.child
+	}
+	// ESRCH: the command is exiting; its SIGCHLD is on the way.
+	_ = unix.Kill(target, sig)
+}
+
+// signalRest sends sig to every process left after the command. As PID 1 of
+// a PID namespace that is everything but us, kill(-1); as a subreaper it is
+// our descendants only, found through /proc.
+func (r *reaper) signalRest(sig syscall.Signal) {
+	if r.pid1 {
+		_ = unix.Kill(-1, sig) // ESRCH: nothing left
+		return
+	}
+	for _, pid := range descendants(os.Getpid()) {
+		_ = unix.Kill(pid, sig)
+	}
+}
+
+// descendants returns the PIDs below root in the process tree.
+func descendants(root int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	kids := map[int][]int{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, ok := parentOf(pid); ok {
+			kids[ppid] = append(kids[ppid], pid)
+		}
+	}
+	var out []int
+	queue := []int{root}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range kids[p] {
+			out = append(out, c)
+			queue = append(queue, c)
+		}
+	}
+	return out
+}
+
+// parentOf reads the PPID from /proc/PID/stat, whose second field (the
+// command name) may itself contain spaces and parentheses.
+func parentOf(pid int) (int, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(f[1])
+	return ppid, err == nil
+}
+
+// ExitStatus maps a wait status to a shell-style exit code: the code itself,
+// or 128+N for death by signal N.
+func ExitStatus(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}

@@ -1,0 +1,87 @@
+// Package supervisor is everything ccsuper does on the host: it checks the
+// configuration, clones ccinit into new namespaces, does the host-side setup
+// for it, tells it to go, forwards signals to it and waits for it.
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ccontainer/ccontainer/initproc"
+)
+
+// DefaultHostname is the container's hostname when none is given.
+const DefaultHostname = "ccontainer"
+
+// Config is one container run.
+type Config struct {
+	// Rootfs is the directory that becomes the container's /.
+	Rootfs string
+	// Hostname is set in the container's UTS namespace.
+	Hostname string
+	// Env holds KEY=VALUE pairs for the command, over ccinit's defaults.
+	Env []string
+	// Workdir is the command's working directory inside the container.
+	Workdir string
+	// Init is the host path of the ccinit binary to start as PID 1.
+	Init string
+	// Args is the command, resolved inside the container.
+	Args []string
+}
+
+// Validate checks c without touching anything, so that bad input fails before
+// any namespace, mount or process exists.
+func (c *Config) Validate() error {
+	if c.Rootfs == "" {
+		return errors.New("--rootfs is required")
+	}
+	st, err := os.Stat(c.Rootfs)
+	if err != nil {
+		return fmt.Errorf("rootfs: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("rootfs %s is not a directory", c.Rootfs)
+	}
+	if err := CheckHostname(c.Hostname); err != nil {
+		return err
+	}
+	for _, kv := range c.Env {
+		if err := initproc.CheckEnv(kv); err != nil {
+			return err
+		}
+	}
+	if c.Workdir != "" && (!filepath.IsAbs(c.Workdir) || strings.ContainsRune(c.Workdir, 0)) {
+		return fmt.Errorf("--workdir %q is not an absolute path", c.Workdir)
+	}
+	if len(c.Args) == 0 || c.Args[0] == "" {
+		return errors.New("no command given")
+	}
+	for _, a := range c.Args {
+		if strings.ContainsRune(a, 0) {
+			return fmt.Errorf("argument %q contains a NUL byte", a)
+		}
+	}
+	return nil
+}
+
+// CheckHostname accepts an RFC 1123 host name of at most 64 bytes, the
+// kernel's limit.
+func CheckHostname(h string) error {
+	if h == "" || len(h) > 64 {
+		return fmt.Errorf("hostname %q must be 1 to 64 characters", h)
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("hostname %q: labels must be non-empty and not start or end with '-'", h)
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return fmt.Errorf("hostname %q: %q is not a letter, digit or '-'", h, r)
+			}
+		}
+	}
+	return nil
+}

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-		"path/filepath"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/ccontainer/ccontainer/supervisor"
+)
+
+func TestParseArgs(t *testing.T) {
+	t.Setenv("CCTEST_FROM_HOST", "hostval")
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    supervisor.Config
+		wantErr string
+	}{{
+		name: "defaults",
+		args: []string{"--rootfs", "./r"},
+		want: supervisor.Config{Rootfs: "./r", Hostname: supervisor.DefaultHostname, Args: []string{"/bin/sh"}},
+	}, {
+		name: "everything",
+		args: []string{"--rootfs=./r", "--hostname", "box", "-e", "A=1", "--env", "B=2", "-e", "CCTEST_FROM_HOST",
+			"-e", "CCTEST_UNSET", "--workdir", "/w", "--init", "/opt/ccinit", "--", "/bin/sh", "-c", "echo $A"},
+		want: supervisor.Config{Rootfs: "./r", Hostname: "box", Env: []string{"A=1", "B=2", "CCTEST_FROM_HOST=hostval"},
+			Workdir: "/w", Init: "/opt/ccinit", Args: []string{"/bin/sh", "-c", "echo $A"}},
+	}, {
+		name: "command flags after -- belong to the command",
+		args: []string{"--rootfs", "r", "--", "ls", "--hostname", "-e"},
+		want: supervisor.Config{Rootfs: "r", Hostname: supervisor.DefaultHostname, Args: []string{"ls", "--hostname", "-e"}},
+	}, {
+		name:    "unknown flag",
+		args:    []string{"--rootfs", "r", "--privileged"},
+		wantErr: "flag provided but not defined: -privileged",
+	}, {
+		name:    "bad env",
+		args:    []string{"--rootfs", "r", "-e", "=1"},
+		wantErr: "empty name",
+	}, {
+		name:    "missing flag value",
+		args:    []string{"--rootfs"},
+		wantErr: "needs an argument",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseArgs(tc.args, io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("parseArgs(%q) error = %v, want one containing %q", tc.args, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseArgs(%q): %v", tc.args, err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("parseArgs(%q)\n got %+v\nwant %+v", tc.args, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestHelpListsEveryFlag(t *testing.T) {
+	var out strings.Builder
+	_, err := parseArgs([]string{"--help"}, &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("parseArgs(--help) error = %v, want flag.ErrHelp", err)
+	}
+	for _, f := range []string{"-rootfs", "-hostname", "-e ", "-env", "-workdir", "-init"} {
+		if !strings.Contains(out.String(), f) {
+			t.Errorf("--help output lacks %q:\n%s", f, out.String())
+		}
+	}
+}

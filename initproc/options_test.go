@@ -1,0 +1,64 @@
+package initproc
+
+import (
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestArgvRoundTrip(t *testing.T) {
+	for _, o := range []Options{
+		{Grace: DefaultGrace, Args: []string{"/bin/true"}},
+		{
+			Rootfs: "/srv/root", SyncFD: 3, Hostname: "box",
+			Env: []string{"A=1", "B=x=y"}, CleanEnv: true, Workdir: "/tmp",
+			Group: true, Grace: 500 * time.Millisecond, Console: "/dev/pts/4",
+			Args: []string{"/bin/sh", "-c", "echo --; exit 3"},
+		},
+		// A command whose first word looks like a flag is still the command.
+		{Grace: DefaultGrace, Args: []string{"-weird", "--rootfs", "x"}},
+	} {
+		got, err := ParseArgs(o.Argv(), io.Discard)
+		if err != nil {
+			t.Fatalf("ParseArgs(%q): %v", o.Argv(), err)
+		}
+		if !reflect.DeepEqual(got, o) {
+			t.Errorf("ParseArgs(%q)\n got %+v\nwant %+v", o.Argv(), got, o)
+		}
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		want    []string // the command, when no error
+		wantErr string
+	}{
+		{args: []string{"--", "sleep", "1"}, want: []string{"sleep", "1"}},
+		{args: []string{"sleep", "1"}, want: []string{"sleep", "1"}}, // tini style, no --
+		{args: []string{"-g", "--", "sh"}, want: []string{"sh"}},
+		{args: nil, wantErr: "no command"},
+		{args: []string{"--"}, wantErr: "no command"},
+		{args: []string{"-e", "NOEQUALS", "--", "sh"}, wantErr: "not KEY=VALUE"},
+		{args: []string{"--grace", "-1s", "--", "sh"}, wantErr: "negative"},
+		{args: []string{"--sync-fd", "-2", "--", "sh"}, wantErr: "negative"},
+		{args: []string{"--nope", "--", "sh"}, wantErr: "not defined"},
+	} {
+		o, err := ParseArgs(tc.args, io.Discard)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ParseArgs(%q) error = %v, want one containing %q", tc.args, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParseArgs(%q): %v", tc.args, err)
+			continue
+		}
+		if !reflect.DeepEqual(o.Args, tc.want) {
+			t.Errorf("ParseArgs(%q).Args = %q, want %q", tc.args, o.Args, tc.want)
+		}
+	}
+}

@@ -96,7 +96,7 @@ func Run(o Options) (int, error) {
 		}
 		return ExitSetup, err
 	}
-	r := reaper{sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1}
+	r := reaper{sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground}
 	if err := r.start(path, o.Args, env, dir); err != nil {
 		var ee *ExecError
 		if errors.As(err, &ee) {

@@ -46,6 +46,12 @@ type Options struct {
 	// Grace is the time between SIGTERM and SIGKILL for processes left over
 	// after the command exits.
 	Grace time.Duration
+	// Foreground hands the foreground of the controlling terminal on stdin to
+	// the command even when ccinit's own group does not hold it. ccsuper sets
+	// it when ccsuper itself is in the foreground: ccinit runs in a group of
+	// its own there. Without it ccinit passes the foreground on only when it
+	// holds it, so a container started in the background stays there.
+	Foreground bool
 	// Console is the host path of the terminal to bind on /dev/console.
 	Console string
 	// Args is the command and its arguments.
@@ -78,6 +84,7 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.Workdir, "workdir", "", "run the command in this directory")
 	fs.BoolVar(&o.Group, "g", false, "forward signals to the command's process group, not only the command")
 	fs.DurationVar(&o.Grace, "grace", DefaultGrace, "time between SIGTERM and SIGKILL for processes left after the command exits")
+	fs.BoolVar(&o.Foreground, "foreground", false, "give the command the terminal's foreground even when ccinit does not hold it")
 	fs.StringVar(&o.Console, "console", "", "bind this terminal on /dev/console (with --rootfs)")
 	fs.Usage = func() {
 		fmt.Fprintf(w, "usage: ccinit [flags] [--] COMMAND [ARG...]\n\n")
@@ -133,6 +140,9 @@ func (o Options) Argv() []string {
 	}
 	if o.Grace != DefaultGrace {
 		a = append(a, "--grace", o.Grace.String())
+	}
+	if o.Foreground {
+		a = append(a, "--foreground")
 	}
 	if o.Console != "" {
 		a = append(a, "--console", o.Console)

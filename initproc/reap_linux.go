@@ -36,20 +36,23 @@ func catchable() []os.Signal {
 }
 
 type reaper struct {
-	sigs  chan os.Signal
-	group bool // forward to the command's process group
-	grace time.Duration
-	pid1  bool
+	sigs       chan os.Signal
+	group      bool // forward to the command's process group
+	grace      time.Duration
+	pid1       bool
+	foreground bool // see Options.Foreground
 
 	child int // the command's PID
 }
 
 // start forks and execs the command in a process group of its own. When
-// stdin is our controlling terminal the new group becomes its foreground, so
-// the terminal's ^C and ^Z reach the command and not ccinit, as in a shell.
+// stdin is our controlling terminal and the foreground is ours to give, the
+// new group becomes the terminal's foreground, so its ^C and ^Z reach the
+// command and not ccinit, as in a shell.
 func (r *reaper) start(path string, argv, env []string, dir string) error {
 	sys := &syscall.SysProcAttr{Setpgid: true}
-	if _, err := unix.IoctlGetInt(0, unix.TIOCGPGRP); err == nil {
+	// TIOCGPGRP fails unless fd 0 is our controlling terminal.
+	if fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP); err == nil && (r.foreground || fg == unix.Getpgrp()) {
 		sys.Foreground = true
 		sys.Ctty = 0
 	}

@@ -64,6 +64,9 @@ func Run(c Config) (int, error) {
 		Grace:    initproc.DefaultGrace,
 		Console:  terminalPath(),
 		Args:     c.Args,
+		// ccinit gets a process group of its own (below), so it cannot see
+		// that we hold the terminal's foreground: tell it.
+		Foreground: inForeground(),
 	}
 	cmd := &exec.Cmd{
 		Path:       initPath,
@@ -167,6 +170,13 @@ func findInit(given string) (string, error) {
 		return "", fmt.Errorf("ccinit %s: %w (build it with make, or pass --init)", p, err)
 	}
 	return p, nil
+}
+
+// inForeground reports whether stdin is our controlling terminal and our
+// process group is its foreground group.
+func inForeground() bool {
+	fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
+	return err == nil && fg == unix.Getpgrp()
 }
 
 // terminalPath returns the path of the terminal on stdin, or "" when stdin is

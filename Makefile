@@ -19,7 +19,7 @@ $(BUILD)/%: $(SRC)
 		echo "$@ is not static" >&2; rm -f $@; exit 1; fi
 
 rootfs: $(BUILD)/ccinit
-	scripts/mkrootfs-busybox.sh $(ROOTFS) $(BUILD)/ccinit
+	$(SUDO) scripts/mkrootfs-busybox.sh $(ROOTFS) $(BUILD)/ccinit
 
 run: build rootfs
 	$(SUDO) $(BUILD)/ccsuper --rootfs $(ROOTFS)
@@ -27,7 +27,7 @@ run: build rootfs
 # Every test: unit tests unprivileged, root tests and end-to-end tests of the
 # built binaries as root (they skip, saying why, when not root).
 test: build
-	scripts/test-deps.sh
+	$(SUDO) scripts/test-deps.sh
 	$(SUDO) env "PATH=$$PATH" $(GO) test -count=1 ./...
 
 test-unit:

@@ -20,11 +20,20 @@ var ErrSupervisorGone = errors.New("supervisor went away before the start signal
 // Once the command runs nothing is fatal: a failure to forward a signal or to
 // clean up is not a reason to abandon the container (a PID 1 death kills it).
 func Run(o Options) (int, error) {
-	// Ask for every signal first, before any setup, so that nothing sent to
-	// us early is lost: the kernel drops signals to a PID 1 that has no
-	// handler for them.
+	// The kernel drops signals sent to a PID 1 that has no handler for
+	// them, and the Go runtime dies of some of them, so ask for signals
+	// before any setup. The runtime enables each signal with a round trip to
+	// a thread of its own, tens of microseconds apiece, and there are 61: ask
+	// first for those that could kill or stop us or that ccsuper forwards,
+	// and for the rest while setup runs. The rest are joined before the
+	// command starts, so from then on every signal reaches it.
 	sigs := make(chan os.Signal, 128)
-	signal.Notify(sigs, catchable()...)
+	signal.Notify(sigs, early...)
+	restReady := make(chan struct{})
+	go func() {
+		signal.Notify(sigs, rest()...)
+		close(restReady)
+	}()
 
 	pid1 := os.Getpid() == 1
 	if !pid1 {
@@ -96,6 +105,7 @@ func Run(o Options) (int, error) {
 		}
 		return ExitSetup, err
 	}
+	<-restReady
 	r := reaper{sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground}
 	if err := r.start(path, o.Args, env, dir); err != nil {
 		var ee *ExecError

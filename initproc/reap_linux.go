@@ -20,15 +20,35 @@ import (
 // for every child, the command included, and keeps the status when the PID
 // is the command's.
 
-// catchable lists the signals ccinit catches: all of 1..64 except SIGKILL and
-// SIGSTOP, which cannot be caught, and SIGURG. The Go runtime preempts its own
-// goroutines with SIGURG, and signal.Notify cannot tell those from a real one,
-// so forwarding it would send the command spurious SIGURGs. A real SIGURG is
-// sent by the kernel to a socket's owner, not to PID 1, so nothing is lost.
-func catchable() []os.Signal {
+// early are the signals ccinit asks for before anything else:
+//   - those whose Go default is to kill or crash the program (SIGHUP, SIGINT,
+//     SIGTERM, SIGQUIT, SIGABRT, SIGSYS, SIGSTKFLT, and SIGILL, SIGTRAP,
+//     SIGBUS, SIGFPE, SIGSEGV when sent by kill): PID 1 must survive them;
+//   - SIGTSTP, SIGTTIN and SIGTTOU, whose default would stop it;
+//   - SIGCHLD, and SIGUSR1, SIGUSR2 and SIGWINCH, which ccsuper forwards.
+//
+// Until they are asked for, the Go runtime ignores all the others.
+var early = []os.Signal{
+	unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGQUIT, unix.SIGABRT, unix.SIGSYS, unix.SIGSTKFLT,
+	unix.SIGILL, unix.SIGTRAP, unix.SIGBUS, unix.SIGFPE, unix.SIGSEGV,
+	unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU,
+	unix.SIGCHLD, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH,
+}
+
+// rest lists the other signals ccinit catches, so that together with early
+// that is all of 1..64 but SIGKILL and SIGSTOP, which cannot be caught, and
+// SIGURG. The Go runtime preempts its own goroutines with SIGURG, and
+// signal.Notify cannot tell those from a real one, so forwarding it would send
+// the command spurious SIGURGs. A real SIGURG is sent by the kernel to a
+// socket's owner, not to PID 1, so nothing is lost.
+func rest() []os.Signal {
+	skip := map[os.Signal]bool{unix.SIGKILL: true, unix.SIGSTOP: true, unix.SIGURG: true}
+	for _, s := range early {
+		skip[s] = true
+	}
 	var s []os.Signal
 	for n := syscall.Signal(1); n <= 64; n++ {
-		if n != unix.SIGKILL && n != unix.SIGSTOP && n != unix.SIGURG {
+		if !skip[n] {
 			s = append(s, n)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // setupNetwork configures the network namespace of the process pid from the
@@ -15,7 +16,9 @@ func setupNetwork(pid int) error {
 		return fmt.Errorf("open network namespace of %d: %w", pid, err)
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
+	// Only the route family: each family costs a socket made inside the
+	// namespace, with a setns there and back.
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("netlink in namespace of %d: %w", pid, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -68,15 +67,10 @@ func Run(c Config) (int, error) {
 		// that we hold the terminal's foreground: tell it.
 		Foreground: inForeground(),
 	}
-	cmd := &exec.Cmd{
-		Path:       initPath,
-		Args:       append([]string{"ccinit"}, opts.Argv()...),
-		Env:        []string{}, // not nil: nil would hand ccinit our environment
-		Stdin:      os.Stdin,
-		Stdout:     os.Stdout,
-		Stderr:     os.Stderr,
-		ExtraFiles: []*os.File{r},
-		SysProcAttr: &syscall.SysProcAttr{
+	attr := &syscall.ProcAttr{
+		Env:   []string{}, // nothing of the host's environment
+		Files: []uintptr{0, 1, 2, r.Fd()},
+		Sys: &syscall.SysProcAttr{
 			Cloneflags: cloneFlags,
 			Pdeathsig:  unix.SIGKILL,
 			// A group of its own: a ^C typed at the terminal while
@@ -85,6 +79,7 @@ func Run(c Config) (int, error) {
 			Setpgid: true,
 		},
 	}
+	argv := append([]string{"ccinit"}, opts.Argv()...)
 
 	// Catch before starting, so no signal between start and the loop below
 	// kills ccsuper and leaves the container to Pdeathsig.
@@ -92,35 +87,53 @@ func Run(c Config) (int, error) {
 	signal.Notify(sigs, forwarded...)
 	defer signal.Stop(sigs)
 
+	// syscall.ForkExec and wait4 rather than os/exec: os/exec probes for
+	// pidfd support by forking a throwaway process on first use, which costs
+	// more than a whole step of the container's start here.
+	type result struct {
+		ws  unix.WaitStatus
+		err error
+	}
 	started := make(chan error, 1)
-	exited := make(chan error, 1)
+	exited := make(chan result, 1)
+	var pid int
 	go func() {
 		// Pdeathsig fires when the thread that forked the child exits, not
 		// the process: fork and wait from one locked thread, and never
 		// unlock it, so the thread lives exactly as long as the wait.
 		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
+		var err error
+		pid, err = syscall.ForkExec(initPath, argv, attr)
+		started <- err
+		if err != nil {
 			return
 		}
-		started <- nil
-		exited <- cmd.Wait()
+		var res result
+		for {
+			_, res.err = unix.Wait4(pid, &res.ws, 0, nil)
+			if !errors.Is(res.err, unix.EINTR) {
+				break
+			}
+		}
+		exited <- res
 	}()
 	err = <-started
 	_ = r.Close() // ccinit has its own copy of the read end
 	if err != nil {
 		return initproc.ExitSetup, fmt.Errorf("start %s: %w", initPath, err)
 	}
-
-	if err := hostSetup(cmd.Process.Pid); err != nil {
-		_ = w.Close() // EOF: ccinit exits without running anything
-		_ = cmd.Process.Kill()
+	kill := func() {
+		_ = unix.Kill(pid, unix.SIGKILL)
 		<-exited
+	}
+
+	if err := hostSetup(pid); err != nil {
+		_ = w.Close() // EOF: ccinit exits without running anything
+		kill()
 		return initproc.ExitSetup, err
 	}
 	if _, err := w.Write([]byte(initproc.SyncGo)); err != nil {
-		_ = cmd.Process.Kill()
-		<-exited
+		kill()
 		return initproc.ExitSetup, fmt.Errorf("signal container to start: %w", err)
 	}
 	_ = w.Close()
@@ -130,9 +143,12 @@ func Run(c Config) (int, error) {
 		case s := <-sigs:
 			// ccinit has a handler for every signal, so this reaches it
 			// even though it is PID 1 of its namespace.
-			_ = cmd.Process.Signal(s)
-		case err := <-exited:
-			return exitStatus(cmd.ProcessState, err)
+			_ = unix.Kill(pid, s.(syscall.Signal))
+		case res := <-exited:
+			if res.err != nil {
+				return initproc.ExitSetup, fmt.Errorf("wait for container: %w", res.err)
+			}
+			return initproc.ExitStatus(res.ws), nil
 		}
 	}
 }
@@ -140,17 +156,6 @@ func Run(c Config) (int, error) {
 // hostSetup is everything done from the host between ccinit's start and "go".
 func hostSetup(pid int) error {
 	return setupNetwork(pid)
-}
-
-func exitStatus(ps *os.ProcessState, err error) (int, error) {
-	if ps == nil {
-		return initproc.ExitSetup, fmt.Errorf("wait for container: %w", err)
-	}
-	ws, ok := ps.Sys().(syscall.WaitStatus)
-	if !ok {
-		return ps.ExitCode(), nil
-	}
-	return initproc.ExitStatus(unix.WaitStatus(ws)), nil
 }
 
 // findInit returns the ccinit to start: the one given, or the one installed

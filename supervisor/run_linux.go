@@ -81,11 +81,18 @@ func Run(c Config) (int, error) {
 	}
 	argv := append([]string{"ccinit"}, opts.Argv()...)
 
-	// Catch before starting, so no signal between start and the loop below
-	// kills ccsuper and leaves the container to Pdeathsig.
+	// The Go runtime enables each signal with a round trip to a thread of its
+	// own, so ask for them while ccinit starts. One that comes before has its
+	// default action: it kills ccsuper, and Pdeathsig takes the container
+	// with it, which is where forwarding it would have led too. They are not
+	// given back with signal.Stop: ccsuper exits as soon as Run returns, and
+	// giving them back would cost as much again on the way out.
 	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, forwarded...)
-	defer signal.Stop(sigs)
+	notified := make(chan struct{})
+	go func() {
+		signal.Notify(sigs, forwarded...)
+		close(notified)
+	}()
 
 	// syscall.ForkExec and wait4 rather than os/exec: os/exec probes for
 	// pidfd support by forking a throwaway process on first use, which costs
@@ -138,6 +145,7 @@ func Run(c Config) (int, error) {
 	}
 	_ = w.Close()
 
+	<-notified
 	for {
 		select {
 		case s := <-sigs:

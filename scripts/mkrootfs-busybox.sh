@@ -13,14 +13,11 @@ ccinit=${2:?usage: mkrootfs-busybox.sh ROOTFS CCINIT}
 here=$(cd "$(dirname "$0")/.." && pwd)
 ccinit=$(realpath "$ccinit")
 
-is_static() { ! readelf -lW "$1" 2>/dev/null | grep -q 'program interpreter'; }
+. "$here/scripts/lib.sh"
 
 bb=/bin/busybox
 if [ ! -x "$bb" ] || ! is_static "$bb"; then
-	echo "mkrootfs: installing busybox-static with apt" >&2
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -qq busybox-static >/dev/null 2>&1 ||
-		{ apt-get update -qq && apt-get install -y -qq busybox-static >/dev/null; }
+	apt_install mkrootfs busybox-static
 fi
 is_static "$bb" || { echo "mkrootfs: $bb is not static" >&2; exit 1; }
 

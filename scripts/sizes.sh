@@ -8,6 +8,7 @@
 # missing, and changes nothing else. A binary is static when readelf shows no
 # program interpreter (the check the Makefile applies to our own binaries).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 ccinit=${1:?usage: sizes.sh CCINIT}
 [ -f "$ccinit" ] || { echo "sizes: $ccinit: no such file (run make build)" >&2; exit 1; }
@@ -25,19 +26,9 @@ need=()
 [ -x /usr/bin/tini-static ] || need+=(tini)
 find_catatonit >/dev/null || need+=(catatonit)
 command -v readelf >/dev/null || need+=(binutils)
-if [ ${#need[@]} -gt 0 ]; then
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "sizes: need ${need[*]}; run as root (or: sudo apt-get install ${need[*]})" >&2
-		exit 1
-	fi
-	echo "sizes: installing ${need[*]}" >&2
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 ||
-		{ apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; }
-fi
+[ ${#need[@]} -eq 0 ] || apt_install sizes "${need[@]}"
 catatonit=$(find_catatonit) || { echo "sizes: catatonit not found after installing it" >&2; exit 1; }
 
-is_static() { ! readelf -lW "$1" 2>/dev/null | grep -q 'program interpreter'; }
 has_symbols() { readelf -SW "$1" 2>/dev/null | grep -q '\.symtab'; }
 
 printf '%-12s %10s %9s  %-7s %-8s %s\n' binary bytes KiB linking symbols path

@@ -1,0 +1,19 @@
+# Shared by the scripts in this directory; source it, do not run it.
+
+# is_static FILE: true when FILE is an ELF binary with no program interpreter.
+is_static() { ! readelf -lW "$1" 2>/dev/null | grep -q 'program interpreter'; }
+
+# apt_install WHO PACKAGE...: installs the Debian packages, refreshing the
+# package lists only when the first try fails (a fresh machine has none).
+# WHO prefixes the messages.
+apt_install() {
+	local who=$1
+	shift
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "$who: need $*; run as root (or: sudo apt-get install $*)" >&2
+		return 1
+	fi
+	echo "$who: installing $* with apt" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 ||
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
+}

@@ -2,7 +2,9 @@ package initproc
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,7 +62,8 @@ type reaper struct {
 	group      bool // forward to the command's process group
 	grace      time.Duration
 	pid1       bool
-	foreground bool // see Options.Foreground
+	foreground bool         // see Options.Foreground
+	cpus       *unix.CPUSet // see Options.CPUs; nil: leave as is
 
 	child int // the command's PID
 }
@@ -75,6 +78,14 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 	if fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP); err == nil && (r.foreground || fg == unix.Getpgrp()) {
 		sys.Foreground = true
 		sys.Ctty = 0
+	}
+	if r.cpus != nil {
+		// The child inherits the affinity of the thread that forks it.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := unix.SchedSetaffinity(0, r.cpus); err != nil {
+			return fmt.Errorf("give the command its CPUs back: %w", err)
+		}
 	}
 	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
 		Dir:   dir,
@@ -119,12 +130,28 @@ func (r *reaper) loop() int {
 				// Only a stopping signal for us: PID 1 must never stop.
 			case status < 0:
 				r.forward(sig)
+			case isTermination(sig):
+				// Told to stop while we wait out the grace period:
+				// do not make the sender wait for it.
+				deadline = time.After(0)
 			}
 		case <-deadline:
-			deadline = nil
 			r.signalRest(unix.SIGKILL)
+			// As a subreaper the kill goes to a list read from /proc,
+			// and a process forking in a loop can add children after
+			// it was read; they come to us when their parent dies. So
+			// keep killing, every killRepeat, until nothing is left.
+			deadline = time.After(killRepeat)
 		}
 	}
+}
+
+// killRepeat is how often the SIGKILL after the grace period is repeated
+// while processes remain.
+const killRepeat = 50 * time.Millisecond
+
+func isTermination(sig syscall.Signal) bool {
+	return sig == unix.SIGTERM || sig == unix.SIGINT || sig == unix.SIGHUP || sig == unix.SIGQUIT
 }
 
 // reap collects every child that has exited and reports whether any child is

@@ -105,8 +105,13 @@ func Run(o Options) (int, error) {
 		}
 		return ExitSetup, err
 	}
-	<-restReady
 	r := reaper{sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground}
+	if o.CPUs != "" {
+		if r.cpus, err = ParseCPUs(o.CPUs); err != nil {
+			return ExitSetup, err
+		}
+	}
+	<-restReady
 	if err := r.start(path, o.Args, env, dir); err != nil {
 		var ee *ExecError
 		if errors.As(err, &ee) {

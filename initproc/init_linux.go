@@ -3,6 +3,7 @@ package initproc
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 
@@ -94,7 +95,7 @@ func Run(o Options) (int, error) {
 	}
 	if o.Workdir != "" {
 		if err := os.MkdirAll(o.Workdir, 0o755); err != nil {
-			return ExitSetup, fmt.Errorf("working directory: %w", err)
+			return ExitSetup, fmt.Errorf("working directory %q: %w", o.Workdir, unwrapPath(err))
 		}
 	}
 	path, err := Resolve(o.Args[0], Getenv(env, "PATH"), dir)
@@ -179,4 +180,15 @@ func mountMissing() ([]func(), error) {
 func isTerminal(fd int) bool {
 	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	return err == nil
+}
+
+// unwrapPath drops the path an *fs.PathError carries, for callers that quote
+// the path themselves: a raw path may hold a newline and split the one-line
+// error a user sees.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return err
 }

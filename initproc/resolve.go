@@ -27,9 +27,9 @@ type ExecError struct {
 
 func (e *ExecError) Error() string {
 	if e.Code == ExitNotFound {
-		return fmt.Sprintf("%s: command not found", e.Name)
+		return fmt.Sprintf("%q: command not found", e.Name)
 	}
-	return fmt.Sprintf("%s: cannot execute: %v", e.Name, e.Err)
+	return fmt.Sprintf("%q: cannot execute: %v", e.Name, e.Err)
 }
 
 func (e *ExecError) Unwrap() error { return e.Err }

@@ -6,6 +6,7 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,10 +41,14 @@ func (c *Config) Validate() error {
 	}
 	st, err := os.Stat(c.Rootfs)
 	if err != nil {
-		return fmt.Errorf("rootfs: %w", err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is quoted below, not printed raw
+		}
+		return fmt.Errorf("rootfs %q: %w", c.Rootfs, err)
 	}
 	if !st.IsDir() {
-		return fmt.Errorf("rootfs %s is not a directory", c.Rootfs)
+		return fmt.Errorf("rootfs %q is not a directory", c.Rootfs)
 	}
 	if err := CheckHostname(c.Hostname); err != nil {
 		return err

@@ -187,7 +187,7 @@ func findInit(given string) (string, error) {
 		p = filepath.Join(filepath.Dir(self), "ccinit")
 	}
 	if err := unix.Access(p, unix.X_OK); err != nil {
-		return "", fmt.Errorf("ccinit %s: %w (build it with make, or pass --init)", p, err)
+		return "", fmt.Errorf("ccinit %q: %w (build it with make, or pass --init)", p, err)
 	}
 	return p, nil
 }

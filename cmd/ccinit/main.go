@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/ccontainer/ccontainer/initproc"
 )
@@ -19,7 +20,7 @@ func main() {
 		os.Exit(0)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "ccinit: %v\n", err)
+		fmt.Fprintf(os.Stderr, "ccinit: %s\n", oneLine(err))
 		os.Exit(initproc.ExitSetup)
 	}
 	status, err := initproc.Run(opts)
@@ -27,7 +28,11 @@ func main() {
 	case errors.Is(err, initproc.ErrSupervisorGone):
 		// The supervisor has already said why, or is dead: stay quiet.
 	case err != nil:
-		fmt.Fprintf(os.Stderr, "ccinit: %v\n", err)
+		fmt.Fprintf(os.Stderr, "ccinit: %s\n", oneLine(err))
 	}
 	os.Exit(status)
 }
+
+// oneLine keeps an error on the one line a user is promised, whatever a path
+// or name inside it holds.
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", `\n`) }

@@ -78,12 +78,16 @@ func main() {
 		os.Exit(0)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "ccsuper: %v (see ccsuper --help)\n", err)
+		fmt.Fprintf(os.Stderr, "ccsuper: %s (see ccsuper --help)\n", oneLine(err))
 		os.Exit(initproc.ExitSetup)
 	}
 	status, err := supervisor.Run(cfg)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "ccsuper: %v\n", err)
+		fmt.Fprintf(os.Stderr, "ccsuper: %s\n", oneLine(err))
 	}
 	os.Exit(status)
 }
+
+// oneLine keeps an error on the one line a user is promised, whatever a path
+// or name inside it holds.
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", `\n`) }

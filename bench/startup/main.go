@@ -43,6 +43,10 @@ func contenders(ccsuper, rootfs string) []contender {
 	return []contender{
 		{"ccsuper", []string{ccsuper, "--rootfs", rootfs, "--", "/bin/true"}},
 		{"unshare", []string{"unshare", "-p", "-m", "-n", "-u", "-i", "--fork", "chroot", rootfs, "/bin/true"}},
+		// The unshare line with ccinit (the rootfs's /sbin/ccinit, as make
+		// rootfs installs it) between chroot and /bin/true: what a Go PID 1
+		// adds by itself, without ccsuper.
+		{"unshare+ccinit", []string{"unshare", "-p", "-m", "-n", "-u", "-i", "--fork", "chroot", rootfs, "/sbin/ccinit", "--", "/bin/true"}},
 	}
 }
 

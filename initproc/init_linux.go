@@ -52,7 +52,7 @@ func Run(o Options) (int, error) {
 		}
 	}()
 	if o.Rootfs != "" {
-		if err := EnterRoot(o.Rootfs, o.Console); err != nil {
+		if err := EnterRoot(o.Rootfs, o.Console, o.Binds); err != nil {
 			return ExitSetup, err
 		}
 	} else {

@@ -57,6 +57,9 @@ type Options struct {
 	// start-up hand-offs between threads are much cheaper on one CPU, and
 	// passes the set it had itself here so that the command gets it back.
 	CPUs string
+	// Binds are SRC:DST pairs: the host file SRC is bound on DST inside the
+	// rootfs (with --rootfs), DST resolved within the rootfs.
+	Binds []string
 	// Console is the host path of the terminal to bind on /dev/console.
 	Console string
 	// Args is the command and its arguments.
@@ -77,6 +80,18 @@ func (e *envList) Set(v string) error {
 	return nil
 }
 
+type bindList []string
+
+func (b *bindList) String() string { return strings.Join(*b, ",") }
+func (b *bindList) Set(v string) error {
+	src, dst, ok := strings.Cut(v, ":")
+	if !ok || !strings.HasPrefix(src, "/") || !strings.HasPrefix(dst, "/") {
+		return fmt.Errorf("--bind %q: want SRC:DST, both absolute", v)
+	}
+	*b = append(*b, v)
+	return nil
+}
+
 // NewFlagSet returns ccinit's flag set writing usage to w, bound to o.
 func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("ccinit", flag.ContinueOnError)
@@ -90,6 +105,7 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.Group, "g", false, "forward signals to the command's process group, not only the command")
 	fs.DurationVar(&o.Grace, "grace", DefaultGrace, "time between SIGTERM and SIGKILL for processes left after the command exits")
 	fs.BoolVar(&o.Foreground, "foreground", false, "give the command the terminal's foreground even when ccinit does not hold it")
+	fs.Var((*bindList)(&o.Binds), "bind", "bind host file `SRC:DST` into the rootfs (repeatable, with --rootfs)")
 	fs.StringVar(&o.CPUs, "cpus", "", "run the command on these CPUs (a list such as 0-3,8)")
 	fs.StringVar(&o.Console, "console", "", "bind this terminal on /dev/console (with --rootfs)")
 	fs.Usage = func() {
@@ -154,6 +170,9 @@ func (o Options) Argv() []string {
 	}
 	if o.Foreground {
 		a = append(a, "--foreground")
+	}
+	for _, b := range o.Binds {
+		a = append(a, "--bind", b)
 	}
 	if o.CPUs != "" {
 		a = append(a, "--cpus", o.CPUs)

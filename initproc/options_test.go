@@ -14,7 +14,7 @@ func TestArgvRoundTrip(t *testing.T) {
 		{
 			Rootfs: "/srv/root", SyncFD: 3, Hostname: "box",
 			Env: []string{"A=1", "B=x=y"}, CleanEnv: true, Workdir: "/tmp",
-			Group: true, Grace: 500 * time.Millisecond, Foreground: true, CPUs: "0-3,8", Console: "/dev/pts/4",
+			Group: true, Grace: 500 * time.Millisecond, Foreground: true, CPUs: "0-3,8", Binds: []string{"/run/x/hosts:/etc/hosts", "/a:/b"}, Console: "/dev/pts/4",
 			Args: []string{"/bin/sh", "-c", "echo --; exit 3"},
 		},
 		// A command whose first word looks like a flag is still the command.
@@ -46,6 +46,8 @@ func TestParseArgs(t *testing.T) {
 		{args: []string{"--sync-fd", "-2", "--", "sh"}, wantErr: "negative"},
 		{args: []string{"--nope", "--", "sh"}, wantErr: "not defined"},
 		{args: []string{"--cpus", "1-0", "--", "sh"}, wantErr: "CPU list"},
+		{args: []string{"--bind", "/a", "--", "sh"}, wantErr: "SRC:DST"},
+		{args: []string{"--bind", "a:/b", "--", "sh"}, wantErr: "absolute"},
 	} {
 		o, err := ParseArgs(tc.args, io.Discard)
 		if tc.wantErr != "" {

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/u-root/u-root/pkg/mount"
 	"golang.org/x/sys/unix"
@@ -36,7 +37,7 @@ var devLinks = [][2]string{
 // Preconditions: the caller is alone in a new mount namespace and is the first
 // process of a new PID namespace (so the proc instance shows the container's
 // processes only).
-func EnterRoot(rootfs, console string) error {
+func EnterRoot(rootfs, console string, binds []string) error {
 	// Without this, with systemd's shared / the mounts below would propagate
 	// back to the host's namespace and outlive the container.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
@@ -48,6 +49,12 @@ func EnterRoot(rootfs, console string) error {
 	}
 	if err := mountSpecial(rootfs, console); err != nil {
 		return err
+	}
+	for _, b := range binds {
+		src, dst, _ := strings.Cut(b, ":")
+		if err := bindFileIn(rootfs, src, dst); err != nil {
+			return err
+		}
 	}
 	return pivot(rootfs)
 }
@@ -165,4 +172,43 @@ func isMounted(dir string, magic int64) bool {
 		return false
 	}
 	return int64(st.Type) == magic
+}
+
+// bindFileIn binds the host file src on dst inside root. dst is resolved as
+// if root were / (openat2 with RESOLVE_IN_ROOT): a symlink in the rootfs, such
+// as Debian's /etc/resolv.conf, cannot point the mount at the host's files.
+// A missing dst is created empty, as a mount point must exist.
+func bindFileIn(root, src, dst string) error {
+	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs: %w", err)
+	}
+	defer unix.Close(rootfd)
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	fd, err := unix.Openat2(rootfd, dst, &how)
+	if errors.Is(err, unix.ENOENT) {
+		// Create it where the resolved parent is, still inside root.
+		how.Flags = unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC
+		dirfd, derr := unix.Openat2(rootfd, filepath.Dir(dst), &how)
+		if derr != nil {
+			return fmt.Errorf("bind on %s: parent: %w", dst, derr)
+		}
+		cfd, cerr := unix.Openat(dirfd, filepath.Base(dst), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+		unix.Close(dirfd)
+		if cerr != nil {
+			return fmt.Errorf("bind on %s: create: %w", dst, cerr)
+		}
+		unix.Close(cfd)
+		how.Flags = unix.O_PATH | unix.O_CLOEXEC
+		fd, err = unix.Openat2(rootfd, dst, &how)
+	}
+	if err != nil {
+		return fmt.Errorf("bind on %s: %w", dst, err)
+	}
+	defer unix.Close(fd)
+	// Mount on the resolved file through its descriptor, not its path.
+	if err := unix.Mount(src, fmt.Sprintf("/proc/self/fd/%d", fd), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind %s on %s: %w", src, dst, err)
+	}
+	return nil
 }

@@ -27,6 +27,11 @@ type Config struct {
 	Env []string
 	// Workdir is the command's working directory inside the container.
 	Workdir string
+	// Net is how the container is connected; Subnet (bridge mode) the
+	// network its address comes from; NAT masquerades its traffic out.
+	Net    NetMode
+	Subnet string
+	NAT    bool
 	// Init is the host path of the ccinit binary to start as PID 1.
 	Init string
 	// Args is the command, resolved inside the container.
@@ -60,6 +65,17 @@ func (c *Config) Validate() error {
 	}
 	if c.Workdir != "" && (!filepath.IsAbs(c.Workdir) || strings.ContainsRune(c.Workdir, 0)) {
 		return fmt.Errorf("--workdir %q is not an absolute path", c.Workdir)
+	}
+	if _, err := ParseNetMode(string(c.Net)); err != nil {
+		return err
+	}
+	if c.Net == NetBridge {
+		if _, err := ParseSubnet(c.Subnet); err != nil {
+			return err
+		}
+	}
+	if c.NAT && c.Net != NetBridge {
+		return fmt.Errorf("--nat needs --net bridge, not %s", c.Net)
 	}
 	if len(c.Args) == 0 || c.Args[0] == "" {
 		return errors.New("no command given")

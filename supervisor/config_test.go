@@ -25,7 +25,7 @@ func TestValidate(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	good := Config{Rootfs: dir, Hostname: "box", Args: []string{"/bin/sh"}}
+	good := Config{Rootfs: dir, Hostname: "box", Net: NetBridge, Subnet: DefaultSubnet, Args: []string{"/bin/sh"}}
 	if err := good.Validate(); err != nil {
 		t.Fatalf("Validate(%+v) = %v, want nil", good, err)
 	}
@@ -41,6 +41,12 @@ func TestValidate(t *testing.T) {
 		{"bad env", func(c *Config) { c.Env = []string{"=1"} }, "empty name"},
 		{"relative workdir", func(c *Config) { c.Workdir = "tmp" }, "not an absolute path"},
 		{"no command", func(c *Config) { c.Args = nil }, "no command"},
+		{"unknown network", func(c *Config) { c.Net = "overlay" }, "want bridge, none or host"},
+		{"subnet not a CIDR", func(c *Config) { c.Subnet = "192.168.20.0" }, "not a CIDR"},
+		{"subnet too small", func(c *Config) { c.Subnet = "192.168.20.0/30" }, "too small"},
+		{"subnet with host bits", func(c *Config) { c.Subnet = "192.168.20.1/24" }, "host bits"},
+		{"IPv6 subnet", func(c *Config) { c.Subnet = "fd00::/64" }, "only IPv4"},
+		{"NAT without a bridge", func(c *Config) { c.Net = NetNone; c.NAT = true }, "--nat needs --net bridge"},
 		{"NUL in argument", func(c *Config) { c.Args = []string{"/bin/sh", "a\x00b"} }, "NUL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,21 +1,178 @@
 package supervisor
 
 import (
+	"errors"
 	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
-// setupNetwork configures the network namespace of the process pid from the
-// host side. For now that is loopback only.
-func setupNetwork(pid int) error {
+// netPlan is the container's network as decided before the clone, and what
+// must be undone afterwards.
+type netPlan struct {
+	mode   NetMode
+	subnet netip.Prefix
+	bridge string
+	addr   netip.Addr // the container's address (bridge mode)
+	nat    bool
+	me     owner
+	files  string   // directory of the generated /etc files
+	binds  []string // SRC:DST pairs for ccinit
+}
+
+// prepareNetwork does the host-side work that needs no container yet: it
+// writes the container's /etc files and, in bridge mode, takes an address
+// lease and makes sure the bridge (and NAT) are there. It runs under the
+// bridge's lock, so concurrent ccsupers never hand out one address twice or
+// race to create or delete the bridge.
+func prepareNetwork(c Config, me owner) (_ *netPlan, err error) {
+	p := &netPlan{mode: c.Net, nat: c.NAT, me: me, files: filesDir(me)}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, p.release())
+		}
+	}()
+	reclaimFiles()
+	if c.Net == NetBridge {
+		if p.subnet, err = ParseSubnet(c.Subnet); err != nil {
+			return nil, err
+		}
+		p.bridge = bridgeName(p.subnet)
+		if err := p.lease(); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.writeFiles(c.Hostname); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *netPlan) lease() error {
+	ls, st, err := lockBridgeState(p.bridge)
+	if err != nil {
+		return err
+	}
+	defer ls.unlock()
+	reclaimLeases(st)
+	if st.Subnet != "" && st.Subnet != p.subnet.String() {
+		return fmt.Errorf("bridge %s is in use for %s", p.bridge, st.Subnet)
+	}
+	st.Subnet = p.subnet.String()
+	if err := checkRoutes(p.subnet, p.bridge); err != nil {
+		return err
+	}
+	taken := map[string]bool{}
+	for _, l := range st.Leases {
+		taken[l.Addr] = true
+	}
+	for _, a := range containerAddrs(p.subnet) {
+		if !taken[a.String()] {
+			p.addr = a
+			break
+		}
+	}
+	if !p.addr.IsValid() {
+		return fmt.Errorf("%s: %w", p.subnet, errNoAddress)
+	}
+	if err := ensureBridge(p.bridge, p.subnet); err != nil {
+		return err
+	}
+	if p.nat && st.natUsers() == 0 {
+		if err := natOn(st, p.subnet, p.bridge); err != nil {
+			return err
+		}
+	}
+	st.Leases = append(st.Leases, lease{Owner: p.me, Addr: p.addr.String(), Veth: vethName(p.me.PID), NAT: p.nat})
+	return ls.save(st)
+}
+
+// checkRoutes refuses a subnet that overlaps a route the host already has,
+// other than our own bridge's: the container would hide, or be hidden by,
+// that network.
+func checkRoutes(subnet netip.Prefix, bridge string) error {
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("list host routes: %w", err)
+	}
+	brIndex := -1
+	if br, err := netlink.LinkByName(bridge); err == nil {
+		brIndex = br.Attrs().Index
+	}
+	for _, r := range routes {
+		if r.Dst == nil || r.LinkIndex == brIndex {
+			continue
+		}
+		dst, ok := netipPrefix(r.Dst)
+		if ok && dst.Bits() > 0 && overlaps(dst, subnet) {
+			return fmt.Errorf("--subnet %s overlaps the host's route to %s", subnet, dst)
+		}
+	}
+	return nil
+}
+
+func netipPrefix(n *net.IPNet) (netip.Prefix, bool) {
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ones, _ := n.Mask.Size()
+	return netip.PrefixFrom(a.Unmap(), ones), true
+}
+
+// ensureBridge creates the bridge with the host's address when it is not
+// there, and brings it up.
+func ensureBridge(name string, subnet netip.Prefix) error {
+	if _, err := netlink.LinkByName(name); err == nil {
+		return nil
+	}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
+	if err := netlink.LinkAdd(br); err != nil {
+		return fmt.Errorf("create bridge %s: %w", name, err)
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: hostAddr(subnet).AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 32)}}
+	if err := netlink.AddrAdd(br, addr); err != nil {
+		return fmt.Errorf("address bridge %s: %w", name, err)
+	}
+	if err := netlink.LinkSetUp(br); err != nil {
+		return fmt.Errorf("bring bridge %s up: %w", name, err)
+	}
+	return nil
+}
+
+// attach connects the started container pid: in bridge mode a veth pair
+// whose container end is created straight in the container's namespace as
+// eth0, with its address and a default route via the host; in every mode
+// with a namespace of its own, loopback up.
+func (p *netPlan) attach(pid int) error {
 	ns, err := netns.GetFromPid(pid)
 	if err != nil {
 		return fmt.Errorf("open network namespace of %d: %w", pid, err)
 	}
 	defer ns.Close()
+	if p.mode == NetBridge {
+		br, err := netlink.LinkByName(p.bridge)
+		if err != nil {
+			return fmt.Errorf("find bridge %s: %w", p.bridge, err)
+		}
+		veth := &netlink.Veth{
+			LinkAttrs:     netlink.LinkAttrs{Name: vethName(p.me.PID), MasterIndex: br.Attrs().Index},
+			PeerName:      "eth0",
+			PeerNamespace: netlink.NsFd(int(ns)),
+		}
+		if err := netlink.LinkAdd(veth); err != nil {
+			return fmt.Errorf("create veth %s: %w", veth.Name, err)
+		}
+		if err := netlink.LinkSetUp(veth); err != nil {
+			return fmt.Errorf("bring veth %s up: %w", veth.Name, err)
+		}
+	}
 	// Only the route family: each family costs a socket made inside the
 	// namespace, with a setns there and back.
 	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
@@ -30,5 +187,155 @@ func setupNetwork(pid int) error {
 	if err := h.LinkSetUp(lo); err != nil {
 		return fmt.Errorf("bring lo up: %w", err)
 	}
+	if p.mode != NetBridge {
+		return nil
+	}
+	eth, err := h.LinkByName("eth0")
+	if err != nil {
+		return fmt.Errorf("find eth0: %w", err)
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: p.addr.AsSlice(), Mask: net.CIDRMask(p.subnet.Bits(), 32)}}
+	if err := h.AddrAdd(eth, addr); err != nil {
+		return fmt.Errorf("address eth0: %w", err)
+	}
+	if err := h.LinkSetUp(eth); err != nil {
+		return fmt.Errorf("bring eth0 up: %w", err)
+	}
+	gw := hostAddr(p.subnet).AsSlice()
+	if err := h.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: gw}); err != nil {
+		return fmt.Errorf("default route via %s: %w", hostAddr(p.subnet), err)
+	}
 	return nil
+}
+
+// release undoes prepareNetwork and attach: the veth, the lease, and, when
+// the last lease of the bridge goes, the bridge and the NAT rules; then the
+// /etc files. It is safe to call on a partly prepared plan.
+func (p *netPlan) release() error {
+	var errs []error
+	if p.bridge != "" {
+		errs = append(errs, p.dropLease())
+	}
+	if err := os.RemoveAll(p.files); err != nil {
+		errs = append(errs, fmt.Errorf("remove %s: %w", p.files, err))
+	}
+	return errors.Join(errs...)
+}
+
+func (p *netPlan) dropLease() error {
+	ls, st, err := lockBridgeState(p.bridge)
+	if err != nil {
+		return err
+	}
+	defer ls.unlock()
+	kept := st.Leases[:0]
+	for _, l := range st.Leases {
+		if l.Owner != p.me {
+			kept = append(kept, l)
+		}
+	}
+	st.Leases = kept
+	errs := []error{deleteLink(vethName(p.me.PID))}
+	reclaimLeases(st)
+	errs = append(errs, retire(ls, st, p.bridge))
+	return errors.Join(errs...)
+}
+
+// reclaimLeases drops the leases of supervisors that are gone, and their
+// veths, which outlive them only while the kernel tears the namespace down.
+func reclaimLeases(st *bridgeState) {
+	kept := st.Leases[:0]
+	for _, l := range st.Leases {
+		if l.Owner.alive() {
+			kept = append(kept, l)
+			continue
+		}
+		_ = deleteLink(l.Veth) // best effort; a later reclaim tries again
+	}
+	st.Leases = kept
+}
+
+// retire turns NAT off when no lease needs it any more and removes the
+// bridge and the state file when no lease is left; otherwise it saves st.
+func retire(ls *lockedState, st *bridgeState, bridge string) error {
+	var errs []error
+	if st.natUsers() == 0 && st.ForwardBefore != "" {
+		errs = append(errs, natOff(st, bridge))
+	}
+	if len(st.Leases) > 0 {
+		return errors.Join(append(errs, ls.save(st))...)
+	}
+	errs = append(errs, deleteLink(bridge))
+	if st.ForwardBefore != "" {
+		// NAT could not be turned off: keep the record for a later try.
+		return errors.Join(append(errs, ls.save(st))...)
+	}
+	return errors.Join(append(errs, ls.remove())...)
+}
+
+func deleteLink(name string) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil
+		}
+		return fmt.Errorf("find %s: %w", name, err)
+	}
+	if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	return nil
+}
+
+// writeFiles writes the container's /etc/hosts, /etc/hostname and
+// /etc/resolv.conf to the supervisor's files directory, for ccinit to bind
+// over the rootfs's own: right for this container, and the rootfs is left
+// as it was.
+func (p *netPlan) writeFiles(hostname string) error {
+	if err := os.MkdirAll(p.files, 0o755); err != nil {
+		return fmt.Errorf("files directory: %w", err)
+	}
+	hostResolv, _ := os.ReadFile("/etc/resolv.conf") // none: an empty one
+	files := []struct{ name, content string }{
+		{"hosts", hostsFile(hostname, p.addr)},
+		{"hostname", hostname + "\n"},
+		{"resolv.conf", resolvConf(string(hostResolv), p.mode == NetHost)},
+	}
+	for _, f := range files {
+		src := filepath.Join(p.files, f.name)
+		if err := os.WriteFile(src, []byte(f.content), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", src, err)
+		}
+		p.binds = append(p.binds, src+":/etc/"+f.name)
+	}
+	return nil
+}
+
+// reclaimFiles removes the files directories of supervisors that are gone.
+func reclaimFiles() {
+	for _, d := range staleFilesDirs() {
+		_ = os.RemoveAll(d) // best effort; a later start tries again
+	}
+}
+
+// Cleanup reclaims what supervisors that are gone left behind: leases, host
+// veths, bridges no live container uses, NAT rules and /etc files. Every
+// start does this for its own bridge; `ccsuper cleanup` does it for all.
+func Cleanup() error {
+	var errs []error
+	reclaimFiles()
+	states, _ := filepath.Glob(filepath.Join(StateDir, "net", "*.json"))
+	for _, s := range states {
+		bridge := filepath.Base(s[:len(s)-len(".json")])
+		ls, st, err := lockBridgeState(bridge)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		reclaimLeases(st)
+		errs = append(errs, retire(ls, st, bridge))
+		ls.unlock()
+	}
+	return errors.Join(errs...)
 }

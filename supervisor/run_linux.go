@@ -14,9 +14,9 @@ import (
 	"github.com/ccontainer/ccontainer/initproc"
 )
 
-// cloneFlags are the namespaces every container gets.
-const cloneFlags = unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS |
-	unix.CLONE_NEWIPC | unix.CLONE_NEWNET
+// cloneFlags are the namespaces every container gets; a network namespace
+// too unless it shares the host's.
+const cloneFlags = unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
 
 // syncFD is where ccinit finds the sync pipe: the first of ExtraFiles.
 const syncFD = 3
@@ -31,7 +31,7 @@ var forwarded = []os.Signal{
 // command's own, or 128+N when it was killed by signal N. An error means the
 // container could not be started; the status is then initproc.ExitSetup and
 // nothing is left behind.
-func Run(c Config) (int, error) {
+func Run(c Config) (_ int, err error) {
 	if os.Geteuid() != 0 {
 		return initproc.ExitSetup, errors.New("must be run as root")
 	}
@@ -46,6 +46,20 @@ func Run(c Config) (int, error) {
 	if err != nil {
 		return initproc.ExitSetup, err
 	}
+
+	me, err := self()
+	if err != nil {
+		return initproc.ExitSetup, err
+	}
+	plan, err := prepareNetwork(c, me)
+	if err != nil {
+		return initproc.ExitSetup, err
+	}
+	defer func() {
+		if rerr := plan.release(); rerr != nil && err == nil {
+			err = fmt.Errorf("tear down: %w", rerr)
+		}
+	}()
 
 	r, w, err := os.Pipe() // both ends close-on-exec
 	if err != nil {
@@ -67,16 +81,21 @@ func Run(c Config) (int, error) {
 		Workdir:  c.Workdir,
 		Grace:    initproc.DefaultGrace,
 		Console:  terminalPath(),
+		Binds:    plan.binds,
 		Args:     c.Args,
 		// ccinit gets a process group of its own (below), so it cannot see
 		// that we hold the terminal's foreground: tell it.
 		Foreground: inForeground(),
 	}
+	flags := uintptr(cloneFlags)
+	if c.Net != NetHost {
+		flags |= unix.CLONE_NEWNET
+	}
 	attr := &syscall.ProcAttr{
 		Env:   []string{}, // nothing of the host's environment
 		Files: []uintptr{0, 1, 2, r.Fd()},
 		Sys: &syscall.SysProcAttr{
-			Cloneflags: cloneFlags,
+			Cloneflags: flags,
 			Pdeathsig:  unix.SIGKILL,
 			// A group of its own: a ^C typed at the terminal while
 			// ccsuper is in the foreground reaches ccsuper only, which
@@ -141,7 +160,7 @@ func Run(c Config) (int, error) {
 		<-exited
 	}
 
-	if err := hostSetup(pid); err != nil {
+	if err := hostSetup(pid, plan); err != nil {
 		_ = w.Close() // EOF: ccinit exits without running anything
 		kill()
 		return initproc.ExitSetup, err
@@ -169,8 +188,11 @@ func Run(c Config) (int, error) {
 }
 
 // hostSetup is everything done from the host between ccinit's start and "go".
-func hostSetup(pid int) error {
-	return setupNetwork(pid)
+func hostSetup(pid int, plan *netPlan) error {
+	if plan.mode == NetHost {
+		return nil
+	}
+	return plan.attach(pid)
 }
 
 // findInit returns the ccinit to start: the one given, or the one installed

@@ -20,9 +20,12 @@ import (
 )
 
 const usage = `usage: ccsuper --rootfs DIR [flags] [--] [COMMAND [ARG...]]
+       ccsuper cleanup
 
 Runs COMMAND (default /bin/sh) as a child of ccinit, PID 1 in new PID, mount,
-UTS, IPC and network namespaces with DIR as its root.
+UTS, IPC and network namespaces with DIR as its root. "ccsuper cleanup"
+removes what supervisors that were killed left behind: leases, veths, unused
+bridges, NAT rules.
 
 flags:
 `
@@ -48,7 +51,8 @@ func (e *envFlag) Set(v string) error {
 
 // parseArgs turns ccsuper's arguments into a run configuration.
 func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
-	c := supervisor.Config{Hostname: supervisor.DefaultHostname}
+	c := supervisor.Config{Hostname: supervisor.DefaultHostname, Subnet: supervisor.DefaultSubnet}
+	net := string(supervisor.NetBridge)
 	fs := flag.NewFlagSet("ccsuper", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported by main, in one line
 	fs.StringVar(&c.Rootfs, "rootfs", "", "directory to use as the container's root `DIR` (required)")
@@ -56,6 +60,9 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
 	fs.Var((*envFlag)(&c.Env), "e", "set `KEY=VALUE` in the container (repeatable; a bare KEY copies the host's value)")
 	fs.Var((*envFlag)(&c.Env), "env", "same as -e")
 	fs.StringVar(&c.Workdir, "workdir", "", "working `DIR`ectory of the command inside the container")
+	fs.StringVar(&net, "net", net, "network: `MODE` bridge (veth to a host bridge), none (loopback only) or host")
+	fs.StringVar(&c.Subnet, "subnet", c.Subnet, "bridge network `CIDR`: the host is its first address, containers get the next free ones")
+	fs.BoolVar(&c.NAT, "nat", false, "masquerade the container's outbound traffic through the host (bridge mode)")
 	fs.StringVar(&c.Init, "init", "", "`PATH` of the ccinit binary (default: next to ccsuper)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -65,6 +72,11 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
 		}
 		return c, err
 	}
+	mode, err := supervisor.ParseNetMode(net)
+	if err != nil {
+		return c, err
+	}
+	c.Net = mode
 	c.Args = fs.Args()
 	if len(c.Args) == 0 {
 		c.Args = []string{"/bin/sh"}
@@ -73,6 +85,13 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
 }
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "cleanup" {
+		if err := supervisor.Cleanup(); err != nil {
+			fmt.Fprintf(os.Stderr, "ccsuper: cleanup: %s\n", oneLine(err))
+			os.Exit(initproc.ExitSetup)
+		}
+		return
+	}
 	cfg, err := parseArgs(os.Args[1:], os.Stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)

@@ -21,17 +21,29 @@ func TestParseArgs(t *testing.T) {
 	}{{
 		name: "defaults",
 		args: []string{"--rootfs", "./r"},
-		want: supervisor.Config{Rootfs: "./r", Hostname: supervisor.DefaultHostname, Args: []string{"/bin/sh"}},
+		want: supervisor.Config{Rootfs: "./r", Hostname: supervisor.DefaultHostname, Net: supervisor.NetBridge, Subnet: supervisor.DefaultSubnet, Args: []string{"/bin/sh"}},
 	}, {
 		name: "everything",
 		args: []string{"--rootfs=./r", "--hostname", "box", "-e", "A=1", "--env", "B=2", "-e", "CCTEST_FROM_HOST",
-			"-e", "CCTEST_UNSET", "--workdir", "/w", "--init", "/opt/ccinit", "--", "/bin/sh", "-c", "echo $A"},
+			"-e", "CCTEST_UNSET", "--workdir", "/w", "--init", "/opt/ccinit", "--net", "bridge", "--subnet", "10.9.0.0/16", "--nat",
+			"--", "/bin/sh", "-c", "echo $A"},
 		want: supervisor.Config{Rootfs: "./r", Hostname: "box", Env: []string{"A=1", "B=2", "CCTEST_FROM_HOST=hostval"},
-			Workdir: "/w", Init: "/opt/ccinit", Args: []string{"/bin/sh", "-c", "echo $A"}},
+			Workdir: "/w", Init: "/opt/ccinit", Net: supervisor.NetBridge, Subnet: "10.9.0.0/16", NAT: true,
+			Args: []string{"/bin/sh", "-c", "echo $A"}},
 	}, {
 		name: "command flags after -- belong to the command",
 		args: []string{"--rootfs", "r", "--", "ls", "--hostname", "-e"},
-		want: supervisor.Config{Rootfs: "r", Hostname: supervisor.DefaultHostname, Args: []string{"ls", "--hostname", "-e"}},
+		want: supervisor.Config{Rootfs: "r", Hostname: supervisor.DefaultHostname, Net: supervisor.NetBridge, Subnet: supervisor.DefaultSubnet,
+			Args: []string{"ls", "--hostname", "-e"}},
+	}, {
+		name: "no network",
+		args: []string{"--rootfs", "r", "--net", "none"},
+		want: supervisor.Config{Rootfs: "r", Hostname: supervisor.DefaultHostname, Net: supervisor.NetNone, Subnet: supervisor.DefaultSubnet,
+			Args: []string{"/bin/sh"}},
+	}, {
+		name:    "unknown network mode",
+		args:    []string{"--rootfs", "r", "--net", "overlay"},
+		wantErr: "want bridge, none or host",
 	}, {
 		name:    "unknown flag",
 		args:    []string{"--rootfs", "r", "--privileged"},
@@ -69,7 +81,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("parseArgs(--help) error = %v, want flag.ErrHelp", err)
 	}
-	for _, f := range []string{"-rootfs", "-hostname", "-e ", "-env", "-workdir", "-init"} {
+	for _, f := range []string{"-rootfs", "-hostname", "-e ", "-env", "-workdir", "-init", "-net", "-subnet", "-nat", "cleanup"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("--help output lacks %q:\n%s", f, out.String())
 		}

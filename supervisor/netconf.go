@@ -1,0 +1,125 @@
+package supervisor
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"net/netip"
+	"strings"
+)
+
+// NetMode is how the container is connected.
+type NetMode string
+
+// The network modes, as --net spells them.
+const (
+	NetBridge NetMode = "bridge" // own namespace, veth to a host bridge (the default)
+	NetNone   NetMode = "none"   // own namespace, loopback only
+	NetHost   NetMode = "host"   // the host's namespace
+)
+
+// DefaultSubnet is the original projects' network: host .1, containers from .2.
+const DefaultSubnet = "192.168.20.0/24"
+
+// ParseNetMode accepts the --net values.
+func ParseNetMode(s string) (NetMode, error) {
+	switch m := NetMode(s); m {
+	case NetBridge, NetNone, NetHost:
+		return m, nil
+	}
+	return "", fmt.Errorf("--net %q: want bridge, none or host", s)
+}
+
+// ParseSubnet accepts an IPv4 network in CIDR form with room for the host and
+// at least two containers (/29 or larger), given by its network address.
+func ParseSubnet(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("--subnet %q is not a CIDR such as %s", s, DefaultSubnet)
+	}
+	if !p.Addr().Is4() {
+		return netip.Prefix{}, fmt.Errorf("--subnet %q: only IPv4 is supported", s)
+	}
+	if p.Bits() > 29 {
+		return netip.Prefix{}, fmt.Errorf("--subnet %q is too small: at most /29, for the host and a few containers", s)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("--subnet %q has host bits set; the network is %s", s, p.Masked())
+	}
+	return p, nil
+}
+
+// hostAddr is the host's address on the bridge: the first in the subnet.
+func hostAddr(p netip.Prefix) netip.Addr { return p.Addr().Next() }
+
+// containerAddrs returns the addresses containers may get, in order: from the
+// second in the subnet up to the one before broadcast.
+func containerAddrs(p netip.Prefix) []netip.Addr {
+	var out []netip.Addr
+	last := broadcast(p)
+	for a := hostAddr(p).Next(); a.IsValid() && a.Less(last); a = a.Next() {
+		out = append(out, a)
+	}
+	return out
+}
+
+func broadcast(p netip.Prefix) netip.Addr {
+	b := p.Addr().As4()
+	hostBits := 32 - p.Bits()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v |= 1<<hostBits - 1
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// bridgeName names the host bridge of a subnet: ccbr0 for the default one, a
+// name derived from the subnet otherwise, so that each subnet has its own and
+// concurrent ccsupers on the same subnet find the same one. At most 15 bytes,
+// the kernel's limit.
+func bridgeName(p netip.Prefix) string {
+	if p.String() == DefaultSubnet {
+		return "ccbr0"
+	}
+	return fmt.Sprintf("ccbr%08x", crc32.ChecksumIEEE([]byte(p.String())))
+}
+
+// vethName names the host end of a container's veth after its supervisor.
+func vethName(pid int) string { return fmt.Sprintf("ccv%d", pid) }
+
+// overlaps reports whether two prefixes share any address.
+func overlaps(a, b netip.Prefix) bool { return a.Overlaps(b) }
+
+// hostsFile renders the container's /etc/hosts.
+func hostsFile(hostname string, addr netip.Addr) string {
+	var b strings.Builder
+	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+	if addr.IsValid() {
+		fmt.Fprintf(&b, "%s\t%s\n", addr, hostname)
+	} else {
+		fmt.Fprintf(&b, "127.0.1.1\t%s\n", hostname)
+	}
+	return b.String()
+}
+
+// resolvConf renders the container's /etc/resolv.conf from the host's. A
+// name server on the host's loopback cannot be reached from another network
+// namespace, so those are dropped unless the container shares the host's
+// network.
+func resolvConf(host string, shareHostNet bool) string {
+	var b strings.Builder
+	sc := bufio.NewScanner(strings.NewReader(host))
+	for sc.Scan() {
+		line := sc.Text()
+		f := strings.Fields(line)
+		if !shareHostNet && len(f) >= 2 && f[0] == "nameserver" {
+			if a, err := netip.ParseAddr(f[1]); err == nil && a.IsLoopback() {
+				continue
+			}
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+var errNoAddress = errors.New("no free address left in the subnet")

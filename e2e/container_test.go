@@ -169,7 +169,7 @@ exit 0
 	if len(lines) == 0 || !strings.HasPrefix(lines[0], "sysfs /sys sysfs ro,") {
 		t.Errorf("got /proc/mounts line %q for /sys, want a read-only sysfs", lines[0])
 	}
-	for _, want := range []string{"lo-exists", "net: lo"} { // lo only: the container's network namespace
+	for _, want := range []string{"lo-exists", "net: eth0 lo"} { // the container's network namespace, not the host's
 		if !slices.Contains(lines, want) {
 			t.Errorf("got\n%s\nwant a line %q", r.stdout, want)
 		}

@@ -18,6 +18,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // Set by TestMain before any test runs, read-only afterwards.
@@ -39,8 +42,49 @@ func TestMain(m *testing.M) {
 	case testing.Short():
 		fmt.Println("e2e: skipped in -short mode")
 		os.Exit(0)
+	case os.Getenv(inHostNS) == "":
+		os.Exit(reexecInThrowawayHost())
+	}
+	if err := setUpThrowawayHost(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		os.Exit(1)
 	}
 	os.Exit(runMain(m))
+}
+
+// inHostNS marks the test binary run again inside its throwaway "host".
+const inHostNS = "CCONTAINER_E2E_THROWAWAY_HOST"
+
+// reexecInThrowawayHost runs this test binary again in a network and mount
+// namespace of its own, which the suite treats as the host: ccsuper's
+// bridges, veths, NAT rules and its state under /run are made there, and the
+// machine's real network and /run are never touched.
+func reexecInThrowawayHost() int {
+	args := append([]string{"--net", "--mount", "--propagation", "private", os.Args[0]}, os.Args[1:]...)
+	cmd := exec.Command("unshare", args...)
+	cmd.Env = append(os.Environ(), inHostNS+"=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err := cmd.Run()
+	if cmd.ProcessState != nil && cmd.ProcessState.Exited() {
+		return cmd.ProcessState.ExitCode()
+	}
+	fmt.Fprintf(os.Stderr, "e2e: run in a throwaway namespace: %v\n", err)
+	return 1
+}
+
+// setUpThrowawayHost gives the throwaway host a loopback and a /run of its own.
+func setUpThrowawayHost() error {
+	if err := unix.Mount("tmpfs", "/run", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=755"); err != nil {
+		return fmt.Errorf("private /run: %w", err)
+	}
+	lo, err := netlink.LinkByName("lo")
+	if err == nil {
+		err = netlink.LinkSetUp(lo)
+	}
+	if err != nil {
+		return fmt.Errorf("loopback up: %w", err)
+	}
+	return nil
 }
 
 func runMain(m *testing.M) int {

@@ -7,7 +7,7 @@ GOFLAGS := -trimpath -ldflags='-s -w -buildid='
 SRC     := $(shell find cmd initproc supervisor -name '*.go') go.mod go.sum
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: all build rootfs run test test-unit bench-startup clean sizes
+.PHONY: all build rootfs run test test-unit bench-startup bench-scale clean sizes
 all: build
 
 build: $(BUILD)/ccsuper $(BUILD)/ccinit
@@ -33,8 +33,17 @@ test: build
 test-unit:
 	$(GO) test -count=1 -short ./...
 
+# Benchmarks run in a throwaway network namespace standing in for the host.
 bench-startup: build rootfs
-	$(SUDO) env "PATH=$$PATH" $(GO) run ./bench/startup -rootfs $(ROOTFS) -ccsuper $(BUILD)/ccsuper
+	$(GO) build -o $(BUILD)/bench-startup ./bench/startup
+	@echo "== each container alone: the bridge is made and removed in every ccsuper run"
+	$(SUDO) scripts/throwaway-host.sh $(BUILD)/bench-startup -rootfs $(ROOTFS) -ccsuper $(BUILD)/ccsuper
+	@echo "== with another container running, so the bridge stays up (as docker0 does)"
+	$(SUDO) scripts/throwaway-host.sh $(BUILD)/bench-startup -rootfs $(ROOTFS) -ccsuper $(BUILD)/ccsuper -hold-bridge
+
+bench-scale: build rootfs
+	$(GO) build -o $(BUILD)/bench-scale ./bench/scale
+	$(SUDO) scripts/throwaway-host.sh $(BUILD)/bench-scale -rootfs $(ROOTFS) -ccsuper $(BUILD)/ccsuper -n 50
 
 sizes: build
 	@scripts/sizes.sh $(BUILD)/ccinit

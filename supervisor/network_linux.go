@@ -166,7 +166,16 @@ func (p *netPlan) attach(pid int) error {
 			PeerName:      "eth0",
 			PeerNamespace: netlink.NsFd(int(ns)),
 		}
-		if err := netlink.LinkAdd(veth); err != nil {
+		err = netlink.LinkAdd(veth)
+		if errors.Is(err, unix.EEXIST) {
+			// Left by an earlier supervisor with our PID whose namespace
+			// the kernel has not finished tearing down.
+			if derr := deleteLink(veth.Name); derr != nil {
+				return derr
+			}
+			err = netlink.LinkAdd(veth)
+		}
+		if err != nil {
 			return fmt.Errorf("create veth %s: %w", veth.Name, err)
 		}
 		if err := netlink.LinkSetUp(veth); err != nil {
@@ -235,10 +244,13 @@ func (p *netPlan) dropLease() error {
 		}
 	}
 	st.Leases = kept
-	errs := []error{deleteLink(vethName(p.me.PID))}
+	// The veth is not deleted here: it dies with the container's network
+	// namespace, which the kernel tears down in the background once ccinit
+	// is gone. Deleting it now would wait for that same teardown, 20 to 30
+	// ms here, on the way out of every container. Should a new supervisor
+	// with the same PID find it still there, attach replaces it.
 	reclaimLeases(st)
-	errs = append(errs, retire(ls, st, p.bridge))
-	return errors.Join(errs...)
+	return retire(ls, st, p.bridge)
 }
 
 // reclaimLeases drops the leases of supervisors that are gone, and their

@@ -41,7 +41,8 @@ type contender struct {
 // contenders lists what is measured. To compare another runtime, add a row.
 func contenders(ccsuper, rootfs string) []contender {
 	return []contender{
-		{"ccsuper", []string{ccsuper, "--rootfs", rootfs, "--", "/bin/true"}},
+		{"ccsuper", []string{ccsuper, "--rootfs", rootfs, "--", "/bin/true"}}, // bridge + veth, the default
+		{"ccsuper --net none", []string{ccsuper, "--rootfs", rootfs, "--net", "none", "--", "/bin/true"}},
 		{"unshare", []string{"unshare", "-p", "-m", "-n", "-u", "-i", "--fork", "chroot", rootfs, "/bin/true"}},
 		// The unshare line with ccinit (the rootfs's /sbin/ccinit, as make
 		// rootfs installs it) between chroot and /bin/true: what a Go PID 1
@@ -69,15 +70,51 @@ func main() {
 	rounds := flag.Int("rounds", 200, "measured rounds; each runs every contender once")
 	warmup := flag.Int("warmup", 10, "rounds run first and not counted")
 	jsonOut := flag.String("json", "", "also write header, raw samples and summary to `FILE` as JSON")
+	hold := flag.Bool("hold-bridge", false, "keep one container running meanwhile, so the bridge stays up between runs (as docker0 does)")
 	flag.Parse()
 	if *rootfs == "" || *ccsuper == "" || *rounds < 1 || *warmup < 0 || flag.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "usage: startup -rootfs DIR -ccsuper PATH [-rounds N>0] [-warmup N] [-json FILE]")
 		os.Exit(2)
 	}
+	if *hold {
+		stop, err := holdBridge(*rootfs, *ccsuper)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "startup: %v\n", err)
+			os.Exit(1)
+		}
+		defer stop()
+	}
 	if err := run(*rootfs, *ccsuper, *rounds, *warmup, *jsonOut); err != nil {
 		fmt.Fprintf(os.Stderr, "startup: %v\n", err)
-		os.Exit(1)
+		stopAndExit(1)
 	}
+}
+
+// stopAndExit is os.Exit that first runs what holdBridge left to stop.
+var stopAndExit = os.Exit
+
+// holdBridge starts a container that waits on its stdin, so the bridge the
+// measured containers use is not removed and remade in every run; it returns
+// how to stop it.
+func holdBridge(rootfs, ccsuper string) (func(), error) {
+	cmd := exec.Command(ccsuper, "--rootfs", rootfs, "--", "/bin/sh", "-c", "echo up; read x; exit 0")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the bridge holder: %w", err)
+	}
+	if _, err := io.ReadFull(out, make([]byte, 3)); err != nil {
+		return nil, fmt.Errorf("bridge holder: %w", err)
+	}
+	stop := func() { in.Close(); _ = cmd.Wait() }
+	stopAndExit = func(code int) { stop(); os.Exit(code) }
+	return stop, nil
 }
 
 func run(rootfs, ccsuper string, rounds, warmup int, jsonOut string) error {

@@ -108,7 +108,8 @@ func Run(c Config) (_ int, err error) {
 	// The Go runtime enables each signal with a round trip to a thread of its
 	// own, so ask for them while ccinit starts. One that comes before has its
 	// default action: it kills ccsuper, and Pdeathsig takes the container
-	// with it, which is where forwarding it would have led too. They are not
+	// with it, which is where forwarding it would have led too (the lease
+	// and files it leaves are reclaimed like a SIGKILLed one's). They are not
 	// given back with signal.Stop: ccsuper exits as soon as Run returns, and
 	// giving them back would cost as much again on the way out.
 	sigs := make(chan os.Signal, 32)

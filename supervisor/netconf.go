@@ -41,6 +41,9 @@ func ParseSubnet(s string) (netip.Prefix, error) {
 	if !p.Addr().Is4() {
 		return netip.Prefix{}, fmt.Errorf("--subnet %q: only IPv4 is supported", s)
 	}
+	if p.Bits() < 8 {
+		return netip.Prefix{}, fmt.Errorf("--subnet %q is too large: at least /8", s)
+	}
 	if p.Bits() > 29 {
 		return netip.Prefix{}, fmt.Errorf("--subnet %q is too small: at most /29, for the host and a few containers", s)
 	}
@@ -53,15 +56,18 @@ func ParseSubnet(s string) (netip.Prefix, error) {
 // hostAddr is the host's address on the bridge: the first in the subnet.
 func hostAddr(p netip.Prefix) netip.Addr { return p.Addr().Next() }
 
-// containerAddrs returns the addresses containers may get, in order: from the
-// second in the subnet up to the one before broadcast.
-func containerAddrs(p netip.Prefix) []netip.Addr {
-	var out []netip.Addr
+// firstFree returns the lowest address a container may get that is not
+// taken: from the second in the subnet up to the one before broadcast. It is
+// invalid when all are taken. It stops at the first free one, so a large
+// subnet costs no more than a small one.
+func firstFree(p netip.Prefix, taken map[string]bool) netip.Addr {
 	last := broadcast(p)
 	for a := hostAddr(p).Next(); a.IsValid() && a.Less(last); a = a.Next() {
-		out = append(out, a)
+		if !taken[a.String()] {
+			return a
+		}
 	}
-	return out
+	return netip.Addr{}
 }
 
 func broadcast(p netip.Prefix) netip.Addr {
@@ -85,9 +91,6 @@ func bridgeName(p netip.Prefix) string {
 
 // vethName names the host end of a container's veth after its supervisor.
 func vethName(pid int) string { return fmt.Sprintf("ccv%d", pid) }
-
-// overlaps reports whether two prefixes share any address.
-func overlaps(a, b netip.Prefix) bool { return a.Overlaps(b) }
 
 // hostsFile renders the container's /etc/hosts.
 func hostsFile(hostname string, addr netip.Addr) string {

@@ -60,7 +60,7 @@ func (p *netPlan) lease() error {
 		return err
 	}
 	defer ls.unlock()
-	reclaimLeases(st)
+	reclaimLeases(st, p.bridge)
 	if st.Subnet != "" && st.Subnet != p.subnet.String() {
 		return fmt.Errorf("bridge %s is in use for %s", p.bridge, st.Subnet)
 	}
@@ -72,13 +72,7 @@ func (p *netPlan) lease() error {
 	for _, l := range st.Leases {
 		taken[l.Addr] = true
 	}
-	for _, a := range containerAddrs(p.subnet) {
-		if !taken[a.String()] {
-			p.addr = a
-			break
-		}
-	}
-	if !p.addr.IsValid() {
+	if p.addr = firstFree(p.subnet, taken); !p.addr.IsValid() {
 		return fmt.Errorf("%s: %w", p.subnet, errNoAddress)
 	}
 	if err := ensureBridge(p.bridge, p.subnet); err != nil {
@@ -110,7 +104,7 @@ func checkRoutes(subnet netip.Prefix, bridge string) error {
 			continue
 		}
 		dst, ok := netipPrefix(r.Dst)
-		if ok && dst.Bits() > 0 && overlaps(dst, subnet) {
+		if ok && dst.Bits() > 0 && dst.Overlaps(subnet) {
 			return fmt.Errorf("--subnet %s overlaps the host's route to %s", subnet, dst)
 		}
 	}
@@ -165,6 +159,9 @@ func (p *netPlan) attach(pid int) error {
 			LinkAttrs:     netlink.LinkAttrs{Name: vethName(p.me.PID), MasterIndex: br.Attrs().Index},
 			PeerName:      "eth0",
 			PeerNamespace: netlink.NsFd(int(ns)),
+			// From the address, as Docker does: ARP caches stay right when
+			// the address is reused.
+			PeerHardwareAddr: macFor(p.addr),
 		}
 		err = netlink.LinkAdd(veth)
 		if errors.Is(err, unix.EEXIST) {
@@ -249,20 +246,29 @@ func (p *netPlan) dropLease() error {
 	// is gone. Deleting it now would wait for that same teardown, 20 to 30
 	// ms here, on the way out of every container. Should a new supervisor
 	// with the same PID find it still there, attach replaces it.
-	reclaimLeases(st)
+	reclaimLeases(st, p.bridge)
 	return retire(ls, st, p.bridge)
 }
 
 // reclaimLeases drops the leases of supervisors that are gone, and their
 // veths, which outlive them only while the kernel tears the namespace down.
-func reclaimLeases(st *bridgeState) {
+// A veth is deleted only if it hangs off this bridge: its name carries only
+// the dead supervisor's PID, which a live supervisor on another bridge may
+// have been given since.
+func reclaimLeases(st *bridgeState, bridge string) {
 	kept := st.Leases[:0]
+	brIndex := -1
+	if br, err := netlink.LinkByName(bridge); err == nil {
+		brIndex = br.Attrs().Index
+	}
 	for _, l := range st.Leases {
 		if l.Owner.alive() {
 			kept = append(kept, l)
 			continue
 		}
-		_ = deleteLink(l.Veth) // best effort; a later reclaim tries again
+		if v, err := netlink.LinkByName(l.Veth); err == nil && v.Attrs().MasterIndex == brIndex {
+			_ = deleteLink(l.Veth) // best effort; a later reclaim tries again
+		}
 	}
 	st.Leases = kept
 }
@@ -345,9 +351,18 @@ func Cleanup() error {
 			errs = append(errs, err)
 			continue
 		}
-		reclaimLeases(st)
+		reclaimLeases(st, bridge)
 		errs = append(errs, retire(ls, st, bridge))
 		ls.unlock()
 	}
 	return errors.Join(errs...)
+}
+
+// macFor derives a container's MAC from its address: 02:cc (locally
+// administered) and the four bytes of the address. Addresses are reused, and
+// with a random MAC the neighbours' ARP caches would keep sending a reused
+// address to the old container's MAC until the entries expired.
+func macFor(a netip.Addr) net.HardwareAddr {
+	b := a.As4()
+	return net.HardwareAddr{0x02, 0xcc, b[0], b[1], b[2], b[3]}
 }

@@ -226,24 +226,39 @@ func descendants(root int) []int {
 	return out
 }
 
-// parentOf reads the PPID from /proc/PID/stat, whose second field (the
-// command name) may itself contain spaces and parentheses.
+// parentOf reads the PPID from /proc/PID/stat.
 func parentOf(pid int) (int, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	f, err := StatFields(pid)
 	if err != nil {
 		return 0, false
+	}
+	ppid, err := strconv.Atoi(f[StatPPID])
+	return ppid, err == nil
+}
+
+// Indexes into StatFields: proc(5)'s field numbers less 3.
+const (
+	StatPPID      = 4 - 3
+	StatStartTime = 22 - 3
+)
+
+// StatFields returns the fields of /proc/PID/stat that follow the command
+// name, which may itself hold spaces and parentheses: the first is the state.
+func StatFields(pid int) ([]string, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil, err
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, false
+		return nil, fmt.Errorf("/proc/%d/stat: no command name", pid)
 	}
 	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return 0, false
+	if len(f) <= StatStartTime {
+		return nil, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
 	}
-	ppid, err := strconv.Atoi(f[1])
-	return ppid, err == nil
+	return f, nil
 }
 
 // ExitStatus maps a wait status to a shell-style exit code: the code itself,

@@ -9,9 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ccontainer/ccontainer/initproc"
 )
 
 // StateDir holds what must outlive one ccsuper: the address leases of each
@@ -44,20 +45,11 @@ func (o owner) alive() bool {
 }
 
 func startTime(pid int) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	f, err := initproc.StatFields(pid)
 	if err != nil {
 		return 0, err
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, errors.New("malformed stat")
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0, errors.New("malformed stat")
-	}
-	return strconv.ParseUint(f[19], 10, 64) // field 22 overall
+	return strconv.ParseUint(f[initproc.StatStartTime], 10, 64)
 }
 
 // lease is one container's address on a bridge.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/google/nftables"
@@ -20,26 +21,26 @@ import (
 
 const ipForward = "/proc/sys/net/ipv4/ip_forward"
 
+// forwardState is the host-wide record of who needs net.ipv4.ip_forward on:
+// one sysctl for the whole host, shared by every bridge with NAT. Before is
+// its value before the first of them turned it on, put back by the last.
+type forwardState struct {
+	Before  string   `json:"before"`
+	Bridges []string `json:"bridges"`
+}
+
 // natOn masquerades traffic from the subnet that leaves through anything but
-// the bridge, and turns on IPv4 forwarding, remembering its old value in st.
-func natOn(st *bridgeState, subnet netip.Prefix, bridge string) error {
-	if st.ForwardBefore == "" {
-		b, err := os.ReadFile(ipForward)
-		if err != nil {
-			return fmt.Errorf("read ip_forward: %w", err)
-		}
-		st.ForwardBefore = strings.TrimSpace(string(b))
-	}
-	if err := os.WriteFile(ipForward, []byte("1\n"), 0o644); err != nil {
-		return fmt.Errorf("turn on ip_forward: %w", err)
-	}
+// the bridge, and turns IPv4 forwarding on for it. The caller has recorded
+// st.NAT already, so a supervisor killed half-way is undone by natOff.
+func natOn(subnet netip.Prefix, bridge string) error {
 	c, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
-	defer c.CloseLasting()
 	// Start from nothing, in case a killed supervisor left the table.
-	deleteTableIfPresent(c, bridge)
+	if err := deleteTable(c, bridge); err != nil {
+		return err
+	}
 	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: bridge})
 	ch := c.AddChain(&nftables.Chain{
 		Name:     "postrouting",
@@ -61,38 +62,73 @@ func natOn(st *bridgeState, subnet netip.Prefix, bridge string) error {
 		&expr.Masq{},
 	}})
 	if err := c.Flush(); err != nil {
-		return errors.Join(fmt.Errorf("add masquerade for %s: %w", subnet, err), natOff(st, bridge))
+		return fmt.Errorf("add masquerade for %s: %w", subnet, err)
 	}
-	return nil
+	return useForward(bridge, true)
 }
 
-// natOff deletes the bridge's table and puts ip_forward back as it was.
-func natOff(st *bridgeState, bridge string) error {
-	var errs []error
+// natOff deletes the bridge's table and gives up its use of ip_forward. It
+// does nothing that is already undone, so it can be repeated after a failure.
+func natOff(bridge string) error {
 	c, err := nftables.New()
 	if err != nil {
-		errs = append(errs, fmt.Errorf("nftables: %w", err))
-	} else {
-		defer c.CloseLasting()
-		deleteTableIfPresent(c, bridge)
+		return fmt.Errorf("nftables: %w", err)
 	}
-	if st.ForwardBefore != "" {
-		if err := os.WriteFile(ipForward, []byte(st.ForwardBefore+"\n"), 0o644); err != nil {
-			errs = append(errs, fmt.Errorf("restore ip_forward: %w", err))
-		}
-		st.ForwardBefore = ""
+	if err := deleteTable(c, bridge); err != nil {
+		return err
 	}
-	return errors.Join(errs...)
+	return useForward(bridge, false)
 }
 
-func deleteTableIfPresent(c *nftables.Conn, name string) {
-	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: name}
-	c.DelTable(t)
-	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
-		// ENOENT: there was none. Anything else shows up again when the
-		// table is added.
-		return
+// useForward adds bridge to, or removes it from, the users of ip_forward:
+// the first user records the old value and turns it on, the last puts the
+// old value back. Lock order: a bridge's lock, then this one, never the
+// other way round.
+func useForward(bridge string, on bool) error {
+	var st forwardState
+	l, err := lockState("ip_forward", &st)
+	if err != nil {
+		return err
 	}
+	defer l.unlock()
+	has := slices.Contains(st.Bridges, bridge)
+	switch {
+	case on && has, !on && !has:
+		return nil
+	case on:
+		if len(st.Bridges) == 0 {
+			b, err := os.ReadFile(ipForward)
+			if err != nil {
+				return fmt.Errorf("read ip_forward: %w", err)
+			}
+			st.Before = strings.TrimSpace(string(b))
+		}
+		st.Bridges = append(st.Bridges, bridge)
+		if err := l.save(&st); err != nil {
+			return err
+		}
+		if err := os.WriteFile(ipForward, []byte("1\n"), 0o644); err != nil {
+			return fmt.Errorf("turn on ip_forward: %w", err)
+		}
+		return nil
+	}
+	st.Bridges = slices.DeleteFunc(st.Bridges, func(b string) bool { return b == bridge })
+	if len(st.Bridges) > 0 {
+		return l.save(&st)
+	}
+	if err := os.WriteFile(ipForward, []byte(st.Before+"\n"), 0o644); err != nil {
+		return fmt.Errorf("restore ip_forward: %w", err)
+	}
+	return l.remove()
+}
+
+// deleteTable deletes ccontainer's table of a bridge; none is fine.
+func deleteTable(c *nftables.Conn, name string) error {
+	c.DelTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: name})
+	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("delete nftables table %s: %w", name, err)
+	}
+	return nil
 }
 
 func netipMask(p netip.Prefix) [4]byte {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -54,19 +55,23 @@ func prepareNetwork(c Config, me owner) (_ *netPlan, err error) {
 	return p, nil
 }
 
-func (p *netPlan) lease() error {
+func (p *netPlan) lease() (err error) {
 	ls, st, err := lockBridgeState(p.bridge)
 	if err != nil {
 		return err
 	}
 	defer ls.unlock()
 	reclaimLeases(st, p.bridge)
-	if st.Subnet != "" && st.Subnet != p.subnet.String() {
+	if st.Subnet != "" && st.Subnet != p.subnet.String() && len(st.Leases) > 0 {
 		return fmt.Errorf("bridge %s is in use for %s", p.bridge, st.Subnet)
 	}
-	st.Subnet = p.subnet.String()
 	if err := checkRoutes(p.subnet, p.bridge); err != nil {
 		return err
+	}
+	if !st.Owned {
+		if err := checkForeignBridge(p.bridge, p.subnet); err != nil {
+			return err
+		}
 	}
 	taken := map[string]bool{}
 	for _, l := range st.Leases {
@@ -75,16 +80,32 @@ func (p *netPlan) lease() error {
 	if p.addr = firstFree(p.subnet, taken); !p.addr.IsValid() {
 		return fmt.Errorf("%s: %w", p.subnet, errNoAddress)
 	}
+	firstNAT := p.nat && st.natUsers() == 0
+	// Write down what is about to be done before doing it: a supervisor
+	// killed in the middle leaves a record the next one can undo.
+	st.Subnet = p.subnet.String()
+	st.Owned = true
+	st.NAT = st.NAT || p.nat
+	st.Leases = append(st.Leases, lease{Owner: p.me, Addr: p.addr.String(), Veth: vethName(p.me.PID), NAT: p.nat})
+	if err := ls.save(st); err != nil {
+		return err
+	}
+	// From here on, a failure is undone by release: the lease is recorded.
 	if err := ensureBridge(p.bridge, p.subnet); err != nil {
 		return err
 	}
-	if p.nat && st.natUsers() == 0 {
-		if err := natOn(st, p.subnet, p.bridge); err != nil {
+	switch {
+	case firstNAT:
+		return natOn(p.subnet, p.bridge)
+	case st.NAT && st.natUsers() == 0:
+		// A killed NAT user's table is still there: nobody needs it now.
+		if err := natOff(p.bridge); err != nil {
 			return err
 		}
+		st.NAT = false
+		return ls.save(st)
 	}
-	st.Leases = append(st.Leases, lease{Owner: p.me, Addr: p.addr.String(), Veth: vethName(p.me.PID), NAT: p.nat})
-	return ls.save(st)
+	return nil
 }
 
 // checkRoutes refuses a subnet that overlaps a route the host already has,
@@ -118,6 +139,28 @@ func netipPrefix(n *net.IPNet) (netip.Prefix, bool) {
 	}
 	ones, _ := n.Mask.Size()
 	return netip.PrefixFrom(a.Unmap(), ones), true
+}
+
+// checkForeignBridge refuses a link with the bridge's name that ccontainer
+// has no record of, unless it is a bridge holding the host's address of the
+// subnet: one of ours whose record was lost. Another program's link is never
+// taken over, nor deleted later.
+func checkForeignBridge(name string, subnet netip.Prefix) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return nil // not there: ours to create
+	}
+	if _, ok := l.(*netlink.Bridge); ok {
+		addrs, err := netlink.AddrList(l, netlink.FAMILY_V4)
+		if err == nil {
+			for _, a := range addrs {
+				if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == hostAddr(subnet) {
+					return nil
+				}
+			}
+		}
+	}
+	return fmt.Errorf("link %s exists and is not ccontainer's: remove it or choose another --subnet", name)
 }
 
 // ensureBridge creates the bridge with the host's address when it is not
@@ -214,9 +257,10 @@ func (p *netPlan) attach(pid int) error {
 	return nil
 }
 
-// release undoes prepareNetwork and attach: the veth, the lease, and, when
-// the last lease of the bridge goes, the bridge and the NAT rules; then the
-// /etc files. It is safe to call on a partly prepared plan.
+// release undoes prepareNetwork: the lease, and, when the last lease of the
+// bridge goes, the bridge and the NAT rules; then the /etc files. (The veth
+// goes with the container's namespace.) It is safe to call on a partly
+// prepared plan.
 func (p *netPlan) release() error {
 	var errs []error
 	if p.bridge != "" {
@@ -273,22 +317,29 @@ func reclaimLeases(st *bridgeState, bridge string) {
 	st.Leases = kept
 }
 
-// retire turns NAT off when no lease needs it any more and removes the
+// retire turns NAT off when no lease needs it any more, and removes the
 // bridge and the state file when no lease is left; otherwise it saves st.
-func retire(ls *lockedState, st *bridgeState, bridge string) error {
+// What fails stays recorded, for the next start or `ccsuper cleanup`.
+func retire(ls *lockedFile, st *bridgeState, bridge string) error {
 	var errs []error
-	if st.natUsers() == 0 && st.ForwardBefore != "" {
-		errs = append(errs, natOff(st, bridge))
+	if st.NAT && st.natUsers() == 0 {
+		if err := natOff(bridge); err != nil {
+			errs = append(errs, err)
+		} else {
+			st.NAT = false
+		}
 	}
-	if len(st.Leases) > 0 {
-		return errors.Join(append(errs, ls.save(st))...)
+	if len(st.Leases) == 0 && st.Owned {
+		if err := deleteLink(bridge); err != nil {
+			errs = append(errs, err)
+		} else {
+			st.Owned = false
+		}
 	}
-	errs = append(errs, deleteLink(bridge))
-	if st.ForwardBefore != "" {
-		// NAT could not be turned off: keep the record for a later try.
-		return errors.Join(append(errs, ls.save(st))...)
+	if len(st.Leases) == 0 && !st.NAT && !st.Owned {
+		return errors.Join(append(errs, ls.remove())...)
 	}
-	return errors.Join(append(errs, ls.remove())...)
+	return errors.Join(append(errs, ls.save(st))...)
 }
 
 func deleteLink(name string) error {
@@ -345,7 +396,10 @@ func Cleanup() error {
 	reclaimFiles()
 	states, _ := filepath.Glob(filepath.Join(StateDir, "net", "*.json"))
 	for _, s := range states {
-		bridge := filepath.Base(s[:len(s)-len(".json")])
+		bridge := strings.TrimSuffix(filepath.Base(s), ".json")
+		if bridge == "ip_forward" {
+			continue // the bridges' own records say whether they use it
+		}
 		ls, st, err := lockBridgeState(bridge)
 		if err != nil {
 			errs = append(errs, err)

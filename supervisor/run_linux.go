@@ -47,6 +47,20 @@ func Run(c Config) (_ int, err error) {
 		return initproc.ExitSetup, err
 	}
 
+	// The Go runtime enables each signal with a round trip to a thread of its
+	// own, so ask for them while the network is prepared and ccinit starts.
+	// From then on a SIGINT or SIGTERM goes to the container, and ccsuper
+	// tears down as usual; one that comes before has its default action and
+	// kills ccsuper, leaving a record the next start or `ccsuper cleanup`
+	// undoes. They are not given back with signal.Stop: ccsuper exits as soon
+	// as Run returns, and giving them back would cost as much again.
+	sigs := make(chan os.Signal, 32)
+	notified := make(chan struct{})
+	go func() {
+		signal.Notify(sigs, forwarded...)
+		close(notified)
+	}()
+
 	me, err := self()
 	if err != nil {
 		return initproc.ExitSetup, err
@@ -56,8 +70,8 @@ func Run(c Config) (_ int, err error) {
 		return initproc.ExitSetup, err
 	}
 	defer func() {
-		if rerr := plan.release(); rerr != nil && err == nil {
-			err = fmt.Errorf("tear down: %w", rerr)
+		if rerr := plan.release(); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("tear down: %w", rerr))
 		}
 	}()
 
@@ -104,20 +118,6 @@ func Run(c Config) (_ int, err error) {
 		},
 	}
 	argv := append([]string{"ccinit"}, opts.Argv()...)
-
-	// The Go runtime enables each signal with a round trip to a thread of its
-	// own, so ask for them while ccinit starts. One that comes before has its
-	// default action: it kills ccsuper, and Pdeathsig takes the container
-	// with it, which is where forwarding it would have led too (the lease
-	// and files it leaves are reclaimed like a SIGKILLed one's). They are not
-	// given back with signal.Stop: ccsuper exits as soon as Run returns, and
-	// giving them back would cost as much again on the way out.
-	sigs := make(chan os.Signal, 32)
-	notified := make(chan struct{})
-	go func() {
-		signal.Notify(sigs, forwarded...)
-		close(notified)
-	}()
 
 	// syscall.ForkExec and wait4 rather than os/exec: os/exec probes for
 	// pidfd support by forking a throwaway process on first use, which costs

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -60,15 +59,18 @@ type lease struct {
 	NAT   bool   `json:"nat"`
 }
 
-// bridgeState is the shared state of one bridge, kept in a file that is
-// locked (flock) for as long as it is read and changed.
+// bridgeState is the shared state of one bridge. Every change is written
+// down before it is made (the lease, NAT, that we own the bridge), so that
+// whatever a supervisor killed half-way did can be found and undone.
 type bridgeState struct {
 	Subnet string `json:"subnet"`
-	// ForwardBefore is net.ipv4.ip_forward as it was before the first NAT
-	// user turned it on, to be put back when the last one is gone. Empty
-	// when NAT is off.
-	ForwardBefore string  `json:"forward_before,omitempty"`
-	Leases        []lease `json:"leases"`
+	// Owned: ccontainer made the bridge (or adopted one of its own kind left
+	// without a record) and removes it with the last lease.
+	Owned bool `json:"owned"`
+	// NAT: the bridge's nftables table may exist and the bridge counts as a
+	// user of ip_forward (see forwardState).
+	NAT    bool    `json:"nat"`
+	Leases []lease `json:"leases"`
 }
 
 func (s *bridgeState) natUsers() int {
@@ -81,76 +83,78 @@ func (s *bridgeState) natUsers() int {
 	return n
 }
 
-// lockedState is a bridge's state file, open and locked.
-type lockedState struct{ f *os.File }
+// lockedFile is a JSON state file under StateDir/net, held under an
+// exclusive flock on a lock file beside it. The lock file is never removed,
+// so every process locks the same inode; the state file is replaced whole
+// (write, then rename), so a crash leaves the old or the new state, never
+// half of one.
+type lockedFile struct {
+	lock *os.File
+	path string
+}
 
-// lockBridgeState opens and locks the state of bridge, creating it empty.
-// The lock is held until unlock.
-func lockBridgeState(bridge string) (*lockedState, *bridgeState, error) {
+// lockState locks StateDir/net/NAME.lock and reads NAME.json into v, which
+// stays as it is when there is no such file yet.
+func lockState(name string, v any) (*lockedFile, error) {
 	dir := filepath.Join(StateDir, "net")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("state directory: %w", err)
+		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	p := filepath.Join(dir, bridge+".json")
-	for {
-		f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
-		if err != nil {
-			return nil, nil, fmt.Errorf("open network state: %w", err)
-		}
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-			f.Close()
-			return nil, nil, fmt.Errorf("lock %s: %w", p, err)
-		}
-		// The last user removes the file while holding the lock; if that
-		// happened while we waited, we hold the lock of a file nobody else
-		// will open again: start over with the one at p now.
-		if !samePath(f, p) {
-			f.Close()
-			continue
-		}
-		var st bridgeState
-		b, err := io.ReadAll(f)
-		if err == nil && len(b) > 0 {
-			err = json.Unmarshal(b, &st)
-		}
-		if err != nil {
-			f.Close()
-			return nil, nil, fmt.Errorf("read %s: %w", p, err)
-		}
-		return &lockedState{f}, &st, nil
+	lp := filepath.Join(dir, name+".lock")
+	f, err := os.OpenFile(lp, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", lp, err)
 	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", lp, err)
+	}
+	l := &lockedFile{lock: f, path: filepath.Join(dir, name+".json")}
+	b, err := os.ReadFile(l.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return l, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(b, v)
+	}
+	if err != nil {
+		l.unlock()
+		return nil, fmt.Errorf("read %s: %w", l.path, err)
+	}
+	return l, nil
 }
 
-func samePath(f *os.File, p string) bool {
-	var a, b unix.Stat_t
-	return unix.Fstat(int(f.Fd()), &a) == nil && unix.Stat(p, &b) == nil && a.Dev == b.Dev && a.Ino == b.Ino
-}
-
-func (l *lockedState) save(st *bridgeState) error {
-	b, err := json.MarshalIndent(st, "", "  ")
+func (l *lockedFile) save(v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := l.f.Truncate(0); err != nil {
-		return fmt.Errorf("write network state: %w", err)
+	tmp := l.path + ".new"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
 	}
-	if _, err := l.f.WriteAt(append(b, '\n'), 0); err != nil {
-		return fmt.Errorf("write network state: %w", err)
+	if err := os.Rename(tmp, l.path); err != nil {
+		return fmt.Errorf("replace %s: %w", l.path, err)
 	}
 	return nil
 }
 
-// remove deletes the state file while still holding its lock; whoever waits
-// for the lock next finds the file gone from the directory and starts anew.
-func (l *lockedState) remove() error {
-	err := os.Remove(l.f.Name())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+// remove deletes the state file; the lock file stays for the next user.
+func (l *lockedFile) remove() error {
+	if err := os.Remove(l.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
-	return err
+	return nil
 }
 
-func (l *lockedState) unlock() { _ = l.f.Close() } // closing drops the flock
+func (l *lockedFile) unlock() { _ = l.lock.Close() } // closing drops the flock
+
+// lockBridgeState locks the state of bridge and reads it.
+func lockBridgeState(bridge string) (*lockedFile, *bridgeState, error) {
+	var st bridgeState
+	l, err := lockState(bridge, &st)
+	return l, &st, err
+}
 
 // filesDir is where a supervisor keeps the /etc files it binds into its
 // container; its name carries the owner, so stale ones can be found.

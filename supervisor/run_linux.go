@@ -156,19 +156,25 @@ func Run(c Config) (_ int, err error) {
 	if err != nil {
 		return initproc.ExitSetup, fmt.Errorf("start %s: %w", initPath, err)
 	}
-	kill := func() {
+	// abort stops ccinit after a failure of ours. If ccinit had already
+	// exited by itself (its own setup failed, and it said why), the failure
+	// seen here is only a consequence: report ccinit's status, not ours.
+	abort := func(err error) (int, error) {
+		// Kill before closing the pipe: on EOF a live ccinit would exit
+		// 125 by itself, and look like one that failed on its own.
 		_ = unix.Kill(pid, unix.SIGKILL)
-		<-exited
-	}
-
-	if err := hostSetup(pid, plan); err != nil {
-		_ = w.Close() // EOF: ccinit exits without running anything
-		kill()
+		_ = w.Close()
+		res := <-exited
+		if res.err == nil && res.ws.Exited() {
+			return res.ws.ExitStatus(), nil
+		}
 		return initproc.ExitSetup, err
 	}
+	if err := hostSetup(pid, plan); err != nil {
+		return abort(err)
+	}
 	if _, err := w.Write([]byte(initproc.SyncGo)); err != nil {
-		kill()
-		return initproc.ExitSetup, fmt.Errorf("signal container to start: %w", err)
+		return abort(fmt.Errorf("signal container to start: %w", err))
 	}
 	_ = w.Close()
 

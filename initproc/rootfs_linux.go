@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/u-root/u-root/pkg/mount"
@@ -27,12 +26,27 @@ var devNodes = []devNode{
 var devLinks = [][2]string{
 	{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},
 	{"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
-	{"pts/ptmx", "ptmx"}, {"/proc/kcore", "core"},
+	{"pts/ptmx", "ptmx"},
+}
+
+// A host file that is bound inside the container.
+type hostFile struct {
+	path string // on the host, as given
+	fd   int    // a detached clone of it (open_tree), taken before pivot_root
 }
 
 // EnterRoot makes rootfs the root of the calling process's mount namespace:
-// it mounts proc, sys and a fresh /dev in it, then pivots into it and detaches
-// the old root, so no host mount is reachable from inside.
+// it pivots into it, detaches the old root, so no host mount is reachable from
+// inside, and then mounts proc, sys and a fresh /dev in it and binds the
+// console and each of binds ("SRC:DST": the host file SRC on DST inside).
+//
+// The rootfs may be written to while this runs, by another container on the
+// same directory for one, so only three things are done in the host's tree:
+// making / private, binding rootfs on itself and taking hold of the host files
+// to bind. Everything else is done after pivot_root, where every path,
+// symlinks included, resolves inside the rootfs: a mount point swapped for a
+// symlink between a check and a use can send a mount or a node elsewhere in
+// the container, never onto the host's files.
 //
 // Preconditions: the caller is alone in a new mount namespace and is the first
 // process of a new PID namespace (so the proc instance shows the container's
@@ -47,90 +61,179 @@ func EnterRoot(rootfs, console string, binds []string) error {
 	if _, err := mount.Mount(rootfs, rootfs, "", "", unix.MS_BIND|unix.MS_REC); err != nil {
 		return fmt.Errorf("bind rootfs: %w", err)
 	}
-	if err := mountSpecial(rootfs, console); err != nil {
-		return err
+
+	var held []hostFile
+	defer func() {
+		for _, f := range held {
+			_ = unix.Close(f.fd) // an unused clone goes with its descriptor
+		}
+	}()
+	hold := func(path string) (hostFile, error) {
+		f, err := cloneHostFile(path)
+		if err == nil {
+			held = append(held, f)
+		}
+		return f, err
 	}
+	cons := hostFile{fd: -1}
+	if console != "" {
+		var err error
+		if cons, err = hold(console); err != nil {
+			return fmt.Errorf("console: %w", err)
+		}
+	}
+	type bind struct {
+		src hostFile
+		dst string
+	}
+	var bs []bind
 	for _, b := range binds {
 		src, dst, _ := strings.Cut(b, ":")
-		if err := bindFileIn(rootfs, src, dst); err != nil {
+		f, err := hold(src)
+		if err != nil {
+			return fmt.Errorf("bind source: %w", err)
+		}
+		bs = append(bs, bind{f, dst})
+	}
+
+	if err := pivot(rootfs); err != nil {
+		return err
+	}
+	if err := mountSpecial(); err != nil {
+		return err
+	}
+	if err := populateDev(cons); err != nil {
+		return err
+	}
+	root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open new root: %w", err)
+	}
+	defer unix.Close(root)
+	for _, b := range bs {
+		if err := bindFile(root, b.src, b.dst); err != nil {
 			return err
 		}
 	}
-	return pivot(rootfs)
+	return nil
 }
 
-func mountSpecial(root, console string) error {
+// cloneHostFile takes hold of the host file at path as a detached clone of
+// it, ready to be attached anywhere. A plain descriptor would not do: once the
+// old root is detached, mount(2) refuses to bind from it (EINVAL, the source
+// is in no mount namespace of ours), while a clone made by open_tree lives in
+// a namespace of its own, which move_mount may attach.
+func cloneHostFile(path string) (hostFile, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return hostFile{}, fmt.Errorf("open_tree %q: %w", path, err)
+	}
+	return hostFile{path: path, fd: fd}, nil
+}
+
+// mountSpecial mounts proc, sys and the /dev tmpfs, from inside the new root.
+func mountSpecial() error {
 	const common = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	mounts := []struct {
 		src, dst, fstype, data string
 		flags                  uintptr
 	}{
-		{"proc", "proc", "proc", "", common},
-		{"sysfs", "sys", "sysfs", "", common | unix.MS_RDONLY},
-		{"tmpfs", "dev", "tmpfs", "mode=755,size=65536k", unix.MS_NOSUID | unix.MS_STRICTATIME},
+		{"proc", "/proc", "proc", "", common},
+		{"sysfs", "/sys", "sysfs", "", common | unix.MS_RDONLY},
+		{"tmpfs", "/dev", "tmpfs", "mode=755,size=65536k", unix.MS_NOSUID | unix.MS_STRICTATIME},
 	}
 	for _, m := range mounts {
-		dst := filepath.Join(root, m.dst)
-		if err := mkdirIn(dst, 0o755); err != nil {
+		if err := mkdirIn(m.dst, 0o755); err != nil {
 			return err
 		}
-		if _, err := mount.Mount(m.src, dst, m.fstype, m.data, m.flags); err != nil {
+		if _, err := mount.Mount(m.src, m.dst, m.fstype, m.data, m.flags); err != nil {
 			return err
 		}
-	}
-	return populateDev(filepath.Join(root, "dev"), console)
-}
-
-func populateDev(dev, console string) error {
-	old := unix.Umask(0)
-	defer unix.Umask(old)
-	for _, n := range devNodes {
-		p := filepath.Join(dev, n.name)
-		if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(n.major, n.minor))); err != nil {
-			return fmt.Errorf("mknod %s: %w", p, err)
-		}
-	}
-	for _, l := range devLinks {
-		if err := os.Symlink(l[0], filepath.Join(dev, l[1])); err != nil {
-			return fmt.Errorf("symlink /dev/%s: %w", l[1], err)
-		}
-	}
-	pts := filepath.Join(dev, "pts")
-	shm := filepath.Join(dev, "shm")
-	mqueue := filepath.Join(dev, "mqueue")
-	for _, d := range []string{pts, shm, mqueue} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return fmt.Errorf("mkdir %s: %w", d, err)
-		}
-	}
-	// newinstance: the container's ptys are its own, not the host's; ptmx
-	// above points at this instance's ptmx.
-	if _, err := mount.Mount("devpts", pts, "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5", unix.MS_NOSUID|unix.MS_NOEXEC); err != nil {
-		return err
-	}
-	if _, err := mount.Mount("shm", shm, "tmpfs", "mode=1777,size=65536k", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
-		return err
-	}
-	// mqueue belongs to the new IPC namespace.
-	if _, err := mount.Mount("mqueue", mqueue, "mqueue", "", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
-		return err
-	}
-	if console == "" {
-		return nil
-	}
-	c := filepath.Join(dev, "console")
-	if err := os.WriteFile(c, nil, 0o600); err != nil {
-		return fmt.Errorf("create /dev/console: %w", err)
-	}
-	if _, err := mount.Mount(console, c, "", "", unix.MS_BIND); err != nil {
-		return fmt.Errorf("bind terminal on /dev/console: %w", err)
 	}
 	return nil
 }
 
+// populateDev makes the nodes, links and mounts of the /dev tmpfs, and binds
+// the console (if cons.fd >= 0) on /dev/console.
+func populateDev(cons hostFile) error {
+	dev, err := unix.Open("/dev", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev: %w", err)
+	}
+	defer unix.Close(dev)
+	// The nodes are made relative to the tmpfs just mounted, checked to be
+	// it: a directory renamed to /dev since could be the rootfs's own.
+	fresh, err := isMountRoot(dev, unix.TMPFS_MAGIC)
+	if err != nil {
+		return fmt.Errorf("/dev: %w", err)
+	}
+	if !fresh {
+		return errors.New("/dev is no longer the tmpfs mounted on it")
+	}
+
+	old := unix.Umask(0)
+	defer unix.Umask(old)
+	for _, n := range devNodes {
+		if err := unix.Mknodat(dev, n.name, unix.S_IFCHR|0o666, int(unix.Mkdev(n.major, n.minor))); err != nil {
+			return fmt.Errorf("mknod /dev/%s: %w", n.name, err)
+		}
+	}
+	for _, l := range devLinks {
+		if err := unix.Symlinkat(l[0], dev, l[1]); err != nil {
+			return fmt.Errorf("symlink /dev/%s: %w", l[1], err)
+		}
+	}
+	for _, d := range []string{"pts", "shm", "mqueue"} {
+		if err := unix.Mkdirat(dev, d, 0o755); err != nil {
+			return fmt.Errorf("mkdir /dev/%s: %w", d, err)
+		}
+	}
+	// newinstance: the container's ptys are its own, not the host's; ptmx
+	// above points at this instance's ptmx.
+	if _, err := mount.Mount("devpts", "/dev/pts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5", unix.MS_NOSUID|unix.MS_NOEXEC); err != nil {
+		return err
+	}
+	if _, err := mount.Mount("shm", "/dev/shm", "tmpfs", "mode=1777,size=65536k", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
+		return err
+	}
+	// mqueue belongs to the new IPC namespace.
+	if _, err := mount.Mount("mqueue", "/dev/mqueue", "mqueue", "", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
+		return err
+	}
+	if cons.fd < 0 {
+		return nil
+	}
+	fd, err := unix.Openat(dev, "console", unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("create /dev/console: %w", err)
+	}
+	_ = unix.Close(fd) // only a mount point; nothing was written
+	if err := unix.MoveMount(cons.fd, "", dev, "console", unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("bind terminal %q on /dev/console: %w", cons.path, err)
+	}
+	return nil
+}
+
+// isMountRoot reports whether fd is the root directory of a mount of a file
+// system of type magic (see statfs(2)).
+func isMountRoot(fd int, magic int64) (bool, error) {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return false, fmt.Errorf("statfs: %w", err)
+	}
+	var stx unix.Statx_t
+	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_BASIC_STATS, &stx); err != nil {
+		return false, fmt.Errorf("statx: %w", err)
+	}
+	root := stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 && stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0
+	return root && int64(st.Type) == magic, nil
+}
+
 // pivot switches the root to dir with the pivot_root(".", ".") idiom: the old
 // root ends up stacked on top of the new one and is detached straight away, so
-// no directory for it is needed in the rootfs.
+// no directory for it is needed in the rootfs. Nothing may be looked up in
+// between: while the old root is stacked there, "/.." climbs onto it, so a
+// symlink to /../x would reach the host's /x.
 func pivot(dir string) error {
 	if err := unix.Chdir(dir); err != nil {
 		return fmt.Errorf("chdir %s: %w", dir, err)
@@ -147,8 +250,8 @@ func pivot(dir string) error {
 	return nil
 }
 
-// mkdirIn creates a mount point that the rootfs lacks. It refuses to follow a
-// symlink there, which could point the mount at the host's tree.
+// mkdirIn creates a mount point that the rootfs lacks. It refuses a symlink
+// there: images have /proc, /sys and /dev as plain directories.
 func mkdirIn(p string, mode os.FileMode) error {
 	st, err := os.Lstat(p)
 	switch {
@@ -174,41 +277,79 @@ func isMounted(dir string, magic int64) bool {
 	return int64(st.Type) == magic
 }
 
-// bindFileIn binds the host file src on dst inside root. dst is resolved as
-// if root were / (openat2 with RESOLVE_IN_ROOT): a symlink in the rootfs, such
-// as Debian's /etc/resolv.conf, cannot point the mount at the host's files.
-// A missing dst is created empty, as a mount point must exist.
-func bindFileIn(root, src, dst string) error {
-	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// bindFile binds the host file src on dst, resolved inside the directory
+// root (the new root): a symlink at dst, such as Debian's /etc/resolv.conf, is
+// followed as the container would follow it, and is confined to the rootfs
+// even if it was swapped in while the container starts.
+func bindFile(root int, src hostFile, dst string) error {
+	fd, err := bindTarget(root, dst)
 	if err != nil {
-		return fmt.Errorf("open rootfs: %w", err)
+		return fmt.Errorf("bind on %q: %w", dst, err)
 	}
-	defer unix.Close(rootfd)
-	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
-	fd, err := unix.Openat2(rootfd, dst, &how)
-	if errors.Is(err, unix.ENOENT) {
-		// Create it where the resolved parent is, still inside root.
-		how.Flags = unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC
-		dirfd, derr := unix.Openat2(rootfd, filepath.Dir(dst), &how)
-		if derr != nil {
-			return fmt.Errorf("bind on %s: parent: %w", dst, derr)
-		}
-		cfd, cerr := unix.Openat(dirfd, filepath.Base(dst), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
-		unix.Close(dirfd)
-		if cerr != nil {
-			return fmt.Errorf("bind on %s: create: %w", dst, cerr)
-		}
-		unix.Close(cfd)
-		how.Flags = unix.O_PATH | unix.O_CLOEXEC
-		fd, err = unix.Openat2(rootfd, dst, &how)
-	}
-	if err != nil {
-		return fmt.Errorf("bind on %s: %w", dst, err)
+	if fd < 0 {
+		return nil
 	}
 	defer unix.Close(fd)
-	// Mount on the resolved file through its descriptor, not its path.
-	if err := unix.Mount(src, fmt.Sprintf("/proc/self/fd/%d", fd), "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("bind %s on %s: %w", src, dst, err)
+	if err := unix.MoveMount(src.fd, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("bind %q on %q: %w", src.path, dst, err)
 	}
 	return nil
+}
+
+// bindTarget returns a descriptor of the file at dst, resolved inside root,
+// to mount on. As a mount point must exist, a missing file is created empty,
+// and so is the missing target of a symlink at dst.
+//
+// It returns -1 and no error when dst is a symlink whose target's directory
+// is missing too. The image ships a dangling link and keeps it: Ubuntu's
+// /etc/resolv.conf points to ../run/systemd/resolve/stub-resolv.conf, which
+// only systemd-resolved makes, and a container without it lives without
+// that file rather than not starting.
+func bindTarget(root int, dst string) (int, error) {
+	fd, err := openInRoot(root, dst, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if !errors.Is(err, unix.ENOENT) {
+		return fd, err
+	}
+	// dst is missing, or it is a symlink to a missing file: the link opens
+	// when it is not followed.
+	link, err := openInRoot(root, dst, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		fd, err := openInRoot(root, dst, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+		if err != nil {
+			return -1, fmt.Errorf("create: %w", err)
+		}
+		return fd, nil
+	}
+	if err != nil {
+		return -1, err
+	}
+	_ = unix.Close(link) // only needed to tell a dangling link from nothing
+	// O_CREAT without O_EXCL follows the link and creates its target.
+	// O_NONBLOCK: a FIFO put there meanwhile fails the open instead of
+	// blocking the start.
+	fd, err = openInRoot(root, dst, unix.O_CREAT|unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o644)
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return -1, nil
+	case err != nil:
+		return -1, fmt.Errorf("create symlink target: %w", err)
+	}
+	return fd, nil
+}
+
+// openInRoot opens path resolved inside the directory root as if it were /,
+// never through a /proc magic link.
+func openInRoot(root int, path string, flags, mode uint64) (int, error) {
+	how := unix.OpenHow{Flags: flags, Mode: mode, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	// openat2 fails with EAGAIN when a rename or a mount anywhere on the
+	// machine races with a lookup through "..", which a link such as
+	// ../run/systemd/resolve/stub-resolv.conf makes, and containers starting
+	// next to this one mount all the time. The lookup is simply made again.
+	const attempts = 128
+	for i := 1; ; i++ {
+		fd, err := unix.Openat2(root, path, &how)
+		if !errors.Is(err, unix.EAGAIN) || i == attempts {
+			return fd, err
+		}
+	}
 }

@@ -608,7 +608,7 @@ for f in hostname hosts resolv.conf; do echo "== $f"; cat /etc/$f; done`
 
 	// On disk the rootfs is as it was: its own files unchanged, and a file
 	// it did not have is at most an empty mount point ccinit had to create
-	// (documented in initproc's bindFileIn).
+	// (documented in initproc's bindTarget).
 	for _, name := range []string{"hosts", "hostname", "resolv.conf"} {
 		p := filepath.Join(etc, name)
 		after, err := os.ReadFile(p)

@@ -96,7 +96,7 @@ func (b *bindList) Set(v string) error {
 func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("ccinit", flag.ContinueOnError)
 	fs.SetOutput(w)
-	fs.StringVar(&o.Rootfs, "rootfs", "", "pivot_root into this directory after mounting proc, sys and /dev in it")
+	fs.StringVar(&o.Rootfs, "rootfs", "", "pivot_root into this directory, then mount proc, sys and /dev in it")
 	fs.IntVar(&o.SyncFD, "sync-fd", 0, "wait for \"go\" on this file descriptor before starting the command")
 	fs.StringVar(&o.Hostname, "hostname", "", "set this hostname (needs a private UTS namespace)")
 	fs.Var((*envList)(&o.Env), "e", "set `KEY=VALUE` in the command's environment (repeatable)")

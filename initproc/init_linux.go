@@ -106,7 +106,7 @@ func Run(o Options) (int, error) {
 		}
 		return ExitSetup, err
 	}
-	r := reaper{sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground}
+	r := reaper{sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground, dropCaps: o.DefaultCaps}
 	if o.CPUs != "" {
 		if r.cpus, err = ParseCPUs(o.CPUs); err != nil {
 			return ExitSetup, err

@@ -60,6 +60,10 @@ type Options struct {
 	// Binds are SRC:DST pairs: the host file SRC is bound on DST inside the
 	// rootfs (with --rootfs), DST resolved within the rootfs.
 	Binds []string
+	// DefaultCaps runs the command with Docker's default capability set
+	// instead of all of root's. ccsuper sets it; standalone, ccinit leaves
+	// capabilities to whoever started it (podman, docker).
+	DefaultCaps bool
 	// Console is the host path of the terminal to bind on /dev/console.
 	Console string
 	// Args is the command and its arguments.
@@ -106,6 +110,7 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.Grace, "grace", DefaultGrace, "time between SIGTERM and SIGKILL for processes left after the command exits")
 	fs.BoolVar(&o.Foreground, "foreground", false, "give the command the terminal's foreground even when ccinit does not hold it")
 	fs.Var((*bindList)(&o.Binds), "bind", "bind host file `SRC:DST` into the rootfs (repeatable, with --rootfs)")
+	fs.BoolVar(&o.DefaultCaps, "default-caps", false, "run the command with Docker's default capability set, not all of root's")
 	fs.StringVar(&o.CPUs, "cpus", "", "run the command on these CPUs (a list such as 0-3,8)")
 	fs.StringVar(&o.Console, "console", "", "bind this terminal on /dev/console (with --rootfs)")
 	fs.Usage = func() {
@@ -173,6 +178,9 @@ func (o Options) Argv() []string {
 	}
 	for _, b := range o.Binds {
 		a = append(a, "--bind", b)
+	}
+	if o.DefaultCaps {
+		a = append(a, "--default-caps")
 	}
 	if o.CPUs != "" {
 		a = append(a, "--cpus", o.CPUs)

@@ -64,6 +64,7 @@ type reaper struct {
 	pid1       bool
 	foreground bool         // see Options.Foreground
 	cpus       *unix.CPUSet // see Options.CPUs; nil: leave as is
+	dropCaps   bool         // see Options.DefaultCaps
 
 	child int // the command's PID
 }
@@ -79,12 +80,31 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 		sys.Foreground = true
 		sys.Ctty = 0
 	}
-	if r.cpus != nil {
-		// The child inherits the affinity of the thread that forks it.
+	// The child inherits the affinity and the capabilities of the thread
+	// that forks it: set them on this thread, locked to this goroutine.
+	if r.cpus != nil || r.dropCaps {
 		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
+		if !r.dropCaps {
+			// A thread with fewer capabilities never goes back to the
+			// runtime's pool; one with another affinity may.
+			defer runtime.UnlockOSThread()
+		}
+	}
+	if r.cpus != nil {
 		if err := unix.SchedSetaffinity(0, r.cpus); err != nil {
 			return fmt.Errorf("give the command its CPUs back: %w", err)
+		}
+	}
+	if r.dropCaps {
+		// This thread keeps fewer capabilities than ccinit's others. A
+		// process may ptrace a thread whose capabilities are a subset of
+		// its own, and all of ccinit's threads share one memory: no
+		// ptrace of ccinit at all (nor /proc/1/mem, environ, ...).
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+			return fmt.Errorf("make ccinit non-dumpable: %w", err)
+		}
+		if err := dropCaps(defaultCaps); err != nil {
+			return err
 		}
 	}
 	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{

@@ -142,18 +142,7 @@ exit 4
 func TestCCInitGraceForkLoop(t *testing.T) {
 	t.Parallel()
 	const token = "4242.5" // an argument no other process has
-	t.Cleanup(func() {
-		// After a failure, escaped children ignore SIGTERM and outlive
-		// the test: report and kill them.
-		for _, p := range processesWithArg(token) {
-			t.Errorf("left running: %s", p)
-			if pid, _, ok := strings.Cut(p, " "); ok {
-				if n, err := strconv.Atoi(pid); err == nil {
-					_ = unix.Kill(n, unix.SIGKILL)
-				}
-			}
-		}
-	})
+	t.Cleanup(func() { killLeftovers(t, token) })
 	// The loop's output goes to /dev/null so that escaped children do not
 	// hold the test's pipes.
 	const script = `
@@ -172,16 +161,7 @@ exit 4
 func TestCCInitTermDuringGrace(t *testing.T) {
 	t.Parallel()
 	const token = "token-7373" // in the script, so in the leftover's command line
-	t.Cleanup(func() {
-		for _, p := range processesWithArg(token) {
-			t.Errorf("left running: %s", p)
-			if pid, _, ok := strings.Cut(p, " "); ok {
-				if n, err := strconv.Atoi(pid); err == nil {
-					_ = unix.Kill(n, unix.SIGKILL)
-				}
-			}
-		}
-	})
+	t.Cleanup(func() { killLeftovers(t, token) })
 	// The leftover says when it gets ccinit's SIGTERM, which ccinit sends
 	// once the command has exited: from then on ccinit is in its grace
 	// period. The leftover survives that SIGTERM.
@@ -225,4 +205,19 @@ func TestCCInitExitStatus(t *testing.T) {
 		}
 		wantExit(t, p.wait(t), 143)
 	})
+}
+
+// killLeftovers reports every process with token among its arguments as a
+// failure, and kills it: after a failure, escaped children that ignore
+// SIGTERM would outlive the test.
+func killLeftovers(t *testing.T, token string) {
+	t.Helper()
+	for _, p := range processesWithArg(token) {
+		t.Errorf("left running: %s", p)
+		if pid, _, ok := strings.Cut(p, " "); ok {
+			if n, err := strconv.Atoi(pid); err == nil {
+				_ = unix.Kill(n, unix.SIGKILL)
+			}
+		}
+	}
 }

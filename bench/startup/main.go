@@ -76,22 +76,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: startup -rootfs DIR -ccsuper PATH [-rounds N>0] [-warmup N] [-json FILE]")
 		os.Exit(2)
 	}
+	stop := func() {}
 	if *hold {
-		stop, err := holdBridge(*rootfs, *ccsuper)
-		if err != nil {
+		var err error
+		if stop, err = holdBridge(*rootfs, *ccsuper); err != nil {
 			fmt.Fprintf(os.Stderr, "startup: %v\n", err)
 			os.Exit(1)
 		}
-		defer stop()
 	}
-	if err := run(*rootfs, *ccsuper, *rounds, *warmup, *jsonOut); err != nil {
+	err := run(*rootfs, *ccsuper, *rounds, *warmup, *jsonOut)
+	stop()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "startup: %v\n", err)
-		stopAndExit(1)
+		os.Exit(1)
 	}
 }
-
-// stopAndExit is os.Exit that first runs what holdBridge left to stop.
-var stopAndExit = os.Exit
 
 // holdBridge starts a container that waits on its stdin, so the bridge the
 // measured containers use is not removed and remade in every run; it returns
@@ -112,9 +111,7 @@ func holdBridge(rootfs, ccsuper string) (func(), error) {
 	if _, err := io.ReadFull(out, make([]byte, 3)); err != nil {
 		return nil, fmt.Errorf("bridge holder: %w", err)
 	}
-	stop := func() { in.Close(); _ = cmd.Wait() }
-	stopAndExit = func(code int) { stop(); os.Exit(code) }
-	return stop, nil
+	return func() { in.Close(); _ = cmd.Wait() }, nil
 }
 
 func run(rootfs, ccsuper string, rounds, warmup int, jsonOut string) error {

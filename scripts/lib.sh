@@ -14,6 +14,8 @@ apt_install() {
 		return 1
 	fi
 	echo "$who: installing $* with apt" >&2
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 ||
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
+	# Another apt may hold the dpkg lock (a second script, unattended upgrades): wait for it.
+	local wait=(-o DPkg::Lock::Timeout=600)
+	DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y -qq "$@" >/dev/null 2>&1 ||
+		{ apt-get "${wait[@]}" update -qq && DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y -qq "$@" >/dev/null; }
 }

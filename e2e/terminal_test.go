@@ -68,38 +68,45 @@ read -r s < /proc/self/stat; set -- ${s##*) }; echo "pgrp=$3 tpgid=$6"
 echo "TERM=$TERM"
 `
 
-// TestTerminalForeground runs ccsuper in the foreground of a terminal: the
-// command must get the terminal's foreground, so that ^C typed there reaches
-// it directly, as in a shell.
+// TestTerminalForeground runs ccsuper in the foreground of a terminal, with
+// a pty of the container's own (the default there) and without one (-t=false,
+// the container shares ccsuper's terminal): either way the command must hold
+// the foreground of its terminal, so that ^C typed reaches it directly, as in
+// a shell.
 func TestTerminalForeground(t *testing.T) {
 	t.Parallel()
-	script := termScript + `
+	for _, mode := range []string{"-t", "-t=false"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			script := termScript + `
 trap "echo got INT; exit 3" INT
 echo ready
 while :; do sleep 0.1; done
 `
-	p := newProc(ccsuper(t, "--rootfs", baseRootfs, "--", "/bin/sh", "-c", script))
-	master := startOnTerminal(t, p)
-	p.waitLine(t, "ready")
-	if _, err := master.Write([]byte{0x03}); err != nil { // ^C
-		t.Fatal(err)
-	}
-	r := p.wait(t)
-	wantExit(t, r, 3)
+			p := newProc(ccsuper(t, "--rootfs", baseRootfs, "--net", "none", mode, "--", "/bin/sh", "-c", script))
+			master := startOnTerminal(t, p)
+			p.waitLine(t, "ready")
+			if _, err := master.Write([]byte{0x03}); err != nil { // ^C
+				t.Fatal(err)
+			}
+			r := p.wait(t)
+			wantExit(t, r, 3)
 
-	var pgrp, tpgid int
-	for _, line := range strings.Split(r.stdout, "\n") {
-		if _, err := fmt.Sscanf(line, "pgrp=%d tpgid=%d", &pgrp, &tpgid); err == nil {
-			break
-		}
-	}
-	if pgrp == 0 || tpgid != pgrp {
-		t.Errorf("command's process group %d, terminal's foreground group %d: want the command in the foreground\n%s", pgrp, tpgid, r)
-	}
-	for _, want := range []string{"console-ok", "stdin-tty", "TERM=xterm", "got INT"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("got\n%s\nwant %q", r.stdout, want)
-		}
+			var pgrp, tpgid int
+			for _, line := range strings.Split(r.stdout, "\n") {
+				if _, err := fmt.Sscanf(line, "pgrp=%d tpgid=%d", &pgrp, &tpgid); err == nil {
+					break
+				}
+			}
+			if pgrp == 0 || tpgid != pgrp {
+				t.Errorf("command's process group %d, terminal's foreground group %d: want the command in the foreground\n%s", pgrp, tpgid, r)
+			}
+			for _, want := range []string{"console-ok", "stdin-tty", "TERM=xterm", "got INT"} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("got\n%s\nwant %q", r.stdout, want)
+				}
+			}
+		})
 	}
 }
 

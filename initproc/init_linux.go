@@ -62,6 +62,13 @@ func Run(o Options) (int, error) {
 			return ExitSetup, err
 		}
 	}
+	tty := false
+	if o.ConsoleSocket > 0 {
+		if err := takeConsole(o.ConsoleSocket); err != nil {
+			return ExitSetup, err
+		}
+		tty = true
+	}
 	if o.Hostname != "" {
 		if err := unix.Sethostname([]byte(o.Hostname)); err != nil {
 			return ExitSetup, fmt.Errorf("sethostname %q: %w", o.Hostname, err)
@@ -106,7 +113,7 @@ func Run(o Options) (int, error) {
 		}
 		return ExitSetup, err
 	}
-	r := reaper{sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground, dropCaps: o.DefaultCaps}
+	r := reaper{sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground, tty: tty, dropCaps: o.DefaultCaps}
 	if o.CPUs != "" {
 		if r.cpus, err = ParseCPUs(o.CPUs); err != nil {
 			return ExitSetup, err
@@ -121,6 +128,24 @@ func Run(o Options) (int, error) {
 		return ExitSetup, err
 	}
 	return r.loop(), nil
+}
+
+// takeConsole makes the container's pty (see openConsole) and puts its slave
+// on ccinit's stdin, stdout and stderr: the command inherits them, and what
+// ccinit itself says from now on reaches the user through the same terminal.
+func takeConsole(sock int) error {
+	defer unix.Close(sock)
+	slave, err := openConsole(sock)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(slave)
+	for fd := 0; fd <= 2; fd++ {
+		if err := unix.Dup3(slave, fd, 0); err != nil {
+			return fmt.Errorf("pty slave on fd %d: %w", fd, err)
+		}
+	}
+	return nil
 }
 
 // waitGo blocks until the supervisor says "go" on fd (see sync.go).

@@ -66,6 +66,10 @@ type Options struct {
 	DefaultCaps bool
 	// Console is the host path of the terminal to bind on /dev/console.
 	Console string
+	// ConsoleSocket, when above 0, is a unix socket to the supervisor: ccinit
+	// makes a pty in the container's devpts, sends its master there and gives
+	// the slave to the command as controlling terminal (see tty_linux.go).
+	ConsoleSocket int
 	// Args is the command and its arguments.
 	Args []string
 }
@@ -113,6 +117,7 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.DefaultCaps, "default-caps", false, "run the command with Docker's default capability set, not all of root's")
 	fs.StringVar(&o.CPUs, "cpus", "", "run the command on these CPUs (a list such as 0-3,8)")
 	fs.StringVar(&o.Console, "console", "", "bind this terminal on /dev/console (with --rootfs)")
+	fs.IntVar(&o.ConsoleSocket, "console-socket", 0, "make a pty, send its master over this unix socket `FD`, run the command on it")
 	fs.Usage = func() {
 		fmt.Fprintf(w, "usage: ccinit [flags] [--] COMMAND [ARG...]\n\n")
 		fs.PrintDefaults()
@@ -133,6 +138,9 @@ func ParseArgs(args []string, usage io.Writer) (Options, error) {
 	}
 	if o.SyncFD < 0 {
 		return o, fmt.Errorf("--sync-fd %d is negative", o.SyncFD)
+	}
+	if o.ConsoleSocket < 0 {
+		return o, fmt.Errorf("--console-socket %d is negative", o.ConsoleSocket)
 	}
 	if o.CPUs != "" {
 		if _, err := ParseCPUs(o.CPUs); err != nil {
@@ -187,6 +195,9 @@ func (o Options) Argv() []string {
 	}
 	if o.Console != "" {
 		a = append(a, "--console", o.Console)
+	}
+	if o.ConsoleSocket > 0 {
+		a = append(a, "--console-socket", strconv.Itoa(o.ConsoleSocket))
 	}
 	a = append(a, "--")
 	return append(a, o.Args...)

@@ -63,6 +63,7 @@ type reaper struct {
 	grace      time.Duration
 	pid1       bool
 	foreground bool         // see Options.Foreground
+	tty        bool         // stdin is the container's own pty: make it the command's
 	cpus       *unix.CPUSet // see Options.CPUs; nil: leave as is
 	dropCaps   bool         // see Options.DefaultCaps
 
@@ -75,8 +76,13 @@ type reaper struct {
 // command and not ccinit, as in a shell.
 func (r *reaper) start(path string, argv, env []string, dir string) error {
 	sys := &syscall.SysProcAttr{Setpgid: true}
-	// TIOCGPGRP fails unless fd 0 is our controlling terminal.
-	if fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP); err == nil && (r.foreground || fg == unix.Getpgrp()) {
+	if r.tty {
+		// A session of its own with the pty as controlling terminal,
+		// so that a shell has job control and ^C reaches its
+		// foreground job through the line discipline.
+		sys = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	} else if fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP); err == nil && (r.foreground || fg == unix.Getpgrp()) {
+		// TIOCGPGRP fails unless fd 0 is our controlling terminal.
 		sys.Foreground = true
 		sys.Ctty = 0
 	}

@@ -32,6 +32,11 @@ type Config struct {
 	Net    NetMode
 	Subnet string
 	NAT    bool
+	// TTY runs the command on a pseudo-terminal of the container's own,
+	// joined to ccsuper's stdin and stdout. Interactive passes ccsuper's
+	// stdin to the command; without it the command's stdin is /dev/null.
+	TTY         bool
+	Interactive bool
 	// Init is the host path of the ccinit binary to start as PID 1.
 	Init string
 	// Args is the command, resolved inside the container.

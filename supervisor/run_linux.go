@@ -81,6 +81,23 @@ func Run(c Config) (_ int, err error) {
 	}
 	defer w.Close()
 
+	stdin := os.Stdin
+	if !c.Interactive {
+		if stdin, err = os.Open(os.DevNull); err != nil {
+			return initproc.ExitSetup, fmt.Errorf("stdin: %w", err)
+		}
+		defer stdin.Close()
+	}
+	files := []uintptr{stdin.Fd(), 1, 2, r.Fd()}
+	var consSock, consTheirs *os.File
+	if c.TTY {
+		if consSock, consTheirs, err = consoleSocket(); err != nil {
+			return initproc.ExitSetup, err
+		}
+		defer consSock.Close()
+		files = append(files, consTheirs.Fd())
+	}
+
 	var cpus unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &cpus); err != nil {
 		return initproc.ExitSetup, fmt.Errorf("read CPU affinity: %w", err)
@@ -96,12 +113,15 @@ func Run(c Config) (_ int, err error) {
 		DefaultCaps: true,
 		Workdir:     c.Workdir,
 		Grace:       initproc.DefaultGrace,
-		Console:     terminalPath(),
+		Console:     terminalPath(c.TTY),
 		Binds:       plan.binds,
 		Args:        c.Args,
 		// ccinit gets a process group of its own (below), so it cannot see
 		// that we hold the terminal's foreground: tell it.
-		Foreground: inForeground(),
+		Foreground: !c.TTY && inForeground(),
+	}
+	if c.TTY {
+		opts.ConsoleSocket = consoleFD
 	}
 	flags := uintptr(cloneFlags)
 	if c.Net != NetHost {
@@ -109,7 +129,7 @@ func Run(c Config) (_ int, err error) {
 	}
 	attr := &syscall.ProcAttr{
 		Env:   []string{}, // nothing of the host's environment
-		Files: []uintptr{0, 1, 2, r.Fd()},
+		Files: files,
 		Sys: &syscall.SysProcAttr{
 			Cloneflags: flags,
 			Pdeathsig:  unix.SIGKILL,
@@ -128,6 +148,7 @@ func Run(c Config) (_ int, err error) {
 		ws  unix.WaitStatus
 		err error
 	}
+	var winch func() // with a pty: how to pass a new window size on
 	started := make(chan error, 1)
 	exited := make(chan result, 1)
 	var pid int
@@ -155,6 +176,11 @@ func Run(c Config) (_ int, err error) {
 	}()
 	err = <-started
 	_ = r.Close() // ccinit has its own copy of the read end
+	if consTheirs != nil {
+		// Likewise its end of the console socket: without our copy,
+		// the socket reads EOF if ccinit dies before sending the pty.
+		_ = consTheirs.Close()
+	}
 	if err != nil {
 		return initproc.ExitSetup, fmt.Errorf("start %s: %w", initPath, err)
 	}
@@ -175,6 +201,20 @@ func Run(c Config) (_ int, err error) {
 	if err := hostSetup(pid, plan); err != nil {
 		return abort(err)
 	}
+	if consSock != nil {
+		master, err := receiveConsole(consSock)
+		if err != nil {
+			return abort(err)
+		}
+		cons := &console{master: master}
+		// Deferred before anything else can return: the host terminal
+		// is given back on every path from here.
+		defer cons.close()
+		if err := cons.attach(c.Interactive); err != nil {
+			return abort(err)
+		}
+		winch = cons.resize
+	}
 	if _, err := w.Write([]byte(initproc.SyncGo)); err != nil {
 		return abort(fmt.Errorf("signal container to start: %w", err))
 	}
@@ -184,6 +224,11 @@ func Run(c Config) (_ int, err error) {
 	for {
 		select {
 		case s := <-sigs:
+			if s == unix.SIGWINCH && winch != nil {
+				// The kernel signals the pty's foreground group.
+				winch()
+				continue
+			}
 			// ccinit has a handler for every signal, so this reaches it
 			// even though it is PID 1 of its namespace.
 			_ = unix.Kill(pid, s.(syscall.Signal))
@@ -254,9 +299,13 @@ func inForeground() bool {
 	return err == nil && fg == unix.Getpgrp()
 }
 
-// terminalPath returns the path of the terminal on stdin, or "" when stdin is
-// not a terminal.
-func terminalPath() string {
+// terminalPath returns the path of the terminal on stdin, to be the
+// container's /dev/console, or "" when stdin is not a terminal or the
+// container has a pty of its own (which ccinit binds there instead).
+func terminalPath(tty bool) string {
+	if tty {
+		return ""
+	}
 	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err != nil {
 		return ""
 	}

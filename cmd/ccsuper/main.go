@@ -1,6 +1,6 @@
 // Command ccsuper runs a container from a plain directory:
 //
-//	ccsuper --rootfs DIR [--hostname NAME] [-e KEY=VALUE]... [--workdir DIR] [--] [COMMAND [ARG...]]
+//	ccsuper --rootfs DIR [-t] [-i] [--hostname NAME] [-e KEY=VALUE]... [--workdir DIR] [--] [COMMAND [ARG...]]
 //
 // It exits with the command's status, 128+N if the command was killed by
 // signal N, 125 for its own errors, 126 and 127 when the command cannot be
@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ccontainer/ccontainer/initproc"
@@ -49,6 +51,36 @@ func (e *envFlag) Set(v string) error {
 	return nil
 }
 
+// autoBool is a boolean flag that knows whether it was given.
+type autoBool struct{ set, val bool }
+
+func (b *autoBool) String() string { return strconv.FormatBool(b.val) }
+func (b *autoBool) IsBoolFlag() bool { return true }
+func (b *autoBool) Set(v string) error {
+	val, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a boolean", v)
+	}
+	b.set, b.val = true, val
+	return nil
+}
+
+// bothFlag is docker's combined -it: -i and -t in one.
+type bothFlag struct {
+	tty         *autoBool
+	interactive *bool
+}
+
+func (f bothFlag) String() string   { return "" }
+func (f bothFlag) IsBoolFlag() bool { return true }
+func (f bothFlag) Set(v string) error {
+	if err := f.tty.Set(v); err != nil {
+		return err
+	}
+	*f.interactive = f.tty.val
+	return nil
+}
+
 // parseArgs turns ccsuper's arguments into a run configuration.
 func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
 	c := supervisor.Config{Hostname: supervisor.DefaultHostname, Subnet: supervisor.DefaultSubnet}
@@ -63,6 +95,13 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
 	fs.StringVar(&net, "net", net, "network: `MODE` bridge (veth to a host bridge), none (loopback only) or host")
 	fs.StringVar(&c.Subnet, "subnet", c.Subnet, "bridge network `CIDR`: the host is its first address, containers get the next free ones")
 	fs.BoolVar(&c.NAT, "nat", false, "masquerade the container's outbound traffic through the host (bridge mode)")
+	var tty autoBool
+	fs.Var(&tty, "t", "run the command on a pseudo-terminal of its own (default: when stdin and stdout are a terminal)")
+	fs.Var(&tty, "tty", "same as -t")
+	fs.BoolVar(&c.Interactive, "i", true, "pass stdin to the command; -i=false gives it /dev/null")
+	fs.BoolVar(&c.Interactive, "interactive", true, "same as -i")
+	fs.Var(bothFlag{&tty, &c.Interactive}, "it", "same as -i -t")
+	fs.Var(bothFlag{&tty, &c.Interactive}, "ti", "same as -i -t")
 	fs.StringVar(&c.Init, "init", "", "`PATH` of the ccinit binary (default: next to ccsuper)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -77,9 +116,18 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
 		return c, err
 	}
 	c.Net = mode
+	c.TTY = tty.val
+	if !tty.set {
+		c.TTY = supervisor.WantTTY()
+	}
 	c.Args = fs.Args()
 	if len(c.Args) == 0 {
 		c.Args = []string{"/bin/sh"}
+		// An interactive sh (ash, dash) reads $ENV at start: the
+		// rootfs's /etc/profile gives the default shell its prompt.
+		if !slices.ContainsFunc(c.Env, func(kv string) bool { return strings.HasPrefix(kv, "ENV=") }) {
+			c.Env = append(c.Env, "ENV=/etc/profile")
+		}
 	}
 	return c, nil
 }

@@ -21,25 +21,39 @@ func TestParseArgs(t *testing.T) {
 	}{{
 		name: "defaults",
 		args: []string{"--rootfs", "./r"},
-		want: supervisor.Config{Rootfs: "./r", Hostname: supervisor.DefaultHostname, Net: supervisor.NetBridge, Subnet: supervisor.DefaultSubnet, Args: []string{"/bin/sh"}},
+		want: supervisor.Config{Interactive: true, Rootfs: "./r", Hostname: supervisor.DefaultHostname, Net: supervisor.NetBridge, Subnet: supervisor.DefaultSubnet, Args: []string{"/bin/sh"}, Env: []string{"ENV=/etc/profile"}},
 	}, {
 		name: "everything",
 		args: []string{"--rootfs=./r", "--hostname", "box", "-e", "A=1", "--env", "B=2", "-e", "CCTEST_FROM_HOST",
 			"-e", "CCTEST_UNSET", "--workdir", "/w", "--init", "/opt/ccinit", "--net", "bridge", "--subnet", "10.9.0.0/16", "--nat",
 			"--", "/bin/sh", "-c", "echo $A"},
-		want: supervisor.Config{Rootfs: "./r", Hostname: "box", Env: []string{"A=1", "B=2", "CCTEST_FROM_HOST=hostval"},
+		want: supervisor.Config{Interactive: true, Rootfs: "./r", Hostname: "box", Env: []string{"A=1", "B=2", "CCTEST_FROM_HOST=hostval"},
 			Workdir: "/w", Init: "/opt/ccinit", Net: supervisor.NetBridge, Subnet: "10.9.0.0/16", NAT: true,
 			Args: []string{"/bin/sh", "-c", "echo $A"}},
 	}, {
 		name: "command flags after -- belong to the command",
 		args: []string{"--rootfs", "r", "--", "ls", "--hostname", "-e"},
-		want: supervisor.Config{Rootfs: "r", Hostname: supervisor.DefaultHostname, Net: supervisor.NetBridge, Subnet: supervisor.DefaultSubnet,
+		want: supervisor.Config{Interactive: true, Rootfs: "r", Hostname: supervisor.DefaultHostname, Net: supervisor.NetBridge, Subnet: supervisor.DefaultSubnet,
 			Args: []string{"ls", "--hostname", "-e"}},
 	}, {
 		name: "no network",
 		args: []string{"--rootfs", "r", "--net", "none"},
-		want: supervisor.Config{Rootfs: "r", Hostname: supervisor.DefaultHostname, Net: supervisor.NetNone, Subnet: supervisor.DefaultSubnet,
-			Args: []string{"/bin/sh"}},
+		want: supervisor.Config{Interactive: true, Rootfs: "r", Hostname: supervisor.DefaultHostname, Net: supervisor.NetNone, Subnet: supervisor.DefaultSubnet,
+			Args: []string{"/bin/sh"}, Env: []string{"ENV=/etc/profile"}},
+	}, {
+		name: "docker's -it, then no stdin",
+		args: []string{"--rootfs", "r", "-it", "-i=false", "--", "-it"},
+		want: supervisor.Config{Rootfs: "r", Hostname: supervisor.DefaultHostname, Net: supervisor.NetBridge, Subnet: supervisor.DefaultSubnet,
+			TTY: true, Args: []string{"-it"}},
+	}, {
+		name: "the last of --tty and -ti wins",
+		args: []string{"--rootfs", "r", "--tty=false", "-ti"},
+		want: supervisor.Config{Interactive: true, Rootfs: "r", Hostname: supervisor.DefaultHostname, Net: supervisor.NetBridge, Subnet: supervisor.DefaultSubnet,
+			TTY: true, Args: []string{"/bin/sh"}, Env: []string{"ENV=/etc/profile"}},
+	}, {
+		name:    "tty is a boolean",
+		args:    []string{"--rootfs", "r", "--tty=maybe"},
+		wantErr: `"maybe" is not a boolean`,
 	}, {
 		name:    "unknown network mode",
 		args:    []string{"--rootfs", "r", "--net", "overlay"},

@@ -8,6 +8,8 @@ import (
 	"os/signal"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ccontainer/ccontainer/trace"
 )
 
 // ErrSupervisorGone means the sync pipe ended without "go": the supervisor
@@ -20,7 +22,19 @@ var ErrSupervisorGone = errors.New("supervisor went away before the start signal
 //
 // Once the command runs nothing is fatal: a failure to forward a signal or to
 // clean up is not a reason to abandon the container (a PID 1 death kills it).
-func Run(o Options) (int, error) {
+func Run(o Options) (status int, err error) {
+	var rec *trace.Recorder
+	if o.TraceFD > 0 {
+		rec = trace.New("ccinit")
+		rec.Mark("ccinit: in main, flags parsed")
+		unix.CloseOnExec(o.TraceFD) // the command has no use for it
+		defer func() {
+			rec.Mark("ccinit: exit")
+			// Nothing to do about a failure: the trace is a report.
+			_ = trace.Send(os.NewFile(uintptr(o.TraceFD), "trace"), rec.Events())
+		}()
+	}
+	endSigs := rec.Begin("ask for signals (the early set)")
 	// The kernel drops signals sent to a PID 1 that has no handler for
 	// them, and the Go runtime dies of some of them, so ask for signals
 	// before any setup. The runtime enables each signal with a round trip to
@@ -35,6 +49,7 @@ func Run(o Options) (int, error) {
 		signal.Notify(sigs, rest()...)
 		close(restReady)
 	}()
+	endSigs()
 
 	pid1 := os.Getpid() == 1
 	if !pid1 {
@@ -52,9 +67,11 @@ func Run(o Options) (int, error) {
 		}
 	}()
 	if o.Rootfs != "" {
+		end := rec.Begin("enter root: pivot_root, mounts, /dev")
 		if err := EnterRoot(o.Rootfs, o.Console, o.Binds); err != nil {
 			return ExitSetup, err
 		}
+		end()
 	} else {
 		u, err := mountMissing()
 		undo = append(undo, u...)
@@ -64,9 +81,11 @@ func Run(o Options) (int, error) {
 	}
 	tty := false
 	if o.ConsoleSocket > 0 {
+		end := rec.Begin("pty: open, bind /dev/console, send master")
 		if err := takeConsole(o.ConsoleSocket); err != nil {
 			return ExitSetup, err
 		}
+		end()
 		tty = true
 	}
 	if o.Hostname != "" {
@@ -75,10 +94,13 @@ func Run(o Options) (int, error) {
 		}
 	}
 	if o.SyncFD > 0 {
+		end := rec.Begin(`wait for "go" on the sync pipe`)
 		if err := waitGo(o.SyncFD); err != nil {
 			return ExitSetup, err
 		}
+		end()
 	}
+	endPrep := rec.Begin("environment, working directory, resolve command")
 
 	hostname, _ := os.Hostname() // only for $HOSTNAME; empty is fine
 	home := "/root"
@@ -113,13 +135,17 @@ func Run(o Options) (int, error) {
 		}
 		return ExitSetup, err
 	}
-	r := reaper{sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground, tty: tty, dropCaps: o.DefaultCaps}
+	endPrep()
+	r := reaper{trace: rec, sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground, tty: tty, dropCaps: o.DefaultCaps}
 	if o.CPUs != "" {
 		if r.cpus, err = ParseCPUs(o.CPUs); err != nil {
 			return ExitSetup, err
 		}
 	}
+	endRest := rec.Begin("wait for the rest of the signals")
 	<-restReady
+	endRest()
+	endStart := rec.Begin("fork+exec command (until its first instruction)")
 	if err := r.start(path, o.Args, env, dir); err != nil {
 		var ee *ExecError
 		if errors.As(err, &ee) {
@@ -127,7 +153,11 @@ func Run(o Options) (int, error) {
 		}
 		return ExitSetup, err
 	}
-	return r.loop(), nil
+	endStart()
+	status = r.loop()
+	rec.Record("command runs", r.execDone, r.childDone)
+	rec.Span("after the command: TERM the rest, grace, reap", r.childDone)
+	return status, nil
 }
 
 // takeConsole makes the container's pty (see openConsole) and puts its slave

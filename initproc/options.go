@@ -70,6 +70,9 @@ type Options struct {
 	// makes a pty in the container's devpts, sends its master there and gives
 	// the slave to the command as controlling terminal (see tty_linux.go).
 	ConsoleSocket int
+	// TraceFD, when above 0, is where ccinit writes the steps it took, when
+	// it exits (ccsuper --trace; see package trace).
+	TraceFD int
 	// Args is the command and its arguments.
 	Args []string
 }
@@ -117,6 +120,7 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.DefaultCaps, "default-caps", false, "run the command with Docker's default capability set, not all of root's")
 	fs.StringVar(&o.CPUs, "cpus", "", "run the command on these CPUs (a list such as 0-3,8)")
 	fs.StringVar(&o.Console, "console", "", "bind this terminal on /dev/console (with --rootfs)")
+	fs.IntVar(&o.TraceFD, "trace-fd", 0, "write the steps taken, with their times, to this `FD` at exit")
 	fs.IntVar(&o.ConsoleSocket, "console-socket", 0, "make a pty, send its master over this unix socket `FD`, run the command on it")
 	fs.Usage = func() {
 		fmt.Fprintf(w, "usage: ccinit [flags] [--] COMMAND [ARG...]\n\n")
@@ -138,6 +142,9 @@ func ParseArgs(args []string, usage io.Writer) (Options, error) {
 	}
 	if o.SyncFD < 0 {
 		return o, fmt.Errorf("--sync-fd %d is negative", o.SyncFD)
+	}
+	if o.TraceFD < 0 {
+		return o, fmt.Errorf("--trace-fd %d is negative", o.TraceFD)
 	}
 	if o.ConsoleSocket < 0 {
 		return o, fmt.Errorf("--console-socket %d is negative", o.ConsoleSocket)
@@ -198,6 +205,9 @@ func (o Options) Argv() []string {
 	}
 	if o.ConsoleSocket > 0 {
 		a = append(a, "--console-socket", strconv.Itoa(o.ConsoleSocket))
+	}
+	if o.TraceFD > 0 {
+		a = append(a, "--trace-fd", strconv.Itoa(o.TraceFD))
 	}
 	a = append(a, "--")
 	return append(a, o.Args...)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ccontainer/ccontainer/trace"
 )
 
 // Why not github.com/hashicorp/go-reap: it reaps with wait4(-1) on every
@@ -68,6 +70,10 @@ type reaper struct {
 	dropCaps   bool         // see Options.DefaultCaps
 
 	child int // the command's PID
+
+	trace     *trace.Recorder
+	execDone  int64 // with a trace: when the command's exec had succeeded
+	childDone int64 // with a trace: when the command's status was reaped
 }
 
 // start forks and execs the command in a process group of its own. When
@@ -123,6 +129,9 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 		return execError(argv[0], err)
 	}
 	r.child = pid
+	if r.trace != nil {
+		r.execDone = trace.Now()
+	}
 	return nil
 }
 
@@ -197,6 +206,9 @@ func (r *reaper) reap(status *int) bool {
 			return true
 		case pid == r.child:
 			*status = ExitStatus(ws)
+			if r.trace != nil {
+				r.childDone = trace.Now()
+			}
 		}
 	}
 }

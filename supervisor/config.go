@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ccontainer/ccontainer/initproc"
+	"github.com/ccontainer/ccontainer/trace"
 )
 
 // DefaultHostname is the container's hostname when none is given.
@@ -41,6 +42,9 @@ type Config struct {
 	Init string
 	// Args is the command, resolved inside the container.
 	Args []string
+	// Trace, when not nil, records the steps of the run on both sides of
+	// the sync pipe (ccsuper --trace).
+	Trace *trace.Recorder
 }
 
 // Validate checks c without touching anything, so that bad input fails before

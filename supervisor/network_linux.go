@@ -12,6 +12,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/ccontainer/ccontainer/trace"
 )
 
 // netPlan is the container's network as decided before the clone, and what
@@ -25,6 +27,7 @@ type netPlan struct {
 	me     owner
 	files  string   // directory of the generated /etc files
 	binds  []string // SRC:DST pairs for ccinit
+	trace  *trace.Recorder
 }
 
 // prepareNetwork does the host-side work that needs no container yet: it
@@ -33,7 +36,7 @@ type netPlan struct {
 // bridge's lock, so concurrent ccsupers never hand out one address twice or
 // race to create or delete the bridge.
 func prepareNetwork(c Config, me owner) (_ *netPlan, err error) {
-	p := &netPlan{mode: c.Net, nat: c.NAT, me: me, files: filesDir(me)}
+	p := &netPlan{mode: c.Net, nat: c.NAT, me: me, files: filesDir(me), trace: c.Trace}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, p.release())
@@ -194,6 +197,8 @@ func (p *netPlan) attach(pid int) error {
 	}
 	defer ns.Close()
 	if p.mode == NetBridge {
+		end := p.trace.Begin("veth: create pair, peer in container as eth0")
+		defer end()
 		br, err := netlink.LinkByName(p.bridge)
 		if err != nil {
 			return fmt.Errorf("find bridge %s: %w", p.bridge, err)
@@ -221,7 +226,9 @@ func (p *netPlan) attach(pid int) error {
 		if err := netlink.LinkSetUp(veth); err != nil {
 			return fmt.Errorf("bring veth %s up: %w", veth.Name, err)
 		}
+		end()
 	}
+	defer p.trace.Begin("net: lo, eth0 address and route inside")()
 	// Only the route family: each family costs a socket made inside the
 	// namespace, with a setns there and back.
 	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)

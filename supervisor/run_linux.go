@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ccontainer/ccontainer/initproc"
+	"github.com/ccontainer/ccontainer/trace"
 )
 
 // cloneFlags are the namespaces every container gets; a network namespace
@@ -32,6 +33,8 @@ var forwarded = []os.Signal{
 // container could not be started; the status is then initproc.ExitSetup and
 // nothing is left behind.
 func Run(c Config) (_ int, err error) {
+	rec := c.Trace
+	endCheck := rec.Begin("check configuration, find ccinit")
 	if os.Geteuid() != 0 {
 		return initproc.ExitSetup, errors.New("must be run as root")
 	}
@@ -46,6 +49,7 @@ func Run(c Config) (_ int, err error) {
 	if err != nil {
 		return initproc.ExitSetup, err
 	}
+	endCheck()
 
 	// The Go runtime enables each signal with a round trip to a thread of its
 	// own, so ask for them while the network is prepared and ccinit starts.
@@ -61,20 +65,26 @@ func Run(c Config) (_ int, err error) {
 		close(notified)
 	}()
 
+	endSelf := rec.Begin("read our own PID and start time")
 	me, err := self()
 	if err != nil {
 		return initproc.ExitSetup, err
 	}
+	endSelf()
+	endNet := rec.Begin("network: lease, bridge, /etc files")
 	plan, err := prepareNetwork(c, me)
+	endNet()
 	if err != nil {
 		return initproc.ExitSetup, err
 	}
 	defer func() {
+		defer rec.Begin("tear down: lease, bridge, /etc files")()
 		if rerr := plan.release(); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("tear down: %w", rerr))
 		}
 	}()
 
+	endPipes := rec.Begin("sync pipe, sockets")
 	r, w, err := os.Pipe() // both ends close-on-exec
 	if err != nil {
 		return initproc.ExitSetup, fmt.Errorf("sync pipe: %w", err)
@@ -97,6 +107,18 @@ func Run(c Config) (_ int, err error) {
 		defer consSock.Close()
 		files = append(files, consTheirs.Fd())
 	}
+
+	// ccinit sends its own steps back on this pipe when it exits.
+	var traceR, traceW *os.File
+	if rec != nil {
+		if traceR, traceW, err = os.Pipe(); err != nil {
+			return initproc.ExitSetup, fmt.Errorf("trace pipe: %w", err)
+		}
+		defer traceR.Close()
+		defer traceW.Close()
+		files = append(files, traceW.Fd())
+	}
+	endPipes()
 
 	var cpus unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &cpus); err != nil {
@@ -122,6 +144,9 @@ func Run(c Config) (_ int, err error) {
 	}
 	if c.TTY {
 		opts.ConsoleSocket = consoleFD
+	}
+	if traceW != nil {
+		opts.TraceFD = len(files) - 1
 	}
 	flags := uintptr(cloneFlags)
 	if c.Net != NetHost {
@@ -152,6 +177,7 @@ func Run(c Config) (_ int, err error) {
 	started := make(chan error, 1)
 	exited := make(chan result, 1)
 	var pid int
+	var forkStart, forkEnd int64 // with a trace only
 	go func() {
 		// Pdeathsig fires when the thread that forked the child exits, not
 		// the process: fork and wait from one locked thread, and never
@@ -159,7 +185,13 @@ func Run(c Config) (_ int, err error) {
 		runtime.LockOSThread()
 		var err error
 		unpin := pinToThisCPU(&cpus)
+		if rec != nil {
+			forkStart = trace.Now()
+		}
 		pid, err = syscall.ForkExec(initPath, argv, attr)
+		if rec != nil {
+			forkEnd = trace.Now()
+		}
 		unpin()
 		started <- err
 		if err != nil {
@@ -175,7 +207,11 @@ func Run(c Config) (_ int, err error) {
 		exited <- res
 	}()
 	err = <-started
+	rec.Record("clone+exec ccinit (new namespaces)", forkStart, forkEnd)
 	_ = r.Close() // ccinit has its own copy of the read end
+	if traceW != nil {
+		_ = traceW.Close()
+	}
 	if consTheirs != nil {
 		// Likewise its end of the console socket: without our copy,
 		// the socket reads EOF if ccinit dies before sending the pty.
@@ -202,6 +238,7 @@ func Run(c Config) (_ int, err error) {
 		return abort(err)
 	}
 	if consSock != nil {
+		endPTY := rec.Begin("pty: receive master from ccinit, attach")
 		master, err := receiveConsole(consSock)
 		if err != nil {
 			return abort(err)
@@ -209,16 +246,23 @@ func Run(c Config) (_ int, err error) {
 		cons := &console{master: master}
 		// Deferred before anything else can return: the host terminal
 		// is given back on every path from here.
-		defer cons.close()
+		defer func() {
+			defer rec.Begin("pty: last output, restore terminal")()
+			cons.close()
+		}()
 		if err := cons.attach(c.Interactive); err != nil {
 			return abort(err)
 		}
 		winch = cons.resize
+		endPTY()
 	}
+	endGo := rec.Begin(`write "go" on the sync pipe`)
 	if _, err := w.Write([]byte(initproc.SyncGo)); err != nil {
 		return abort(fmt.Errorf("signal container to start: %w", err))
 	}
 	_ = w.Close()
+	endGo()
+	endRun := rec.Begin("container runs (until ccinit exits)")
 
 	<-notified
 	for {
@@ -233,11 +277,37 @@ func Run(c Config) (_ int, err error) {
 			// even though it is PID 1 of its namespace.
 			_ = unix.Kill(pid, s.(syscall.Signal))
 		case res := <-exited:
+			endRun()
+			if traceR != nil {
+				// Everything that held the write end is gone.
+				events, _ := trace.Receive(traceR) // a partial trace is still worth showing
+				rec.Add(events)
+				rec.Add(betweenSides(events, forkEnd, trace.Now()))
+			}
 			if res.err != nil {
 				return initproc.ExitSetup, fmt.Errorf("wait for container: %w", res.err)
 			}
 			return initproc.ExitStatus(res.ws), nil
 		}
+	}
+}
+
+// betweenSides names the two stretches of a traced run that neither side
+// can time alone: from ccinit's exec (ForkExec returned at execDone) to its
+// first step in main, which is the Go runtime starting; and from ccinit's
+// last step to our wait4 returning at reaped, which is its exit and the
+// kernel's teardown of its namespaces.
+func betweenSides(ccinit []trace.Event, execDone, reaped int64) []trace.Event {
+	if len(ccinit) == 0 {
+		return nil
+	}
+	first, last := ccinit[0].Start, ccinit[0].End
+	for _, e := range ccinit {
+		first, last = min(first, e.Start), max(last, e.End)
+	}
+	return []trace.Event{
+		{Side: "ccinit", Step: "(exec done -> main: Go runtime start)", Start: execDone, End: max(first, execDone)},
+		{Side: "ccinit", Step: "(exit, namespaces torn down, reaped)", Start: last, End: max(reaped, last)},
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ccontainer/ccontainer/initproc"
 	"github.com/ccontainer/ccontainer/supervisor"
+	"github.com/ccontainer/ccontainer/trace"
 )
 
 const usage = `usage: ccsuper --rootfs DIR [flags] [--] [COMMAND [ARG...]]
@@ -81,8 +82,28 @@ func (f bothFlag) Set(v string) error {
 	return nil
 }
 
-// parseArgs turns ccsuper's arguments into a run configuration.
-func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
+// traceFlag is --trace (a table for a person) or --trace=json (for tools).
+type traceFlag string
+
+func (f *traceFlag) String() string   { return string(*f) }
+func (f *traceFlag) IsBoolFlag() bool { return true }
+func (f *traceFlag) Set(v string) error {
+	switch v {
+	case "true", "text":
+		*f = "text"
+	case "json":
+		*f = "json"
+	case "false":
+		*f = ""
+	default:
+		return fmt.Errorf("--trace=%q: want text or json", v)
+	}
+	return nil
+}
+
+// parseArgs turns ccsuper's arguments into a run configuration, and says
+// how to print the trace ("" for none).
+func parseArgs(args []string, help io.Writer) (supervisor.Config, traceFlag, error) {
 	c := supervisor.Config{Hostname: supervisor.DefaultHostname, Subnet: supervisor.DefaultSubnet}
 	net := string(supervisor.NetBridge)
 	fs := flag.NewFlagSet("ccsuper", flag.ContinueOnError)
@@ -102,6 +123,8 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
 	fs.BoolVar(&c.Interactive, "interactive", true, "same as -i")
 	fs.Var(bothFlag{&tty, &c.Interactive}, "it", "same as -i -t")
 	fs.Var(bothFlag{&tty, &c.Interactive}, "ti", "same as -i -t")
+	var tr traceFlag
+	fs.Var(&tr, "trace", "after the run, print every start-up and teardown step with its time on stderr (--trace=json for tools)")
 	fs.StringVar(&c.Init, "init", "", "`PATH` of the ccinit binary (default: next to ccsuper)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -109,11 +132,11 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
 			fs.SetOutput(help)
 			fs.PrintDefaults()
 		}
-		return c, err
+		return c, "", err
 	}
 	mode, err := supervisor.ParseNetMode(net)
 	if err != nil {
-		return c, err
+		return c, "", err
 	}
 	c.Net = mode
 	c.TTY = tty.val
@@ -129,10 +152,11 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
 			c.Env = append(c.Env, "ENV=/etc/profile")
 		}
 	}
-	return c, nil
+	return c, tr, nil
 }
 
 func main() {
+	origin := trace.Now()
 	if len(os.Args) == 2 && os.Args[1] == "cleanup" {
 		if err := supervisor.Cleanup(); err != nil {
 			fmt.Fprintf(os.Stderr, "ccsuper: cleanup: %s\n", oneLine(err))
@@ -140,7 +164,7 @@ func main() {
 		}
 		return
 	}
-	cfg, err := parseArgs(os.Args[1:], os.Stdout)
+	cfg, tr, err := parseArgs(os.Args[1:], os.Stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}
@@ -148,9 +172,23 @@ func main() {
 		fmt.Fprintf(os.Stderr, "ccsuper: %s (see ccsuper --help)\n", oneLine(err))
 		os.Exit(initproc.ExitSetup)
 	}
+	if tr != "" {
+		cfg.Trace = trace.New("ccsuper")
+		cfg.Trace.Span("parse flags", origin)
+	}
 	status, err := supervisor.Run(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ccsuper: %s\n", oneLine(err))
+	}
+	if tr != "" {
+		report := trace.Report{Origin: origin, End: trace.Now(), Events: cfg.Trace.Events()}
+		write := report.WriteText
+		if tr == "json" {
+			write = report.WriteJSON
+		}
+		if err := write(os.Stderr); err != nil {
+			fmt.Fprintf(os.Stderr, "ccsuper: trace: %s\n", oneLine(err))
+		}
 	}
 	os.Exit(status)
 }

@@ -72,7 +72,7 @@ func TestParseArgs(t *testing.T) {
 		wantErr: "needs an argument",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseArgs(tc.args, io.Discard)
+			got, _, err := parseArgs(tc.args, io.Discard)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("parseArgs(%q) error = %v, want one containing %q", tc.args, err, tc.wantErr)
@@ -91,7 +91,7 @@ func TestParseArgs(t *testing.T) {
 
 func TestHelpListsEveryFlag(t *testing.T) {
 	var out strings.Builder
-	_, err := parseArgs([]string{"--help"}, &out)
+	_, _, err := parseArgs([]string{"--help"}, &out)
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("parseArgs(--help) error = %v, want flag.ErrHelp", err)
 	}

@@ -52,7 +52,7 @@ func Run(o Options) (int, error) {
 		}
 	}()
 	if o.Rootfs != "" {
-		if err := EnterRoot(o.Rootfs, o.Console, o.Binds); err != nil {
+		if err := EnterRoot(o); err != nil {
 			return ExitSetup, err
 		}
 	} else {
@@ -96,6 +96,11 @@ func Run(o Options) (int, error) {
 	if o.Workdir != "" {
 		if err := os.MkdirAll(o.Workdir, 0o755); err != nil {
 			return ExitSetup, fmt.Errorf("working directory %q: %w", o.Workdir, unwrapPath(err))
+		}
+	}
+	if o.ReadOnly {
+		if err := MakeRootReadOnly(); err != nil {
+			return ExitSetup, err
 		}
 	}
 	path, err := Resolve(o.Args[0], Getenv(env, "PATH"), dir)

@@ -65,6 +65,24 @@ func Run(c Config) (_ int, err error) {
 	if err != nil {
 		return initproc.ExitSetup, err
 	}
+	vols, err := hostVolumes(c.Volumes)
+	if err != nil {
+		return initproc.ExitSetup, err
+	}
+	lay, err := prepareLayer(c, rootfs, me)
+	if err != nil {
+		return initproc.ExitSetup, err
+	}
+	ran := false // ccinit was told to go: a layer to keep holds the run's writes
+	defer func() {
+		kept, rerr := lay.release(ran)
+		if rerr != nil {
+			err = errors.Join(err, fmt.Errorf("tear down: %w", rerr))
+		}
+		if kept != "" && c.KeptLayer != nil {
+			c.KeptLayer(kept)
+		}
+	}()
 	plan, err := prepareNetwork(c, me)
 	if err != nil {
 		return initproc.ExitSetup, err
@@ -98,10 +116,16 @@ func Run(c Config) (_ int, err error) {
 		Grace:       initproc.DefaultGrace,
 		Console:     terminalPath(),
 		Binds:       plan.binds,
+		ReadOnly:    c.ReadOnly,
+		KeepLayer:   c.Keep,
+		Volumes:     vols,
 		Args:        c.Args,
 		// ccinit gets a process group of its own (below), so it cannot see
 		// that we hold the terminal's foreground: tell it.
 		Foreground: inForeground(),
+	}
+	if lay != nil {
+		opts.Overlay = lay.dir
 	}
 	flags := uintptr(cloneFlags)
 	if c.Net != NetHost {
@@ -178,6 +202,7 @@ func Run(c Config) (_ int, err error) {
 	if _, err := w.Write([]byte(initproc.SyncGo)); err != nil {
 		return abort(fmt.Errorf("signal container to start: %w", err))
 	}
+	ran = true
 	_ = w.Close()
 
 	<-notified

@@ -1,6 +1,7 @@
 // Command ccsuper runs a container from a plain directory:
 //
-//	ccsuper --rootfs DIR [--hostname NAME] [-e KEY=VALUE]... [--workdir DIR] [--] [COMMAND [ARG...]]
+//	ccsuper --rootfs DIR [--hostname NAME] [-e KEY=VALUE]... [--workdir DIR]
+//	        [--read-only] [--overlay [--keep]] [-v HOST:CONTAINER[:ro|rw]]... [--] [COMMAND [ARG...]]
 //
 // It exits with the command's status, 128+N if the command was killed by
 // signal N, 125 for its own errors, 126 and 127 when the command cannot be
@@ -25,7 +26,7 @@ const usage = `usage: ccsuper --rootfs DIR [flags] [--] [COMMAND [ARG...]]
 Runs COMMAND (default /bin/sh) as a child of ccinit, PID 1 in new PID, mount,
 UTS, IPC and network namespaces with DIR as its root. "ccsuper cleanup"
 removes what supervisors that were killed left behind: leases, veths, unused
-bridges, NAT rules.
+bridges, NAT rules, overlay layers.
 
 flags:
 `
@@ -49,6 +50,12 @@ func (e *envFlag) Set(v string) error {
 	return nil
 }
 
+// listFlag collects the values of a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
 // parseArgs turns ccsuper's arguments into a run configuration.
 func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
 	c := supervisor.Config{Hostname: supervisor.DefaultHostname, Subnet: supervisor.DefaultSubnet}
@@ -63,6 +70,11 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
 	fs.StringVar(&net, "net", net, "network: `MODE` bridge (veth to a host bridge), none (loopback only) or host")
 	fs.StringVar(&c.Subnet, "subnet", c.Subnet, "bridge network `CIDR`: the host is its first address, containers get the next free ones")
 	fs.BoolVar(&c.NAT, "nat", false, "masquerade the container's outbound traffic through the host (bridge mode)")
+	fs.BoolVar(&c.ReadOnly, "read-only", false, "mount the container's root read-only (/dev, /dev/shm, the /etc files and volumes stay writable)")
+	fs.BoolVar(&c.Overlay, "overlay", false, "write to a layer of the container's own over the rootfs, which stays untouched (removed at exit)")
+	fs.BoolVar(&c.Keep, "keep", false, "keep the --overlay layer after exit and print where it is")
+	fs.Var((*listFlag)(&c.Volumes), "v", "bind `HOST:CONTAINER[:ro|rw]` into the container (repeatable; CONTAINER made if missing)")
+	fs.Var((*listFlag)(&c.Volumes), "volume", "same as -v")
 	fs.StringVar(&c.Init, "init", "", "`PATH` of the ccinit binary (default: next to ccsuper)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -99,6 +111,9 @@ func main() {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ccsuper: %s (see ccsuper --help)\n", oneLine(err))
 		os.Exit(initproc.ExitSetup)
+	}
+	cfg.KeptLayer = func(dir string) {
+		fmt.Fprintf(os.Stderr, "ccsuper: kept the overlay layer in %s (the container's writes are in upper/)\n", dir)
 	}
 	status, err := supervisor.Run(cfg)
 	if err != nil {

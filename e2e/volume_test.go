@@ -62,9 +62,7 @@ p workdir test "$PWD" = /made/for/work`)
 // the rootfs as a directory or a file, like their source.
 func TestVolume(t *testing.T) {
 	t.Parallel()
-	hostMounts.RLock()
-	defer hostMounts.RUnlock()
-	before := hostMountTable(t)
+	before := holdHostMounts(t)
 	root := newRootfs(t)
 	host := t.TempDir()
 	if err := os.WriteFile(filepath.Join(host, "from-host"), []byte("host wrote\n"), 0o644); err != nil {
@@ -168,13 +166,18 @@ p id test "$(id -u)" = 0`)
 // made inside the rootfs, and the host directory the link names gets nothing.
 func TestVolumeSymlinkEscape(t *testing.T) {
 	t.Parallel()
-	hostMounts.RLock()
-	defer hostMounts.RUnlock()
-	before := hostMountTable(t)
+	before := holdHostMounts(t)
 	src := t.TempDir()
 	if err := os.WriteFile(filepath.Join(src, "marker"), []byte("volume\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// After the parallel subtests, which run once this function returns.
+	t.Cleanup(func() {
+		wantMountTable(t, before, "by containers with volumes through symlinks")
+		if ents, err := os.ReadDir(src); err != nil || len(ents) != 1 {
+			t.Errorf("the volume's source after the runs: %v %v, want only marker", ents, err)
+		}
+	})
 
 	// inside is where the link leads from the rootfs's /, where the mount
 	// point must be made; it is made first unless dangling. A link to a
@@ -262,8 +265,4 @@ func TestVolumeSymlinkEscape(t *testing.T) {
 		}
 		wantEmptyDir(t, host)
 	})
-	wantMountTable(t, before, "by containers with volumes through symlinks")
-	if ents, err := os.ReadDir(src); err != nil || len(ents) != 1 {
-		t.Errorf("the volume's source after the runs: %v %v, want only marker", ents, err)
-	}
 }

@@ -17,7 +17,7 @@ func TestArgvRoundTrip(t *testing.T) {
 			Group: true, Grace: 500 * time.Millisecond, Foreground: true, DefaultCaps: true, CPUs: "0-3,8", Binds: []string{"/run/x/hosts:/etc/hosts", "/a:/b"}, Console: "/dev/pts/4",
 			ReadOnly: true, Overlay: "/var/lib/l", KeepLayer: true,
 			Volumes: []Volume{{Source: "/srv", Target: "/data", ReadOnly: true}, {Source: "/f", Target: "/etc/f"}},
-			Args: []string{"/bin/sh", "-c", "echo --; exit 3"},
+			Args:    []string{"/bin/sh", "-c", "echo --; exit 3"},
 		},
 		// A command whose first word looks like a flag is still the command.
 		{Grace: DefaultGrace, Args: []string{"-weird", "--rootfs", "x"}},

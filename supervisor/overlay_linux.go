@@ -25,6 +25,7 @@ const keptSuffix = ".kept"
 type layer struct {
 	dir  string
 	keep bool
+	sync int // a copy of the sync pipe's read end (see watch), or -1
 }
 
 // prepareLayer removes the layers of supervisors that are gone and, when c
@@ -42,7 +43,7 @@ func prepareLayer(c Config, rootfs string, me owner) (_ *layer, err error) {
 	if err := os.MkdirAll(OverlayDir, 0o700); err != nil {
 		return nil, fmt.Errorf("overlay directory: %w", err)
 	}
-	l := &layer{dir: ownerDir(OverlayDir, me), keep: c.Keep}
+	l := &layer{dir: ownerDir(OverlayDir, me), keep: c.Keep, sync: -1}
 	if err := os.Mkdir(l.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("overlay layer: %w", err)
 	}
@@ -69,12 +70,35 @@ func prepareLayer(c Config, rootfs string, me owner) (_ *layer, err error) {
 	return l, nil
 }
 
-// release removes the layer, unless it is to be kept and the container ran:
-// then it is renamed out of reclaimLayers' way, and its new path returned.
-// It is safe to call on a nil layer.
+// watch keeps a copy of the sync pipe's read end r, for release to see
+// whether ccinit took the "go" from it. Only a layer to keep needs it.
+func (l *layer) watch(r *os.File) error {
+	if l == nil || !l.keep {
+		return nil
+	}
+	fd, err := unix.FcntlInt(r.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("sync pipe: %w", err)
+	}
+	l.sync = fd
+	return nil
+}
+
+// release removes the layer, unless it is to be kept and ccinit took the
+// "go" that ccsuper wrote (ran): then it is renamed out of reclaimLayers'
+// way, and its new path returned. It is safe to call on a nil layer.
+//
+// A write to the pipe succeeds while ccinit lives, even if it is about to
+// fail its setup (an overlay the kernel refuses), so ran alone does not say
+// the container ran: "go" still unread in the pipe says it did not.
 func (l *layer) release(ran bool) (kept string, err error) {
 	if l == nil {
 		return "", nil
+	}
+	if l.sync >= 0 {
+		unread, err := unix.IoctlGetInt(l.sync, unix.TIOCINQ) // FIONREAD
+		_ = unix.Close(l.sync)                                // only asked how much it holds
+		ran = ran && err == nil && unread == 0
 	}
 	if l.keep && ran {
 		kept = l.dir + keptSuffix

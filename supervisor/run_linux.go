@@ -73,7 +73,7 @@ func Run(c Config) (_ int, err error) {
 	if err != nil {
 		return initproc.ExitSetup, err
 	}
-	ran := false // ccinit was told to go: a layer to keep holds the run's writes
+	ran := false // ccinit was told to go (see layer.release)
 	defer func() {
 		kept, rerr := lay.release(ran)
 		if rerr != nil {
@@ -98,6 +98,10 @@ func Run(c Config) (_ int, err error) {
 		return initproc.ExitSetup, fmt.Errorf("sync pipe: %w", err)
 	}
 	defer w.Close()
+	if err := lay.watch(r); err != nil {
+		_ = r.Close()
+		return initproc.ExitSetup, err
+	}
 
 	var cpus unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &cpus); err != nil {

@@ -99,7 +99,7 @@ func Run(o Options) (int, error) {
 		}
 	}
 	if o.ReadOnly {
-		if err := MakeRootReadOnly(); err != nil {
+		if err := makeRootReadOnly(); err != nil {
 			return ExitSetup, err
 		}
 	}

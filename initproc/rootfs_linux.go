@@ -54,7 +54,7 @@ type hostFile struct {
 // host's files.
 //
 // o.ReadOnly is not applied here: the working directory may still have to
-// be made (see MakeRootReadOnly).
+// be made (see makeRootReadOnly).
 //
 // Preconditions: the caller is alone in a new mount namespace and is the first
 // process of a new PID namespace (so the proc instance shows the container's

@@ -68,8 +68,9 @@ func mountOverlay(rootfs, layer string, volatile bool) error {
 	}
 	defer unix.Close(mfd)
 	// pivot_root needs the new root to be a mount point: the overlay on
-	// the rootfs's path is one.
-	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+	// the rootfs's path is one. A rootfs given as a symlink is followed, as
+	// pivot's chdir follows it.
+	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_SYMLINKS); err != nil {
 		return fmt.Errorf("attach overlay on %q: %w", rootfs, err)
 	}
 	return nil
@@ -211,13 +212,13 @@ func mkdirAllIn(root int, p string) (int, error) {
 	return fd, nil
 }
 
-// MakeRootReadOnly makes the container's root mount read-only, and only it:
+// makeRootReadOnly makes the container's root mount read-only, and only it:
 // /proc, /sys, /dev and its submounts, the /etc files and the volumes are
 // mounts of their own and keep their modes.
 //
 // Preconditions: after EnterRoot, and after anything still to be made in the
 // root (the working directory).
-func MakeRootReadOnly() error {
+func makeRootReadOnly() error {
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
 	if err := unix.MountSetattr(unix.AT_FDCWD, "/", 0, &attr); err != nil {
 		return fmt.Errorf("make / read-only: %w", err)

@@ -73,7 +73,7 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
 	fs.BoolVar(&c.ReadOnly, "read-only", false, "mount the container's root read-only (/dev, /dev/shm, the /etc files and volumes stay writable)")
 	fs.BoolVar(&c.Overlay, "overlay", false, "write to a layer of the container's own over the rootfs, which stays untouched (removed at exit)")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the --overlay layer after exit and print where it is")
-	fs.Var((*listFlag)(&c.Volumes), "v", "bind `HOST:CONTAINER[:ro|rw]` into the container (repeatable; CONTAINER made if missing)")
+	fs.Var((*listFlag)(&c.Volumes), "v", "bind a host path into the container as `HOST:CONTAINER[:ro|rw]` (repeatable; CONTAINER made if missing)")
 	fs.Var((*listFlag)(&c.Volumes), "volume", "same as -v")
 	fs.StringVar(&c.Init, "init", "", "`PATH` of the ccinit binary (default: next to ccsuper)")
 	if err := fs.Parse(args); err != nil {

@@ -68,7 +68,7 @@ func Run(o Options) (status int, err error) {
 	}()
 	if o.Rootfs != "" {
 		end := rec.Begin("enter root: pivot_root, mounts, /dev")
-		if err := EnterRoot(o.Rootfs, o.Console, o.Binds); err != nil {
+		if err := EnterRoot(o); err != nil {
 			return ExitSetup, err
 		}
 		end()
@@ -125,6 +125,11 @@ func Run(o Options) (status int, err error) {
 	if o.Workdir != "" {
 		if err := os.MkdirAll(o.Workdir, 0o755); err != nil {
 			return ExitSetup, fmt.Errorf("working directory %q: %w", o.Workdir, unwrapPath(err))
+		}
+	}
+	if o.ReadOnly {
+		if err := makeRootReadOnly(); err != nil {
+			return ExitSetup, err
 		}
 	}
 	path, err := Resolve(o.Args[0], Getenv(env, "PATH"), dir)

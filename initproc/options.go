@@ -73,6 +73,19 @@ type Options struct {
 	// TraceFD, when above 0, is where ccinit writes the steps it took, when
 	// it exits (ccsuper --trace; see package trace).
 	TraceFD int
+	// ReadOnly makes the container's root mount read-only once everything
+	// is mounted in it and the working directory exists (with --rootfs).
+	ReadOnly bool
+	// Overlay, when set, is the host directory of this container's layer:
+	// its upper and work directories make the rootfs the lower layer of an
+	// overlayfs, so the rootfs itself is never written (with --rootfs).
+	Overlay string
+	// KeepLayer says the layer outlives the container. Without it the
+	// overlay is volatile: nothing is synced, as nothing is kept.
+	KeepLayer bool
+	// Volumes are bound into the container after its own mounts (with
+	// --rootfs).
+	Volumes []Volume
 	// Args is the command and its arguments.
 	Args []string
 }
@@ -103,6 +116,28 @@ func (b *bindList) Set(v string) error {
 	return nil
 }
 
+type volumeList []Volume
+
+func (l *volumeList) String() string {
+	s := make([]string, len(*l))
+	for i, v := range *l {
+		s[i] = v.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *volumeList) Set(spec string) error {
+	v, err := ParseVolume(spec)
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(v.Source, "/") {
+		return fmt.Errorf("volume %q: host path is not absolute", spec)
+	}
+	*l = append(*l, v)
+	return nil
+}
+
 // NewFlagSet returns ccinit's flag set writing usage to w, bound to o.
 func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("ccinit", flag.ContinueOnError)
@@ -122,6 +157,10 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.Console, "console", "", "bind this terminal on /dev/console (with --rootfs)")
 	fs.IntVar(&o.TraceFD, "trace-fd", 0, "write the steps taken, with their times, to this `FD` at exit")
 	fs.IntVar(&o.ConsoleSocket, "console-socket", 0, "make a pty, send its master over this unix socket `FD`, run the command on it")
+	fs.BoolVar(&o.ReadOnly, "read-only", false, "make the container's root read-only (with --rootfs)")
+	fs.StringVar(&o.Overlay, "overlay", "", "use `DIR`/upper and DIR/work as the writable layer of an overlay on the rootfs (with --rootfs)")
+	fs.BoolVar(&o.KeepLayer, "keep-layer", false, "the overlay layer is kept after the run: sync it (with --overlay)")
+	fs.Var((*volumeList)(&o.Volumes), "volume", "bind host `SRC:DST:ro|rw` into the rootfs, DST created if missing (repeatable, with --rootfs)")
 	fs.Usage = func() {
 		fmt.Fprintf(w, "usage: ccinit [flags] [--] COMMAND [ARG...]\n\n")
 		fs.PrintDefaults()
@@ -156,6 +195,15 @@ func ParseArgs(args []string, usage io.Writer) (Options, error) {
 	}
 	if o.Grace < 0 {
 		return o, fmt.Errorf("--grace %s is negative", o.Grace)
+	}
+	if o.Rootfs == "" && (o.ReadOnly || o.Overlay != "" || len(o.Volumes) > 0) {
+		return o, errors.New("--read-only, --overlay and --volume need --rootfs")
+	}
+	if o.Overlay != "" && !strings.HasPrefix(o.Overlay, "/") {
+		return o, fmt.Errorf("--overlay %q is not absolute", o.Overlay)
+	}
+	if o.KeepLayer && o.Overlay == "" {
+		return o, errors.New("--keep-layer needs --overlay")
 	}
 	return o, nil
 }
@@ -208,6 +256,18 @@ func (o Options) Argv() []string {
 	}
 	if o.TraceFD > 0 {
 		a = append(a, "--trace-fd", strconv.Itoa(o.TraceFD))
+	}
+	if o.ReadOnly {
+		a = append(a, "--read-only")
+	}
+	if o.Overlay != "" {
+		a = append(a, "--overlay", o.Overlay)
+	}
+	if o.KeepLayer {
+		a = append(a, "--keep-layer")
+	}
+	for _, v := range o.Volumes {
+		a = append(a, "--volume", v.String())
 	}
 	a = append(a, "--")
 	return append(a, o.Args...)

@@ -15,7 +15,9 @@ func TestArgvRoundTrip(t *testing.T) {
 			Rootfs: "/srv/root", SyncFD: 3, Hostname: "box",
 			Env: []string{"A=1", "B=x=y"}, CleanEnv: true, Workdir: "/tmp",
 			Group: true, Grace: 500 * time.Millisecond, Foreground: true, DefaultCaps: true, CPUs: "0-3,8", Binds: []string{"/run/x/hosts:/etc/hosts", "/a:/b"}, Console: "/dev/pts/4",
-			Args: []string{"/bin/sh", "-c", "echo --; exit 3"},
+			ReadOnly: true, Overlay: "/var/lib/l", KeepLayer: true,
+			Volumes: []Volume{{Source: "/srv", Target: "/data", ReadOnly: true}, {Source: "/f", Target: "/etc/f"}},
+			Args:    []string{"/bin/sh", "-c", "echo --; exit 3"},
 		},
 		// A command whose first word looks like a flag is still the command.
 		{Grace: DefaultGrace, Args: []string{"-weird", "--rootfs", "x"}},
@@ -48,6 +50,11 @@ func TestParseArgs(t *testing.T) {
 		{args: []string{"--cpus", "1-0", "--", "sh"}, wantErr: "CPU list"},
 		{args: []string{"--bind", "/a", "--", "sh"}, wantErr: "SRC:DST"},
 		{args: []string{"--bind", "a:/b", "--", "sh"}, wantErr: "absolute"},
+		{args: []string{"--rootfs", "/r", "--volume", "a:/b", "--", "sh"}, wantErr: "not absolute"},
+		{args: []string{"--volume", "/a:/b", "--", "sh"}, wantErr: "need --rootfs"},
+		{args: []string{"--read-only", "--", "sh"}, wantErr: "need --rootfs"},
+		{args: []string{"--rootfs", "/r", "--overlay", "l", "--", "sh"}, wantErr: "not absolute"},
+		{args: []string{"--rootfs", "/r", "--keep-layer", "--", "sh"}, wantErr: "needs --overlay"},
 	} {
 		o, err := ParseArgs(tc.args, io.Discard)
 		if tc.wantErr != "" {

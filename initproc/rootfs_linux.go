@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/u-root/u-root/pkg/mount"
@@ -35,30 +36,42 @@ type hostFile struct {
 	fd   int    // a detached clone of it (open_tree), taken before pivot_root
 }
 
-// EnterRoot makes rootfs the root of the calling process's mount namespace:
-// it pivots into it, detaches the old root, so no host mount is reachable from
-// inside, and then mounts proc, sys and a fresh /dev in it and binds the
-// console and each of binds ("SRC:DST": the host file SRC on DST inside).
+// EnterRoot makes o.Rootfs the root of the calling process's mount
+// namespace: it pivots into it, detaches the old root, so no host mount is
+// reachable from inside, and then mounts proc, sys and a fresh /dev in it and
+// binds the console, each of o.Binds ("SRC:DST": the host file SRC on DST
+// inside) and each of o.Volumes. With o.Overlay the root is an overlayfs
+// whose lower layer is the rootfs and whose upper layer is o.Overlay/upper,
+// so that nothing below, mount points included, is made in the rootfs.
 //
 // The rootfs may be written to while this runs, by another container on the
 // same directory for one, so only three things are done in the host's tree:
-// making / private, binding rootfs on itself and taking hold of the host files
-// to bind. Everything else is done after pivot_root, where every path,
-// symlinks included, resolves inside the rootfs: a mount point swapped for a
-// symlink between a check and a use can send a mount or a node elsewhere in
-// the container, never onto the host's files.
+// making / private, mounting the root (a bind of the rootfs on itself, or the
+// overlay on it) and taking hold of the host files to bind. Everything else
+// is done after pivot_root, where every path, symlinks included, resolves
+// inside the rootfs: a mount point swapped for a symlink between a check and
+// a use can send a mount or a node elsewhere in the container, never onto the
+// host's files.
+//
+// o.ReadOnly is not applied here: the working directory may still have to
+// be made (see makeRootReadOnly).
 //
 // Preconditions: the caller is alone in a new mount namespace and is the first
 // process of a new PID namespace (so the proc instance shows the container's
 // processes only).
-func EnterRoot(rootfs, console string, binds []string) error {
+func EnterRoot(o Options) error {
+	rootfs := o.Rootfs
 	// Without this, with systemd's shared / the mounts below would propagate
 	// back to the host's namespace and outlive the container.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / recursively private: %w", err)
 	}
-	// pivot_root needs the new root to be a mount point.
-	if _, err := mount.Mount(rootfs, rootfs, "", "", unix.MS_BIND|unix.MS_REC); err != nil {
+	if o.Overlay != "" {
+		if err := mountOverlay(rootfs, o.Overlay, !o.KeepLayer); err != nil {
+			return err
+		}
+	} else if _, err := mount.Mount(rootfs, rootfs, "", "", unix.MS_BIND|unix.MS_REC); err != nil {
+		// pivot_root needs the new root to be a mount point.
 		return fmt.Errorf("bind rootfs: %w", err)
 	}
 
@@ -68,17 +81,17 @@ func EnterRoot(rootfs, console string, binds []string) error {
 			_ = unix.Close(f.fd) // an unused clone goes with its descriptor
 		}
 	}()
-	hold := func(path string) (hostFile, error) {
-		f, err := cloneHostFile(path)
+	hold := func(path string, recursive bool) (hostFile, error) {
+		f, err := cloneHostFile(path, recursive)
 		if err == nil {
 			held = append(held, f)
 		}
 		return f, err
 	}
 	cons := hostFile{fd: -1}
-	if console != "" {
+	if o.Console != "" {
 		var err error
-		if cons, err = hold(console); err != nil {
+		if cons, err = hold(o.Console, false); err != nil {
 			return fmt.Errorf("console: %w", err)
 		}
 	}
@@ -87,13 +100,25 @@ func EnterRoot(rootfs, console string, binds []string) error {
 		dst string
 	}
 	var bs []bind
-	for _, b := range binds {
+	for _, b := range o.Binds {
 		src, dst, _ := strings.Cut(b, ":")
-		f, err := hold(src)
+		f, err := hold(src, false)
 		if err != nil {
 			return fmt.Errorf("bind source: %w", err)
 		}
 		bs = append(bs, bind{f, dst})
+	}
+	vols := slices.Clone(o.Volumes)
+	slices.SortStableFunc(vols, func(a, b Volume) int { return a.depth() - b.depth() })
+	srcs := make([]hostFile, len(vols))
+	for i, v := range vols {
+		var err error
+		if srcs[i], err = hold(v.Source, true); err != nil {
+			return fmt.Errorf("volume source: %w", err)
+		}
+		if err := prepareVolume(srcs[i], v.ReadOnly); err != nil {
+			return err
+		}
 	}
 
 	if err := pivot(rootfs); err != nil {
@@ -115,6 +140,13 @@ func EnterRoot(rootfs, console string, binds []string) error {
 			return err
 		}
 	}
+	// After the /etc files: a volume on /etc/hosts replaces the generated
+	// one, and a volume on /etc does not get files made in it.
+	for i, v := range vols {
+		if err := bindVolume(root, srcs[i], v.Target); err != nil {
+			return err
+		}
+	}
 	return maskProc()
 }
 
@@ -123,8 +155,15 @@ func EnterRoot(rootfs, console string, binds []string) error {
 // old root is detached, mount(2) refuses to bind from it (EINVAL, the source
 // is in no mount namespace of ours), while a clone made by open_tree lives in
 // a namespace of its own, which move_mount may attach.
-func cloneHostFile(path string) (hostFile, error) {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+//
+// With recursive the mounts below path come along, as they do for a bind
+// mount made with MS_REC.
+func cloneHostFile(path string, recursive bool) (hostFile, error) {
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, path, flags)
 	if err != nil {
 		return hostFile{}, fmt.Errorf("open_tree %q: %w", path, err)
 	}

@@ -38,6 +38,18 @@ type Config struct {
 	// stdin to the command; without it the command's stdin is /dev/null.
 	TTY         bool
 	Interactive bool
+	// ReadOnly mounts the container's root read-only.
+	ReadOnly bool
+	// Overlay makes the rootfs the lower layer of an overlayfs, with a
+	// writable layer of the container's own in OverlayDir, so the rootfs is
+	// never written. Keep keeps that layer after the container exits.
+	Overlay bool
+	Keep    bool
+	// KeptLayer, when set, is called with the directory of the layer Keep
+	// kept, once the container has exited, for main to tell the user.
+	KeptLayer func(dir string)
+	// Volumes are -v specs, HOST:CONTAINER[:ro|rw].
+	Volumes []string
 	// Init is the host path of the ccinit binary to start as PID 1.
 	Init string
 	// Args is the command, resolved inside the container.
@@ -85,6 +97,12 @@ func (c *Config) Validate() error {
 	}
 	if c.NAT && c.Net != NetBridge {
 		return fmt.Errorf("--nat needs --net bridge, not %s", c.Net)
+	}
+	if c.Keep && !c.Overlay {
+		return errors.New("--keep needs --overlay")
+	}
+	if _, err := hostVolumes(c.Volumes); err != nil {
+		return err
 	}
 	if len(c.Args) == 0 || c.Args[0] == "" {
 		return errors.New("no command given")

@@ -47,6 +47,10 @@ func TestValidate(t *testing.T) {
 		{"subnet with host bits", func(c *Config) { c.Subnet = "192.168.20.1/24" }, "host bits"},
 		{"IPv6 subnet", func(c *Config) { c.Subnet = "fd00::/64" }, "only IPv4"},
 		{"NAT without a bridge", func(c *Config) { c.Net = NetNone; c.NAT = true }, "--nat needs --net bridge"},
+		{"keep without overlay", func(c *Config) { c.Keep = true }, "--keep needs --overlay"},
+		{"bad volume spec", func(c *Config) { c.Volumes = []string{dir} }, "HOST:CONTAINER"},
+		{"missing volume source", func(c *Config) { c.Volumes = []string{filepath.Join(dir, "nope") + ":/x"} }, "no such file"},
+		{"volume on /proc", func(c *Config) { c.Volumes = []string{dir + ":/proc/x"} }, "in /proc"},
 		{"NUL in argument", func(c *Config) { c.Args = []string{"/bin/sh", "a\x00b"} }, "NUL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

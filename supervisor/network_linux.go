@@ -390,17 +390,19 @@ func (p *netPlan) writeFiles(hostname string) error {
 
 // reclaimFiles removes the files directories of supervisors that are gone.
 func reclaimFiles() {
-	for _, d := range staleFilesDirs() {
+	for _, d := range staleDirs(StateDir) {
 		_ = os.RemoveAll(d) // best effort; a later start tries again
 	}
 }
 
 // Cleanup reclaims what supervisors that are gone left behind: leases, host
-// veths, bridges no live container uses, NAT rules and /etc files. Every
+// veths, bridges no live container uses, NAT rules, /etc files and overlay
+// layers. Every
 // start does this for its own bridge; `ccsuper cleanup` does it for all.
 func Cleanup() error {
 	var errs []error
 	reclaimFiles()
+	errs = append(errs, reclaimLayers())
 	states, _ := filepath.Glob(filepath.Join(StateDir, "net", "*.json"))
 	for _, s := range states {
 		bridge := strings.TrimSuffix(filepath.Base(s), ".json")

@@ -71,6 +71,27 @@ func Run(c Config) (_ int, err error) {
 		return initproc.ExitSetup, err
 	}
 	endSelf()
+	endLayer := rec.Begin("volumes, overlay layer")
+	vols, err := hostVolumes(c.Volumes)
+	if err != nil {
+		return initproc.ExitSetup, err
+	}
+	lay, err := prepareLayer(c, rootfs, me)
+	if err != nil {
+		return initproc.ExitSetup, err
+	}
+	ran := false // ccinit was told to go (see layer.release)
+	endLayer()
+	defer func() {
+		defer rec.Begin("tear down: overlay layer")()
+		kept, rerr := lay.release(ran)
+		if rerr != nil {
+			err = errors.Join(err, fmt.Errorf("tear down: %w", rerr))
+		}
+		if kept != "" && c.KeptLayer != nil {
+			c.KeptLayer(kept)
+		}
+	}()
 	endNet := rec.Begin("network: lease, bridge, /etc files")
 	plan, err := prepareNetwork(c, me)
 	endNet()
@@ -90,6 +111,10 @@ func Run(c Config) (_ int, err error) {
 		return initproc.ExitSetup, fmt.Errorf("sync pipe: %w", err)
 	}
 	defer w.Close()
+	if err := lay.watch(r); err != nil {
+		_ = r.Close()
+		return initproc.ExitSetup, err
+	}
 
 	stdin := os.Stdin
 	if !c.Interactive {
@@ -137,6 +162,9 @@ func Run(c Config) (_ int, err error) {
 		Grace:       initproc.DefaultGrace,
 		Console:     terminalPath(c.TTY),
 		Binds:       plan.binds,
+		ReadOnly:    c.ReadOnly,
+		KeepLayer:   c.Keep,
+		Volumes:     vols,
 		Args:        c.Args,
 		// ccinit gets a process group of its own (below), so it cannot see
 		// that we hold the terminal's foreground: tell it.
@@ -147,6 +175,9 @@ func Run(c Config) (_ int, err error) {
 	}
 	if traceW != nil {
 		opts.TraceFD = len(files) - 1
+	}
+	if lay != nil {
+		opts.Overlay = lay.dir
 	}
 	flags := uintptr(cloneFlags)
 	if c.Net != NetHost {
@@ -260,6 +291,7 @@ func Run(c Config) (_ int, err error) {
 	if _, err := w.Write([]byte(initproc.SyncGo)); err != nil {
 		return abort(fmt.Errorf("signal container to start: %w", err))
 	}
+	ran = true
 	_ = w.Close()
 	endGo()
 	endRun := rec.Begin("container runs (until ccinit exits)")

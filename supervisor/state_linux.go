@@ -158,24 +158,28 @@ func lockBridgeState(bridge string) (*lockedFile, *bridgeState, error) {
 
 // filesDir is where a supervisor keeps the /etc files it binds into its
 // container; its name carries the owner, so stale ones can be found.
-func filesDir(o owner) string {
-	return filepath.Join(StateDir, fmt.Sprintf("c%d-%d", o.PID, o.Start))
+func filesDir(o owner) string { return ownerDir(StateDir, o) }
+
+// ownerDir is the directory in base that belongs to the supervisor o.
+func ownerDir(base string, o owner) string {
+	return filepath.Join(base, fmt.Sprintf("c%d-%d", o.PID, o.Start))
 }
 
-// staleFilesDirs returns the files directories whose owner is gone.
-func staleFilesDirs() []string {
-	ents, err := os.ReadDir(StateDir)
+// staleDirs returns the directories in base named by ownerDir whose owner is
+// gone.
+func staleDirs(base string) []string {
+	ents, err := os.ReadDir(base)
 	if err != nil {
 		return nil
 	}
 	var out []string
 	for _, e := range ents {
 		var o owner
-		if _, err := fmt.Sscanf(e.Name(), "c%d-%d", &o.PID, &o.Start); err != nil || filesDir(o) != filepath.Join(StateDir, e.Name()) {
+		if _, err := fmt.Sscanf(e.Name(), "c%d-%d", &o.PID, &o.Start); err != nil || ownerDir(base, o) != filepath.Join(base, e.Name()) {
 			continue
 		}
 		if !o.alive() {
-			out = append(out, filepath.Join(StateDir, e.Name()))
+			out = append(out, filepath.Join(base, e.Name()))
 		}
 	}
 	return out

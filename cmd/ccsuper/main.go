@@ -1,6 +1,7 @@
 // Command ccsuper runs a container from a plain directory:
 //
-//	ccsuper --rootfs DIR [-t] [-i] [--hostname NAME] [-e KEY=VALUE]... [--workdir DIR] [--] [COMMAND [ARG...]]
+//	ccsuper --rootfs DIR [-t] [-i] [--hostname NAME] [-e KEY=VALUE]... [--workdir DIR]
+//	        [--read-only] [--overlay [--keep]] [-v HOST:CONTAINER[:ro|rw]]... [--] [COMMAND [ARG...]]
 //
 // It exits with the command's status, 128+N if the command was killed by
 // signal N, 125 for its own errors, 126 and 127 when the command cannot be
@@ -28,7 +29,7 @@ const usage = `usage: ccsuper --rootfs DIR [flags] [--] [COMMAND [ARG...]]
 Runs COMMAND (default /bin/sh) as a child of ccinit, PID 1 in new PID, mount,
 UTS, IPC and network namespaces with DIR as its root. "ccsuper cleanup"
 removes what supervisors that were killed left behind: leases, veths, unused
-bridges, NAT rules.
+bridges, NAT rules, overlay layers.
 
 flags:
 `
@@ -101,6 +102,12 @@ func (f *traceFlag) Set(v string) error {
 	return nil
 }
 
+// listFlag collects the values of a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
 // parseArgs turns ccsuper's arguments into a run configuration, and says
 // how to print the trace ("" for none).
 func parseArgs(args []string, help io.Writer) (supervisor.Config, traceFlag, error) {
@@ -125,6 +132,11 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, traceFlag, err
 	fs.Var(bothFlag{&tty, &c.Interactive}, "ti", "same as -i -t")
 	var tr traceFlag
 	fs.Var(&tr, "trace", "after the run, print every start-up and teardown step with its time on stderr (--trace=json for tools)")
+	fs.BoolVar(&c.ReadOnly, "read-only", false, "mount the container's root read-only (/dev, /dev/shm, the /etc files and volumes stay writable)")
+	fs.BoolVar(&c.Overlay, "overlay", false, "write to a layer of the container's own over the rootfs, which stays untouched (removed at exit)")
+	fs.BoolVar(&c.Keep, "keep", false, "keep the --overlay layer after exit and print where it is")
+	fs.Var((*listFlag)(&c.Volumes), "v", "bind a host path into the container as `HOST:CONTAINER[:ro|rw]` (repeatable; CONTAINER made if missing)")
+	fs.Var((*listFlag)(&c.Volumes), "volume", "same as -v")
 	fs.StringVar(&c.Init, "init", "", "`PATH` of the ccinit binary (default: next to ccsuper)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -175,6 +187,9 @@ func main() {
 	if tr != "" {
 		cfg.Trace = trace.New("ccsuper")
 		cfg.Trace.Span("parse flags", origin)
+	}
+	cfg.KeptLayer = func(dir string) {
+		fmt.Fprintf(os.Stderr, "ccsuper: kept the overlay layer in %s (the container's writes are in upper/)\n", dir)
 	}
 	status, err := supervisor.Run(cfg)
 	if err != nil {

@@ -55,6 +55,12 @@ func TestParseArgs(t *testing.T) {
 		args:    []string{"--rootfs", "r", "--tty=maybe"},
 		wantErr: `"maybe" is not a boolean`,
 	}, {
+		name: "root options",
+		args: []string{"--rootfs", "r", "--read-only", "--overlay", "--keep", "-v", "/a:/b", "--volume", "c:/d:ro"},
+		want: supervisor.Config{Rootfs: "r", Hostname: supervisor.DefaultHostname, Net: supervisor.NetBridge, Subnet: supervisor.DefaultSubnet,
+			Interactive: true, Env: []string{"ENV=/etc/profile"},
+			ReadOnly: true, Overlay: true, Keep: true, Volumes: []string{"/a:/b", "c:/d:ro"}, Args: []string{"/bin/sh"}},
+	}, {
 		name:    "unknown network mode",
 		args:    []string{"--rootfs", "r", "--net", "overlay"},
 		wantErr: "want bridge, none or host",
@@ -95,7 +101,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("parseArgs(--help) error = %v, want flag.ErrHelp", err)
 	}
-	for _, f := range []string{"-rootfs", "-hostname", "-e ", "-env", "-workdir", "-init", "-net", "-subnet", "-nat", "cleanup"} {
+	for _, f := range []string{"-rootfs", "-hostname", "-e ", "-env", "-workdir", "-init", "-net", "-subnet", "-nat", "-read-only", "-overlay", "-keep", "-v ", "-volume", "cleanup"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("--help output lacks %q:\n%s", f, out.String())
 		}

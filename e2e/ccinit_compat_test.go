@@ -39,6 +39,9 @@ type initImpl struct {
 	// notFound and notExecutable are its exit statuses when the command
 	// cannot be executed.
 	notFound, notExecutable int
+	// passesIgnored: the command inherits the signals ignored by
+	// whoever started the init, as an exec would pass them on.
+	passesIgnored bool
 	// termsLeftovers: once the command exits it sends SIGTERM to what
 	// the command left running, and waits for it, before it exits.
 	termsLeftovers bool
@@ -74,6 +77,7 @@ func initImpls() []initImpl {
 			dropped:  append([]int{21, 22}, faultSignals...),
 			fatal:    append([]int{32, 33}, faultSignals...),
 			notFound: 127, notExecutable: 126,
+			passesIgnored: true,
 		},
 		{
 			name: "catatonit", bin: look("catatonit"), group: "-g",
@@ -81,6 +85,7 @@ func initImpls() []initImpl {
 			dropped:  append([]int{20, 21, 22}, faultSignals...),
 			fatal:    append([]int{32, 33}, faultSignals...),
 			notFound: 1, notExecutable: 1, // its child's "failed to exec" exits 1
+			passesIgnored: true,
 		},
 	}
 }
@@ -532,6 +537,26 @@ done
 		wantExit(t, r, 0)
 		if r.stdout != "line one\nline two\n" || r.stderr != "to-stderr\n" {
 			t.Errorf("got\n%s\nwant stdout %q and stderr %q", r, "line one\nline two\n", "to-stderr\n")
+		}
+	})
+}
+
+// TestInitCompatInheritedIgnore starts each init with SIGINT and SIGQUIT
+// ignored, as a non-interactive shell starts a background job, and looks at
+// what the command inherits. tini and catatonit pass the ignored signals on;
+// ccinit catches every signal, and a caught signal is reset to its default
+// in a child, so its command starts with none ignored, as in a fresh container.
+func TestInitCompatInheritedIgnore(t *testing.T) {
+	forEachInit(t, func(t *testing.T, impl initImpl, pid1 bool) {
+		inner := impl.command(t, pid1, false, "/bin/sed", "-n", `s/^SigIgn:[[:space:]]*//p`, "/proc/self/status")
+		r := run(t, command(t, "/bin/sh", append([]string{"-c", `trap "" INT QUIT; exec "$@"`, "sh"}, inner.Args...)...))
+		wantExit(t, r, 0)
+		want := "0000000000000000\n"
+		if impl.passesIgnored {
+			want = "0000000000000006\n" // bits 1 and 2: SIGINT and SIGQUIT
+		}
+		if r.stdout != want {
+			t.Errorf("the command's ignored signals: got %q, want %q", r.stdout, want)
 		}
 	})
 }

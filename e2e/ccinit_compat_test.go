@@ -155,7 +155,9 @@ func (impl initImpl) command(t *testing.T, pid1, group bool, args ...string) *ex
 	if !pid1 {
 		return command(t, impl.bin, argv...)
 	}
-	return command(t, "unshare", append([]string{"--pid", "--fork", "--mount-proc", "--", impl.bin}, argv...)...)
+	// --kill-child: if the test gives up on unshare (its deadline), the
+	// namespace goes with it instead of living on.
+	return command(t, "unshare", append([]string{"--pid", "--fork", "--kill-child", "--mount-proc", "--", impl.bin}, argv...)...)
 }
 
 // initPID is the host PID of the init that cmd, made by initImpl.command and

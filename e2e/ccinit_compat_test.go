@@ -30,8 +30,8 @@ type initImpl struct {
 	group     string   // the flag that forwards signals to the command's process group
 	subreaper []string // the flags it needs, not as PID 1, to reap orphans
 
-	// dropped are the signals, of those sent in TestInitCompatSignals, that
-	// it does not forward to the command.
+	// dropped are the signals it does not forward to the command (and
+	// that do not kill it).
 	dropped []int
 	// fatal are the signals that kill it when it is not PID 1 (as PID 1
 	// the kernel drops a signal it has no handler for).
@@ -80,6 +80,7 @@ func ignoredByTest(sig int) bool {
 	return false
 }
 
+// initImpls returns ccinit, tini-static and catatonit, in that order.
 func initImpls() []initImpl {
 	look := func(name string) string {
 		p, err := exec.LookPath(name)
@@ -461,21 +462,22 @@ func TestInitCompatOrphans(t *testing.T) {
 // does not try, and runs the command after a warning.
 func TestInitCompatNoSubreaper(t *testing.T) {
 	probe := buildInitProbe(t)
-	cases := []struct {
+	impls := map[string]initImpl{}
+	for _, impl := range initImpls() {
+		impls[impl.name] = impl
+	}
+	for _, tc := range []struct {
 		impl    initImpl
 		flags   []string
 		code    int
 		message string
 		lines   int
 	}{
-		{code: 125, message: "ccinit: not PID 1 and cannot become a child subreaper", lines: 1},
-		{flags: []string{"-s"}, code: 1, message: "Failed to register as child subreaper", lines: 1},
-		{code: 0, message: "isn't registered as a child subreaper", lines: 3},
-		{code: 1, message: "failed to set child-reaper as non-pid1", lines: 1},
-	}
-	impls := initImpls()
-	cases[0].impl, cases[1].impl, cases[2].impl, cases[3].impl = impls[0], impls[1], impls[1], impls[2]
-	for _, tc := range cases {
+		{impls["ccinit"], nil, 125, "ccinit: not PID 1 and cannot become a child subreaper", 1},
+		{impls["tini"], []string{"-s"}, 1, "Failed to register as child subreaper", 1},
+		{impls["tini"], nil, 0, "isn't registered as a child subreaper", 3},
+		{impls["catatonit"], nil, 1, "failed to set child-reaper as non-pid1", 1},
+	} {
 		t.Run(tc.impl.name+strings.Join(tc.flags, ""), func(t *testing.T) {
 			if tc.impl.bin == "" {
 				t.Skipf("%s is not installed (scripts/test-deps.sh installs it)", tc.impl.name)

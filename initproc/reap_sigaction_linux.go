@@ -10,12 +10,13 @@ import (
 
 // reservedRT are the real-time signals the Go runtime reserves for C
 // libraries: glibc's SIGCANCEL (32) and musl's SIGSYNCCALL (34, glibc's
-// SIGRTMIN). The runtime installs no handler for them, and signal.Notify
-// cannot ask for one (the runtime would still take a handled one for a crash
-// and die of it). At the default, one kill(2) of either ends ccinit when it is
-// not PID 1 and leaves the command without its init, so ccinit ignores them
-// instead: they are dropped, as the kernel drops them for a PID 1. SIGSETXID
-// (33) is not among them: the runtime handles it.
+// SIGRTMIN). The runtime installs no handler for them and signal.Notify
+// cannot ask for one; its handler, copied onto them, passes them to their
+// default, as it does every signal it was not told to handle. At the default,
+// one kill(2) of either ends ccinit when it is not PID 1 and leaves the
+// command without its init, so ccinit ignores them instead: they are dropped,
+// as the kernel drops them for a PID 1. SIGSETXID (33) is not among them: the
+// runtime handles it.
 var reservedRT = []syscall.Signal{32, 34}
 
 // Dispositions for setReservedRT.

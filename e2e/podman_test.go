@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -36,9 +37,14 @@ func TestPodmanInitPath(t *testing.T) {
 	parent := fmt.Sprintf("ccontainer-e2e-podman-%d", os.Getpid())
 	t.Cleanup(func() { removeCgroups(t, parent) })
 	t.Cleanup(func() {
-		if left := processesWithArg(dir); len(left) > 0 {
+		// conmon outlives `podman run --rm` for a moment: it runs
+		// podman's cleanup of the container once the container is gone.
+		deadline := time.Now().Add(timeout)
+		for len(processesWithArg(dir)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if left := killWithArg(dir); len(left) > 0 {
 			t.Errorf("podman left processes: %v", left)
-			killWithArg(dir)
 		}
 	})
 

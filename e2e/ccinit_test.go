@@ -178,46 +178,26 @@ exit 4
 	wantExit(t, p.wait(t), 4)
 }
 
-// TestCCInitExitStatus checks ccinit's own exit status, standalone.
-func TestCCInitExitStatus(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		script string
-		want   int
-	}{
-		{"exit 7", 7},
-		{"kill -TERM $$", 143},
-		{"kill -KILL $$", 137},
-	} {
-		t.Run(tc.script, func(t *testing.T) {
-			t.Parallel()
-			r := run(t, command(t, ccinitBin, "--", "/bin/sh", "-c", tc.script))
-			wantExit(t, r, tc.want)
-		})
-	}
-
-	t.Run("signal forwarded", func(t *testing.T) {
-		t.Parallel()
-		p := start(t, command(t, ccinitBin, "--", "/bin/sh", "-c", "echo ready; exec sleep 100"))
-		p.waitLine(t, "ready")
-		if err := p.cmd.Process.Signal(unix.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		wantExit(t, p.wait(t), 143)
-	})
-}
-
 // killLeftovers reports every process with token among its arguments as a
 // failure, and kills it: after a failure, escaped children that ignore
 // SIGTERM would outlive the test.
 func killLeftovers(t *testing.T, token string) {
 	t.Helper()
-	for _, p := range processesWithArg(token) {
+	for _, p := range killWithArg(token) {
 		t.Errorf("left running: %s", p)
+	}
+}
+
+// killWithArg kills every process with token among its arguments and
+// returns them, as "PID CMDLINE".
+func killWithArg(token string) []string {
+	left := processesWithArg(token)
+	for _, p := range left {
 		if pid, _, ok := strings.Cut(p, " "); ok {
 			if n, err := strconv.Atoi(pid); err == nil {
 				_ = unix.Kill(n, unix.SIGKILL)
 			}
 		}
 	}
+	return left
 }

@@ -44,6 +44,8 @@ func Run(o Options) (status int, err error) {
 	// command starts, so from then on every signal reaches it.
 	sigs := make(chan os.Signal, 128)
 	signal.Notify(sigs, early...)
+	// Best effort: if it fails, ccinit is no worse off than any Go program.
+	_ = setReservedRT(sigIgn)
 	restReady := make(chan struct{})
 	go func() {
 		signal.Notify(sigs, rest()...)

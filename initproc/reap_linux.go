@@ -119,12 +119,19 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 			return err
 		}
 	}
+	// An ignored signal stays ignored across execve: the command gets
+	// reservedRT at their default, and ccinit goes back to ignoring them
+	// once it has forked.
+	if err := setReservedRT(sigDfl); err != nil {
+		return err
+	}
 	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
 		Dir:   dir,
 		Env:   env,
 		Files: []uintptr{0, 1, 2},
 		Sys:   sys,
 	})
+	_ = setReservedRT(sigIgn) // best effort, as in Run
 	if err != nil {
 		return execError(argv[0], err)
 	}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs on a fresh Debian machine that has Go and gcc:
-# a static busybox for the test rootfs, and readelf for the static check.
-# Idempotent and quiet when everything is there.
+# a static busybox for the test rootfs, readelf for the static check, the peers
+# ccinit is compared with (tini-static, from the tini package, and catatonit),
+# podman for ccinit as its --init-path (about 40 s to install here), and tmux
+# for the terminal tests. Idempotent and quiet when everything is there.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -9,6 +11,10 @@ need=()
 { [ -x /bin/busybox ] && is_static /bin/busybox; } || need+=(busybox-static)
 command -v readelf >/dev/null || need+=(binutils)
 command -v unshare >/dev/null || need+=(util-linux)
+command -v tini-static >/dev/null || need+=(tini)
+command -v catatonit >/dev/null || need+=(catatonit)
+command -v podman >/dev/null || need+=(podman)
+command -v tmux >/dev/null || need+=(tmux)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 apt_install test-deps "${need[@]}"

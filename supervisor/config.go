@@ -36,6 +36,11 @@ type Config struct {
 	Init string
 	// Args is the command, resolved inside the container.
 	Args []string
+	// Limits constrain the container through a cgroup of its own.
+	Limits Limits
+	// Stats, when set, is given what the container used, read from its
+	// cgroup when it ends.
+	Stats func(Usage)
 }
 
 // Validate checks c without touching anything, so that bad input fails before
@@ -76,6 +81,9 @@ func (c *Config) Validate() error {
 	}
 	if c.NAT && c.Net != NetBridge {
 		return fmt.Errorf("--nat needs --net bridge, not %s", c.Net)
+	}
+	if err := c.Limits.check(); err != nil {
+		return err
 	}
 	if len(c.Args) == 0 || c.Args[0] == "" {
 		return errors.New("no command given")

@@ -30,7 +30,8 @@ var forwarded = []os.Signal{
 // Run runs the container described by c and returns its exit status: the
 // command's own, or 128+N when it was killed by signal N. An error means the
 // container could not be started; the status is then initproc.ExitSetup and
-// nothing is left behind.
+// nothing is left behind. An error with another status says how the
+// container ended (killed for want of memory).
 func Run(c Config) (_ int, err error) {
 	if os.Geteuid() != 0 {
 		return initproc.ExitSetup, errors.New("must be run as root")
@@ -71,6 +72,16 @@ func Run(c Config) (_ int, err error) {
 	}
 	defer func() {
 		if rerr := plan.release(); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("tear down: %w", rerr))
+		}
+	}()
+
+	cg, err := containerCgroup(c, me)
+	if err != nil {
+		return initproc.ExitSetup, err
+	}
+	defer func() {
+		if rerr := cg.remove(); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("tear down: %w", rerr))
 		}
 	}()
@@ -118,6 +129,9 @@ func Run(c Config) (_ int, err error) {
 			// forwards it once, instead of reaching ccinit twice.
 			Setpgid: true,
 		},
+	}
+	if fd := cg.cloneInto(); fd >= 0 {
+		attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = true, fd
 	}
 	argv := append([]string{"ccinit"}, opts.Argv()...)
 
@@ -172,7 +186,7 @@ func Run(c Config) (_ int, err error) {
 		}
 		return initproc.ExitSetup, err
 	}
-	if err := hostSetup(pid, plan); err != nil {
+	if err := hostSetup(pid, plan, cg); err != nil {
 		return abort(err)
 	}
 	if _, err := w.Write([]byte(initproc.SyncGo)); err != nil {
@@ -191,13 +205,17 @@ func Run(c Config) (_ int, err error) {
 			if res.err != nil {
 				return initproc.ExitSetup, fmt.Errorf("wait for container: %w", res.err)
 			}
-			return initproc.ExitStatus(res.ws), nil
+			status := initproc.ExitStatus(res.ws)
+			return status, cg.finish(status, c.Stats)
 		}
 	}
 }
 
 // hostSetup is everything done from the host between ccinit's start and "go".
-func hostSetup(pid int, plan *netPlan) error {
+func hostSetup(pid int, plan *netPlan, cg *cgroup) error {
+	if err := cg.place(pid); err != nil {
+		return err
+	}
 	if plan.mode == NetHost {
 		return nil
 	}

@@ -25,7 +25,7 @@ const usage = `usage: ccsuper --rootfs DIR [flags] [--] [COMMAND [ARG...]]
 Runs COMMAND (default /bin/sh) as a child of ccinit, PID 1 in new PID, mount,
 UTS, IPC and network namespaces with DIR as its root. "ccsuper cleanup"
 removes what supervisors that were killed left behind: leases, veths, unused
-bridges, NAT rules.
+bridges, NAT rules, cgroups.
 
 flags:
 `
@@ -64,6 +64,16 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
 	fs.StringVar(&c.Subnet, "subnet", c.Subnet, "bridge network `CIDR`: the host is its first address, containers get the next free ones")
 	fs.BoolVar(&c.NAT, "nat", false, "masquerade the container's outbound traffic through the host (bridge mode)")
 	fs.StringVar(&c.Init, "init", "", "`PATH` of the ccinit binary (default: next to ccsuper)")
+	fs.Func("memory", "limit the container's memory to `BYTES` (suffix k, m, g or t; no swap beyond it)", func(v string) (err error) {
+		c.Limits.Memory, err = supervisor.ParseBytes(v)
+		return err
+	})
+	fs.Func("cpus", "limit the container to `N` CPUs' worth of time (fractional: 0.5 is half a CPU)", func(v string) (err error) {
+		c.Limits.CPUQuota, err = supervisor.ParseCPUs(v)
+		return err
+	})
+	fs.Int64Var(&c.Limits.Pids, "pids-limit", 0, "limit the container to `N` tasks, threads included (ccinit's own among them)")
+	stats := fs.Bool("stats", false, "at exit, print the container's peak memory, CPU time and peak task count on stderr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(help, usage)
@@ -77,6 +87,9 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
 		return c, err
 	}
 	c.Net = mode
+	if *stats {
+		c.Stats = func(u supervisor.Usage) { fmt.Fprintf(os.Stderr, "ccsuper: stats: %s\n", u) }
+	}
 	c.Args = fs.Args()
 	if len(c.Args) == 0 {
 		c.Args = []string{"/bin/sh"}

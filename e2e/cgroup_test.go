@@ -337,6 +337,7 @@ func TestCgroupBadInput(t *testing.T) {
 		{"--cpus", "0.001"},
 		{"--cpus", "NaN"},
 		{"--pids-limit", "-1"},
+		{"--pids-limit", "5"}, // ccinit's own threads would not fit
 		{"--pids-limit", "many"},
 	} {
 		t.Run(strings.Join(args, "="), func(t *testing.T) {

@@ -27,6 +27,12 @@ type Limits struct {
 // and a shell do not even start.
 const MinMemory = 6 << 20
 
+// MinPids is the smallest --pids-limit accepted. The limit counts threads,
+// and ccinit, a Go program, runs about ten of its own: below this it could
+// not create them, and the Go runtime aborts (with a stack dump) instead of
+// failing one fork.
+const MinPids = 16
+
 // cpuPeriod is the CFS period, in microseconds, the quota is a share of: the
 // kernel's default, 100 ms.
 const cpuPeriod = 100000
@@ -47,8 +53,8 @@ func (l Limits) check() error {
 	if l.CPUQuota != 0 && !(l.CPUQuota >= minCPUQuota && l.CPUQuota <= maxCPUQuota) {
 		return fmt.Errorf("--cpus %g: must be between %g and %d", l.CPUQuota, minCPUQuota, maxCPUQuota)
 	}
-	if l.Pids < 0 {
-		return fmt.Errorf("--pids-limit %d: must be positive", l.Pids)
+	if l.Pids != 0 && l.Pids < MinPids {
+		return fmt.Errorf("--pids-limit %d: the minimum is %d (tasks count threads, and ccinit's own are about ten)", l.Pids, MinPids)
 	}
 	return nil
 }

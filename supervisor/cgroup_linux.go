@@ -55,7 +55,9 @@ type cgroupLayout struct {
 // detectCgroups finds the cgroup hierarchies mounted at root.
 func detectCgroups(root string) (cgroupLayout, error) {
 	var st unix.Statfs_t
-	if err := unix.Statfs(root, &st); err != nil {
+	if err := unix.Statfs(root, &st); errors.Is(err, unix.ENOENT) {
+		return cgroupLayout{}, nil // no cgroups at all: a limit is refused by name later
+	} else if err != nil {
 		return cgroupLayout{}, fmt.Errorf("cgroups at %s: %w", root, err)
 	}
 	if st.Type == unix.CGROUP2_SUPER_MAGIC {
@@ -502,8 +504,8 @@ func (g *cgroup) finish(status int, stats func(Usage)) error {
 	return fmt.Errorf("out of memory: the kernel killed %d of the container's processes (%s)", u.OOMKills, why)
 }
 
-// Cgroups of dead supervisors are reclaimed from every hierarchy; see
-// reclaimCgroups.
+// cleanupCgroups reclaims, for `ccsuper cleanup`, the cgroups of dead
+// supervisors of our PID namespace in every hierarchy.
 func cleanupCgroups() error {
 	layout, err := detectCgroups(cgroupFS)
 	if err != nil {

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,8 +27,7 @@ func cgroup2Root(t *testing.T) string {
 		t.Skip("needs root to make cgroups")
 	}
 	for _, d := range []string{cgroupFS, filepath.Join(cgroupFS, "unified")} {
-		var st unix.Statfs_t
-		if unix.Statfs(d, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		if isCgroup2(d) {
 			return d
 		}
 	}
@@ -159,7 +161,7 @@ func TestCgroupV1Place(t *testing.T) {
 			wantGone(t, d)
 		}
 	}()
-	pid := startIn(t, g, "read x")
+	pid := startIn(t, g, "exec sleep 100")
 	if err := g.place(pid); err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +172,8 @@ func TestCgroupV1Place(t *testing.T) {
 	if want := ":pids:/" + cgroupParent + "/" + name + "\n"; !strings.Contains(string(b), want) {
 		t.Errorf("placed process is in\n%swant %s", b, want)
 	}
-	if got := strings.TrimSpace(string(must(os.ReadFile(filepath.Join(g.dirs["pids"], "pids.max"))))); got != "50" {
-		t.Errorf("pids.max = %q, want 50", got)
+	if got, err := os.ReadFile(filepath.Join(g.dirs["pids"], "pids.max")); err != nil || string(got) != "50\n" {
+		t.Errorf("pids.max = %q, %v, want 50", got, err)
 	}
 	// remove kills what is still inside before removing.
 	if err := g.remove(); err != nil {
@@ -180,13 +182,6 @@ func TestCgroupV1Place(t *testing.T) {
 	if ws := wait4(t, pid); ws.Signal() != unix.SIGKILL {
 		t.Errorf("process left in the cgroup ended %v, want killed", ws)
 	}
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
 }
 
 // TestReclaimCgroups checks that reclaim removes the cgroup of a dead
@@ -219,7 +214,7 @@ func TestReclaimCgroups(t *testing.T) {
 				return g
 			}
 			stale, live, foreign := mk(dead, ns), mk(me, ns), mk(dead, ns+1)
-			pid := startIn(t, stale, "read x")
+			pid := startIn(t, stale, "exec sleep 100")
 			if err := stale.place(pid); err != nil {
 				t.Fatal(err)
 			}
@@ -241,4 +236,89 @@ func TestReclaimCgroups(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkCgroupOverhead measures what Run adds to a container's life when
+// it makes a cgroup: make it (with its limits), put a process in, read the
+// usage, remove it once the process is gone. Starting and reaping the
+// process are not timed. It reports the median of each variant, interleaved
+// round by round in a fresh random order, as a figure robust to a noisy
+// machine.
+//
+//	go test ./supervisor -run '^$' -bench CgroupOverhead -benchtime 300x
+func BenchmarkCgroupOverhead(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root to make cgroups")
+	}
+	host, err := detectCgroups(cgroupFS)
+	if err != nil {
+		b.Fatal(err)
+	}
+	type variant struct {
+		name   string
+		layout cgroupLayout
+		limits Limits
+		stats  bool
+	}
+	prefix := map[bool]string{true: "v2", false: "v1"}[host.v2 != ""]
+	vs := []variant{
+		{prefix + "-stats", host, Limits{}, true},
+		{prefix + "-limits", host, Limits{Memory: 256 << 20, CPUQuota: 1, Pids: 1000}, false},
+	}
+	if host.v2 == "" {
+		if root := filepath.Join(cgroupFS, "unified"); isCgroup2(root) {
+			// The hybrid's controller-less cgroup2: what v2 costs without
+			// controllers, with the clone into the cgroup.
+			vs = append(vs, variant{"v2-accounting", cgroupLayout{v2: root}, Limits{}, true})
+		}
+	}
+	samples := make([][]time.Duration, len(vs))
+	n := 0
+	for b.Loop() {
+		for _, i := range rand.Perm(len(vs)) {
+			v := vs[i]
+			n++
+			t0 := time.Now()
+			g, err := newCgroup(v.layout, fmt.Sprintf("bench-%d-%d", os.Getpid(), n), v.limits, v.stats)
+			if err != nil {
+				b.Fatal(err)
+			}
+			d := time.Since(t0)
+			attr := &syscall.ProcAttr{Sys: &syscall.SysProcAttr{}}
+			if fd := g.cloneInto(); fd >= 0 {
+				attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = true, fd
+			}
+			pid, err := syscall.ForkExec("/bin/true", []string{"true"}, attr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			t0 = time.Now()
+			err = g.place(pid)
+			d += time.Since(t0)
+			if err != nil && !errors.Is(err, unix.ESRCH) {
+				b.Fatal(err)
+			}
+			var ws unix.WaitStatus
+			if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil {
+				b.Fatal(err)
+			}
+			t0 = time.Now()
+			_ = g.usage()
+			err = g.remove()
+			d += time.Since(t0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			samples[i] = append(samples[i], d)
+		}
+	}
+	for i, v := range vs {
+		slices.Sort(samples[i])
+		b.ReportMetric(float64(samples[i][len(samples[i])/2].Microseconds())/1000, v.name+"-ms")
+	}
+}
+
+func isCgroup2(dir string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }

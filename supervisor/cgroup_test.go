@@ -47,7 +47,8 @@ func TestLimitsCheck(t *testing.T) {
 		want string // "" for valid
 	}{
 		{Limits{}, ""},
-		{Limits{Memory: MinMemory, CPUQuota: 0.01, Pids: 1}, ""},
+		{Limits{Memory: MinMemory, CPUQuota: 0.01, Pids: MinPids}, ""},
+		{Limits{Pids: MinPids - 1}, "--pids-limit"},
 		{Limits{Memory: MinMemory - 1}, "--memory"},
 		{Limits{Memory: -1}, "--memory"},
 		{Limits{CPUQuota: 0.009}, "--cpus"},

@@ -109,24 +109,25 @@ func TestCgroupLimits(t *testing.T) {
 	dirs := hostCgroups(t, lines)
 	name := fmt.Sprintf("c%d-", p.cmd.Process.Pid)
 
-	type file struct{ controller, name, want string }
+	type file struct {
+		controller, name, want string
+		swap                   bool // only there when the kernel accounts swap
+	}
 	var files []file
 	if isCgroup2("/sys/fs/cgroup") {
 		files = []file{
-			{"", "memory.max", strconv.Itoa(48 << 20)},
-			{"", "memory.swap.max", "0"},
-			{"", "cpu.max", "25000 100000"},
-			{"", "pids.max", "77"},
+			{"", "memory.max", strconv.Itoa(48 << 20), false},
+			{"", "memory.swap.max", "0", true},
+			{"", "cpu.max", "25000 100000", false},
+			{"", "pids.max", "77", false},
 		}
 	} else {
 		files = []file{
-			{"memory", "memory.limit_in_bytes", strconv.Itoa(48 << 20)},
-			{"cpu", "cpu.cfs_quota_us", "25000"},
-			{"cpu", "cpu.cfs_period_us", "100000"},
-			{"pids", "pids.max", "77"},
-		}
-		if _, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"); err == nil {
-			files = append(files, file{"memory", "memory.memsw.limit_in_bytes", strconv.Itoa(48 << 20)})
+			{"memory", "memory.limit_in_bytes", strconv.Itoa(48 << 20), false},
+			{"memory", "memory.memsw.limit_in_bytes", strconv.Itoa(48 << 20), true},
+			{"cpu", "cpu.cfs_quota_us", "25000", false},
+			{"cpu", "cpu.cfs_period_us", "100000", false},
+			{"pids", "pids.max", "77", false},
 		}
 	}
 	for _, f := range files {
@@ -136,6 +137,10 @@ func TestCgroupLimits(t *testing.T) {
 		}
 		if !strings.HasPrefix(filepath.Base(dir), name) || filepath.Base(filepath.Dir(dir)) != "ccontainer" {
 			t.Errorf("command's %q cgroup is %s, want ccontainer/%s...", f.controller, dir, name)
+		}
+		if _, err := os.Stat(filepath.Join(dir, f.name)); f.swap && err != nil {
+			t.Logf("%s: %v (swap not accounted)", f.name, err)
+			continue
 		}
 		if got := readCgroupFile(t, dir, f.name); got != f.want {
 			t.Errorf("%s/%s = %q, want %q", dir, f.name, got, f.want)
@@ -212,7 +217,9 @@ type stats struct {
 	pidsPeak         int
 }
 
-var statsLine = regexp.MustCompile(`(?m)^ccsuper: stats: memory peak ([0-9.]+) (B|KiB|MiB|GiB), cpu ([0-9.]+)s \(user ([0-9.]+)s, system ([0-9.]+)s\), tasks peak ([0-9]+)$`)
+// statsLine finds the stats line, even after a partial line that processes
+// of the container wrote to the same stderr (the fork bomb's "can't fork").
+var statsLine = regexp.MustCompile(`(?m)ccsuper: stats: memory peak ([0-9.]+) (B|KiB|MiB|GiB), cpu ([0-9.]+)s \(user ([0-9.]+)s, system ([0-9.]+)s\), tasks peak ([0-9]+)$`)
 
 func parseStats(t *testing.T, stderr string) stats {
 	t.Helper()

@@ -154,12 +154,18 @@ func newCgroup(layout cgroupLayout, name string, l Limits, stats bool) (_ *cgrou
 	} else {
 		err = g.makeV1(layout.v1, name, need, want)
 	}
+	if err == nil {
+		err = g.setLimits()
+	}
 	if err != nil {
 		return nil, err
 	}
-	return g, g.setLimits()
+	return g, nil
 }
 
+// makeV1 makes the directory name in the hierarchy of each controller, once
+// for co-mounted ones. A controller only wanted for accounting is skipped
+// where the host has none.
 func (g *cgroup) makeV1(roots map[string]string, name string, need, want []string) error {
 	for _, c := range append(need, want...) {
 		root, ok := roots[c]
@@ -180,6 +186,9 @@ func (g *cgroup) makeV1(roots map[string]string, name string, need, want []strin
 	return nil
 }
 
+// makeV2 makes the directory name under ccontainer in the unified
+// hierarchy, with the controllers it needs handed down to it, and opens it
+// for the clone.
 func (g *cgroup) makeV2(root, name string, need, want []string) error {
 	have, err := os.ReadFile(filepath.Join(root, "cgroup.controllers"))
 	if err != nil {

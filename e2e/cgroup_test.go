@@ -274,7 +274,8 @@ func TestCgroupStats(t *testing.T) {
 var cgroupLimits = []string{"--net", "none", "--memory", "64m", "--pids-limit", "100", "--cpus", "1"}
 
 // TestCgroupRemoved checks that the container's cgroup is gone after every
-// way a run can end by itself: normal exit, a failed start.
+// way a run can end with ccsuper alive: normal exit, a failed start, a
+// command not found, ccinit killed.
 func TestCgroupRemoved(t *testing.T) {
 	t.Parallel()
 	limits := cgroupLimits
@@ -296,6 +297,20 @@ func TestCgroupRemoved(t *testing.T) {
 		cmd := ccsuper(t, append(append([]string{"--rootfs", baseRootfs}, limits...), "--", "nosuchcmd")...)
 		wantOneLineError(t, run(t, cmd), 127)
 		wantNoCgroup(t, cmd.Process.Pid, "after a command not found")
+	})
+	t.Run("ccinit killed", func(t *testing.T) {
+		t.Parallel()
+		p := start(t, ccsuper(t, append(append([]string{"--rootfs", baseRootfs}, limits...), "--", "/bin/sh", "-c", "echo ready; exec sleep 100")...))
+		p.waitLine(t, "ready")
+		kids := children(t, p.cmd.Process.Pid)
+		if len(kids) != 1 {
+			t.Fatalf("ccsuper has children %v, want ccinit alone", kids)
+		}
+		if err := unix.Kill(kids[0], unix.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		wantExit(t, p.wait(t), 137)
+		wantNoCgroup(t, p.cmd.Process.Pid, "after ccinit was killed")
 	})
 }
 

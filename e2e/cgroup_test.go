@@ -189,21 +189,25 @@ func TestCgroupForkBomb(t *testing.T) {
 // and that a SIGKILL that is not the kernel's is not reported so.
 func TestCgroupOOM(t *testing.T) {
 	t.Parallel()
+	const hog = `x=$(head -c 100m /dev/zero | tr '\0' a)` // 100 MiB in the shell's own memory
 	for _, tc := range []struct {
-		name, script, stderr string
+		name, script, stdout, stderr string
+		code                         int
 	}{
-		// A shell variable of 100 MiB, built in the shell's own memory.
-		{"oom", `x=$(head -c 100m /dev/zero | tr '\0' a); echo survived`,
-			"ccsuper: container killed: out of memory (limit 32 MiB)\n"},
-		{"plain SIGKILL", `kill -9 $$`, ""},
+		{"oom", hog + "; echo survived", "",
+			"ccsuper: container killed: out of memory (limit 32 MiB)\n", 137},
+		{"plain SIGKILL", `kill -9 $$`, "", "", 137},
+		// The hog is a child; the command survives it and exits 0.
+		{"oom of a child", `sh -c 'x=$(head -c 100m /dev/zero | tr "\0" a)'; echo child $?`, "child 137\n",
+			"Killed\nccsuper: out of memory: the kernel killed 1 of the container's processes (limit 32 MiB)\n", 0}, // "Killed" is the shell's
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			cmd := ccsuper(t, "--rootfs", baseRootfs, "--net", "none", "--memory", "32m", "--", "/bin/sh", "-c", tc.script)
 			r := run(t, cmd)
-			wantExit(t, r, 137)
-			if r.stderr != tc.stderr || r.stdout != "" {
-				t.Errorf("got stdout %q stderr %q, want stdout empty and stderr %q", r.stdout, r.stderr, tc.stderr)
+			wantExit(t, r, tc.code)
+			if r.stderr != tc.stderr || r.stdout != tc.stdout {
+				t.Errorf("got stdout %q stderr %q, want %q and %q", r.stdout, r.stderr, tc.stdout, tc.stderr)
 			}
 			wantNoCgroup(t, cmd.Process.Pid, "after the kill")
 		})

@@ -289,6 +289,14 @@ func TestCgroupRemoved(t *testing.T) {
 		wantExit(t, run(t, cmd), 3)
 		wantNoCgroup(t, cmd.Process.Pid, "after exit 3")
 	})
+	t.Run("exit, bridge network", func(t *testing.T) {
+		t.Parallel()
+		cmd := ccsuper(t, "--rootfs", baseRootfs, "--memory", "64m", "--stats", "--", "/bin/sh", "-c", "exit 4")
+		r := run(t, cmd)
+		wantExit(t, r, 4)
+		parseStats(t, r.stderr)
+		wantNoCgroup(t, cmd.Process.Pid, "after exit 4 with a veth")
+	})
 	t.Run("failed start", func(t *testing.T) {
 		t.Parallel()
 		// ccinit fails in the container, after the cgroup was made.

@@ -8,7 +8,7 @@ package initproc
 //	clone+exec ccinit, r as fd 3 ──────────>  mounts, pivot_root, sethostname
 //	w stays only in ccsuper (CLOEXEC)          read(3) blocks
 //	host-side setup with the child's PID
-//	  (network namespace, later cgroups)
+//	  (cgroups on v1, network namespace)
 //	write(w, "go"); close(w)  ─────────────>  read returns "go": close(3), start the command
 //
 //	If ccsuper fails during its setup it closes w without writing and kills

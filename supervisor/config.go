@@ -57,6 +57,11 @@ type Config struct {
 	// Trace, when not nil, records the steps of the run on both sides of
 	// the sync pipe (ccsuper --trace).
 	Trace *trace.Recorder
+	// Limits constrain the container through a cgroup of its own.
+	Limits Limits
+	// Stats, when set, is given what the container used, read from its
+	// cgroup when it ends.
+	Stats func(Usage)
 }
 
 // Validate checks c without touching anything, so that bad input fails before
@@ -102,6 +107,9 @@ func (c *Config) Validate() error {
 		return errors.New("--keep needs --overlay")
 	}
 	if _, err := hostVolumes(c.Volumes); err != nil {
+		return err
+	}
+	if err := c.Limits.check(); err != nil {
 		return err
 	}
 	if len(c.Args) == 0 || c.Args[0] == "" {

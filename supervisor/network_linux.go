@@ -396,9 +396,9 @@ func reclaimFiles() {
 }
 
 // Cleanup reclaims what supervisors that are gone left behind: leases, host
-// veths, bridges no live container uses, NAT rules, /etc files and overlay
-// layers. Every
-// start does this for its own bridge; `ccsuper cleanup` does it for all.
+// veths, bridges no live container uses, NAT rules, /etc files, overlay
+// layers and cgroups. Every start does this for its own bridge (and the
+// cgroups, when it makes one); `ccsuper cleanup` does it for all.
 func Cleanup() error {
 	var errs []error
 	reclaimFiles()
@@ -418,6 +418,7 @@ func Cleanup() error {
 		errs = append(errs, retire(ls, st, bridge))
 		ls.unlock()
 	}
+	errs = append(errs, cleanupCgroups())
 	return errors.Join(errs...)
 }
 

@@ -31,7 +31,8 @@ var forwarded = []os.Signal{
 // Run runs the container described by c and returns its exit status: the
 // command's own, or 128+N when it was killed by signal N. An error means the
 // container could not be started; the status is then initproc.ExitSetup and
-// nothing is left behind.
+// nothing is left behind. An error with another status says how the
+// container ended (killed for want of memory).
 func Run(c Config) (_ int, err error) {
 	rec := c.Trace
 	endCheck := rec.Begin("check configuration, find ccinit")
@@ -101,6 +102,19 @@ func Run(c Config) (_ int, err error) {
 	defer func() {
 		defer rec.Begin("tear down: lease, bridge, /etc files")()
 		if rerr := plan.release(); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("tear down: %w", rerr))
+		}
+	}()
+
+	endCg := rec.Begin("cgroup: make, limits")
+	cg, err := containerCgroup(c, me)
+	endCg()
+	if err != nil {
+		return initproc.ExitSetup, err
+	}
+	defer func() {
+		defer rec.Begin("tear down: cgroup")()
+		if rerr := cg.remove(); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("tear down: %w", rerr))
 		}
 	}()
@@ -195,6 +209,9 @@ func Run(c Config) (_ int, err error) {
 			Setpgid: true,
 		},
 	}
+	if fd := cg.cloneInto(); fd >= 0 {
+		attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = true, fd
+	}
 	argv := append([]string{"ccinit"}, opts.Argv()...)
 
 	// syscall.ForkExec and wait4 rather than os/exec: os/exec probes for
@@ -265,7 +282,7 @@ func Run(c Config) (_ int, err error) {
 		}
 		return initproc.ExitSetup, err
 	}
-	if err := hostSetup(pid, plan); err != nil {
+	if err := hostSetup(pid, plan, cg); err != nil {
 		return abort(err)
 	}
 	if consSock != nil {
@@ -319,7 +336,8 @@ func Run(c Config) (_ int, err error) {
 			if res.err != nil {
 				return initproc.ExitSetup, fmt.Errorf("wait for container: %w", res.err)
 			}
-			return initproc.ExitStatus(res.ws), nil
+			status := initproc.ExitStatus(res.ws)
+			return status, cg.finish(status, c.Stats)
 		}
 	}
 }
@@ -344,7 +362,15 @@ func betweenSides(ccinit []trace.Event, execDone, reaped int64) []trace.Event {
 }
 
 // hostSetup is everything done from the host between ccinit's start and "go".
-func hostSetup(pid int, plan *netPlan) error {
+func hostSetup(pid int, plan *netPlan, cg *cgroup) error {
+	if cg != nil {
+		end := plan.trace.Begin("cgroup: place ccinit")
+		err := cg.place(pid)
+		end()
+		if err != nil {
+			return err
+		}
+	}
 	if plan.mode == NetHost {
 		return nil
 	}

@@ -29,7 +29,7 @@ const usage = `usage: ccsuper --rootfs DIR [flags] [--] [COMMAND [ARG...]]
 Runs COMMAND (default /bin/sh) as a child of ccinit, PID 1 in new PID, mount,
 UTS, IPC and network namespaces with DIR as its root. "ccsuper cleanup"
 removes what supervisors that were killed left behind: leases, veths, unused
-bridges, NAT rules, overlay layers.
+bridges, NAT rules, overlay layers, cgroups.
 
 flags:
 `
@@ -138,6 +138,16 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, traceFlag, err
 	fs.Var((*listFlag)(&c.Volumes), "v", "bind a host path into the container as `HOST:CONTAINER[:ro|rw]` (repeatable; CONTAINER made if missing)")
 	fs.Var((*listFlag)(&c.Volumes), "volume", "same as -v")
 	fs.StringVar(&c.Init, "init", "", "`PATH` of the ccinit binary (default: next to ccsuper)")
+	fs.Func("memory", "limit the container's memory to `BYTES` (suffix k, m, g or t; no swap beyond it)", func(v string) (err error) {
+		c.Limits.Memory, err = supervisor.ParseBytes(v)
+		return err
+	})
+	fs.Func("cpus", "limit the container to `N` CPUs' worth of time (fractional: 0.5 is half a CPU)", func(v string) (err error) {
+		c.Limits.CPUQuota, err = supervisor.ParseCPUs(v)
+		return err
+	})
+	fs.Int64Var(&c.Limits.Pids, "pids-limit", 0, "limit the container to `N` tasks, threads included (ccinit's own among them)")
+	stats := fs.Bool("stats", false, "at exit, print the container's peak memory, CPU time and peak task count on stderr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(help, usage)
@@ -154,6 +164,9 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, traceFlag, err
 	c.TTY = tty.val
 	if !tty.set {
 		c.TTY = supervisor.WantTTY()
+	}
+	if *stats {
+		c.Stats = func(u supervisor.Usage) { fmt.Fprintf(os.Stderr, "ccsuper: stats: %s\n", u) }
 	}
 	c.Args = fs.Args()
 	if len(c.Args) == 0 {

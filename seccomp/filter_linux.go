@@ -1,0 +1,196 @@
+// Package seccomp builds and installs ccontainer's default seccomp filter: the
+// syscalls of Docker's default profile for x86_64, compiled into a classic BPF
+// program by a small builder of its own, so that ccinit stays a static, pure-Go
+// binary.
+//
+// The program checks the architecture first (anything but x86_64, and x32
+// calls, kill the process), then finds the syscall number in a binary tree of
+// number ranges, so a call costs about log2(ranges) comparisons instead of one
+// per allowed syscall. Each range ends in an action: allow, EPERM, ENOSYS, or
+// a short argument check for clone, personality and socket.
+package seccomp
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// Return values of the filter (seccomp(2)).
+const (
+	retAllow  = unix.SECCOMP_RET_ALLOW
+	retKill   = unix.SECCOMP_RET_KILL_PROCESS
+	retEPERM  = unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
+	retENOSYS = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
+)
+
+// auditArchX86_64 is AUDIT_ARCH_X86_64, what seccomp_data.arch holds for a
+// 64-bit syscall. A 32-bit call (int $0x80) shows AUDIT_ARCH_I386 and its own
+// numbers, which a table of x86_64 numbers would misread: refuse them all.
+const auditArchX86_64 = unix.AUDIT_ARCH_X86_64
+
+// x32Bit marks a syscall made through the x32 ABI: same arch value, numbers
+// with this bit set.
+const x32Bit = 0x40000000
+
+// Offsets in struct seccomp_data.
+const (
+	offNr   = 0
+	offArch = 4
+	offArgs = 16
+)
+
+// lastKnown is the highest syscall number the tables were written against.
+// A number above it is a syscall newer than this filter: it gets ENOSYS, not
+// EPERM, so that a C library probing for it falls back to an older call as it
+// would on an older kernel, instead of failing.
+const lastKnown = unix.SYS_RSEQ_SLICE_YIELD
+
+// check is what a leaf does with the syscall it was reached for.
+type check struct {
+	ret uint32 // the action when there is no argument test, else the refusal
+	// An argument test on the low 32 bits of argument arg (the kernel reads
+	// all three arguments tested here as 32-bit values): allow when the value
+	// is one of in, when it has none of the bits of noneOf, or when it is not
+	// notEq.
+	test   bool
+	arg    int
+	in     []uint32
+	noneOf uint32
+	notEq  *uint32
+}
+
+// span is the syscall numbers from lo up to the next span's lo.
+type span struct {
+	lo uint32
+	c  check
+}
+
+// Options say which syscalls the filter allows beyond the base table.
+type Options struct {
+	// Caps is the capability set the command runs with, a bit per
+	// capability: each unlocks the syscalls Docker's profile gives it.
+	Caps uint64
+}
+
+// Build returns the filter for a command holding o.Caps.
+func Build(o Options) ([]unix.SockFilter, error) {
+	return compile(plan(o))
+}
+
+// plan decides the action for every syscall number, as spans covering all
+// of 0..2^32-1 in order.
+func plan(o Options) []span {
+	act := make([]check, lastKnown+1)
+	for i := range act {
+		act[i] = check{ret: retEPERM}
+	}
+	for _, nr := range base {
+		act[nr] = check{ret: retAllow}
+	}
+	for c, nrs := range byCap {
+		if o.Caps&(1<<c) == 0 {
+			continue
+		}
+		for _, nr := range nrs {
+			act[nr] = check{ret: retAllow}
+		}
+	}
+	if o.Caps&(1<<unix.CAP_SYS_ADMIN) == 0 {
+		// clone3 passes its flags in memory, out of a filter's reach:
+		// ENOSYS makes the C library fall back to clone, checked here.
+		act[unix.SYS_CLONE3] = check{ret: retENOSYS}
+		act[unix.SYS_CLONE] = check{ret: retEPERM, test: true, arg: 0, noneOf: namespaceFlags}
+	}
+	act[unix.SYS_PERSONALITY] = check{ret: retEPERM, test: true, arg: 0, in: personalities}
+	vsock := uint32(afVsock)
+	act[unix.SYS_SOCKET] = check{ret: retEPERM, test: true, arg: 0, notEq: &vsock}
+
+	var spans []span
+	add := func(lo uint32, c check) {
+		// Neighbours with the same plain action make one range.
+		if n := len(spans); n > 0 && !c.test && !spans[n-1].c.test && spans[n-1].c.ret == c.ret {
+			return
+		}
+		spans = append(spans, span{lo, c})
+	}
+	for nr, c := range act {
+		add(uint32(nr), c)
+	}
+	add(lastKnown+1, check{ret: retENOSYS})
+	add(x32Bit, check{ret: retKill})
+	add(x32Bit<<1, check{ret: retENOSYS}) // -1 and other junk: as the kernel says
+	return spans
+}
+
+// compile turns spans into a program: the architecture check, then a
+// balanced tree of comparisons on the syscall number.
+func compile(spans []span) ([]unix.SockFilter, error) {
+	prog := []unix.SockFilter{
+		stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArch),
+		jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, auditArchX86_64, 1, 0),
+		stmt(unix.BPF_RET|unix.BPF_K, retKill),
+		stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offNr),
+	}
+	prog = append(prog, tree(spans)...)
+	// The kernel's limit (BPF_MAXINSNS); far above what the tables need.
+	if len(prog) > 4096 {
+		return nil, fmt.Errorf("seccomp filter of %d instructions is over the kernel's 4096", len(prog))
+	}
+	return prog, nil
+}
+
+// tree returns the code that, with the syscall number in the accumulator,
+// ends in the action of the span holding it.
+//
+// A conditional jump reaches at most 255 instructions ahead, so when the
+// lower half is longer than that the comparison jumps over an unconditional
+// jump (32-bit offset) instead of over the lower half.
+func tree(spans []span) []unix.SockFilter {
+	if len(spans) == 1 {
+		return leaf(spans[0].c)
+	}
+	mid := len(spans) / 2
+	lower, upper := tree(spans[:mid]), tree(spans[mid:])
+	var p []unix.SockFilter
+	if len(lower) <= 255 {
+		p = append(p, jump(unix.BPF_JMP|unix.BPF_JGE|unix.BPF_K, spans[mid].lo, uint8(len(lower)), 0))
+	} else {
+		p = append(p,
+			jump(unix.BPF_JMP|unix.BPF_JGE|unix.BPF_K, spans[mid].lo, 0, 1),
+			stmt(unix.BPF_JMP|unix.BPF_JA, uint32(len(lower))))
+	}
+	p = append(p, lower...)
+	return append(p, upper...)
+}
+
+// leaf returns the code for one span's action.
+func leaf(c check) []unix.SockFilter {
+	if !c.test {
+		return []unix.SockFilter{stmt(unix.BPF_RET|unix.BPF_K, c.ret)}
+	}
+	// Little-endian: the low half of argument i comes first.
+	p := []unix.SockFilter{stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, uint32(offArgs+8*c.arg))}
+	switch {
+	case c.in != nil:
+		// Each match jumps over the matches left and the refusal.
+		for i, v := range c.in {
+			p = append(p, jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, v, uint8(len(c.in)-i), 0))
+		}
+	case c.notEq != nil:
+		p = append(p, jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, *c.notEq, 0, 1))
+	default:
+		p = append(p, jump(unix.BPF_JMP|unix.BPF_JSET|unix.BPF_K, c.noneOf, 0, 1))
+	}
+	return append(p,
+		stmt(unix.BPF_RET|unix.BPF_K, c.ret),
+		stmt(unix.BPF_RET|unix.BPF_K, retAllow))
+}
+
+func stmt(code uint16, k uint32) unix.SockFilter {
+	return unix.SockFilter{Code: code, K: k}
+}
+
+func jump(code uint16, k uint32, jt, jf uint8) unix.SockFilter {
+	return unix.SockFilter{Code: code, Jt: jt, Jf: jf, K: k}
+}

@@ -55,6 +55,11 @@ func Run(o Options) (int, error) {
 		if err := EnterRoot(o.Rootfs, o.Console, o.Binds); err != nil {
 			return ExitSetup, err
 		}
+		if !o.ProcUnmasked {
+			if err := maskProc(); err != nil {
+				return ExitSetup, err
+			}
+		}
 	} else {
 		u, err := mountMissing()
 		undo = append(undo, u...)
@@ -73,9 +78,16 @@ func Run(o Options) (int, error) {
 		}
 	}
 
+	harden, err := planHardening(o)
+	if err != nil {
+		return ExitSetup, err
+	}
 	hostname, _ := os.Hostname() // only for $HOSTNAME; empty is fine
 	home := "/root"
-	if os.Getuid() != 0 {
+	switch {
+	case harden.cred != nil:
+		home = harden.cred.Home
+	case os.Getuid() != 0:
 		home = "/"
 	}
 	env := BuildEnv(EnvSpec{
@@ -106,7 +118,7 @@ func Run(o Options) (int, error) {
 		}
 		return ExitSetup, err
 	}
-	r := reaper{sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground, dropCaps: o.DefaultCaps}
+	r := reaper{sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground, harden: harden}
 	if o.CPUs != "" {
 		if r.cpus, err = ParseCPUs(o.CPUs); err != nil {
 			return ExitSetup, err

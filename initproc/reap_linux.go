@@ -64,7 +64,7 @@ type reaper struct {
 	pid1       bool
 	foreground bool         // see Options.Foreground
 	cpus       *unix.CPUSet // see Options.CPUs; nil: leave as is
-	dropCaps   bool         // see Options.DefaultCaps
+	harden     hardening    // see Options.Caps, User, NoNewPrivs, Seccomp
 
 	child int // the command's PID
 }
@@ -80,44 +80,51 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 		sys.Foreground = true
 		sys.Ctty = 0
 	}
-	// The child inherits the affinity and the capabilities of the thread
-	// that forks it: set them on this thread, locked to this goroutine.
-	if r.cpus != nil || r.dropCaps {
+	forkExec := func() (int, error) {
+		pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+			Dir:   dir,
+			Env:   env,
+			Files: []uintptr{0, 1, 2},
+			Sys:   sys,
+		})
+		if err != nil {
+			return 0, execError(argv[0], err)
+		}
+		return pid, nil
+	}
+	if r.cpus == nil && !r.harden.active() {
+		pid, err := forkExec()
+		r.child = pid
+		return err
+	}
+	// The child inherits the affinity, the capabilities, the user, the
+	// no_new_privs bit and the seccomp filter of the thread that forks it,
+	// and all are per thread: set them on a thread of its own, which exits
+	// with its goroutine (never unlocked), so that no other goroutine ever
+	// runs with them and ccinit's other threads keep their full rights.
+	type started struct {
+		pid int
+		err error
+	}
+	done := make(chan started, 1)
+	go func() {
 		runtime.LockOSThread()
-		if !r.dropCaps {
-			// A thread with fewer capabilities never goes back to the
-			// runtime's pool; one with another affinity may.
-			defer runtime.UnlockOSThread()
+		if r.cpus != nil {
+			if err := unix.SchedSetaffinity(0, r.cpus); err != nil {
+				done <- started{err: fmt.Errorf("give the command its CPUs back: %w", err)}
+				return
+			}
 		}
-	}
-	if r.cpus != nil {
-		if err := unix.SchedSetaffinity(0, r.cpus); err != nil {
-			return fmt.Errorf("give the command its CPUs back: %w", err)
+		if err := r.harden.apply(); err != nil {
+			done <- started{err: err}
+			return
 		}
-	}
-	if r.dropCaps {
-		// This thread keeps fewer capabilities than ccinit's others. A
-		// process may ptrace a thread whose capabilities are a subset of
-		// its own, and all of ccinit's threads share one memory: no
-		// ptrace of ccinit at all (nor /proc/1/mem, environ, ...).
-		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
-			return fmt.Errorf("make ccinit non-dumpable: %w", err)
-		}
-		if err := dropCaps(defaultCaps); err != nil {
-			return err
-		}
-	}
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
-		Dir:   dir,
-		Env:   env,
-		Files: []uintptr{0, 1, 2},
-		Sys:   sys,
-	})
-	if err != nil {
-		return execError(argv[0], err)
-	}
-	r.child = pid
-	return nil
+		pid, err := forkExec()
+		done <- started{pid, err}
+	}()
+	s := <-done
+	r.child = s.pid
+	return s.err
 }
 
 // loop is the only place that waits for children. It returns the command's

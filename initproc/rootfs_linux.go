@@ -115,7 +115,7 @@ func EnterRoot(rootfs, console string, binds []string) error {
 			return err
 		}
 	}
-	return maskProc()
+	return nil
 }
 
 // cloneHostFile takes hold of the host file at path as a detached clone of

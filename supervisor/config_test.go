@@ -47,6 +47,9 @@ func TestValidate(t *testing.T) {
 		{"subnet with host bits", func(c *Config) { c.Subnet = "192.168.20.1/24" }, "host bits"},
 		{"IPv6 subnet", func(c *Config) { c.Subnet = "fd00::/64" }, "only IPv4"},
 		{"NAT without a bridge", func(c *Config) { c.Net = NetNone; c.NAT = true }, "--nat needs --net bridge"},
+		{"unknown capability", func(c *Config) { c.CapDrop = []string{"NET_RAW", "SYS_NOPE"} }, `unknown capability "SYS_NOPE"`},
+		{"unknown seccomp profile", func(c *Config) { c.Seccomp = "strict" }, "want default or unconfined"},
+		{"user with two colons", func(c *Config) { c.User = "a:b:c" }, "want USER[:GROUP]"},
 		{"NUL in argument", func(c *Config) { c.Args = []string{"/bin/sh", "a\x00b"} }, "NUL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -92,17 +92,16 @@ func Run(c Config) (_ int, err error) {
 		Hostname: c.Hostname,
 		Env:      c.Env,
 		CleanEnv: true,
-		// Root inside must not be root of the host.
-		DefaultCaps: true,
-		Workdir:     c.Workdir,
-		Grace:       initproc.DefaultGrace,
-		Console:     terminalPath(),
-		Binds:       plan.binds,
-		Args:        c.Args,
+		Workdir:  c.Workdir,
+		Grace:    initproc.DefaultGrace,
+		Console:  terminalPath(),
+		Binds:    plan.binds,
+		Args:     c.Args,
 		// ccinit gets a process group of its own (below), so it cannot see
 		// that we hold the terminal's foreground: tell it.
 		Foreground: inForeground(),
 	}
+	hardenOptions(c, &opts)
 	flags := uintptr(cloneFlags)
 	if c.Net != NetHost {
 		flags |= unix.CLONE_NEWNET

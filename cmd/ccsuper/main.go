@@ -49,6 +49,15 @@ func (e *envFlag) Set(v string) error {
 	return nil
 }
 
+// listFlag collects the values of a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
 // parseArgs turns ccsuper's arguments into a run configuration.
 func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
 	c := supervisor.Config{Hostname: supervisor.DefaultHostname, Subnet: supervisor.DefaultSubnet}
@@ -63,6 +72,12 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, error) {
 	fs.StringVar(&net, "net", net, "network: `MODE` bridge (veth to a host bridge), none (loopback only) or host")
 	fs.StringVar(&c.Subnet, "subnet", c.Subnet, "bridge network `CIDR`: the host is its first address, containers get the next free ones")
 	fs.BoolVar(&c.NAT, "nat", false, "masquerade the container's outbound traffic through the host (bridge mode)")
+	fs.Var((*listFlag)(&c.CapAdd), "cap-add", "give the command capability `CAP` (repeatable; CAP_ optional, any case, ALL)")
+	fs.Var((*listFlag)(&c.CapDrop), "cap-drop", "take capability `CAP` from the command (repeatable; ALL)")
+	fs.StringVar(&c.Seccomp, "seccomp", "", "seccomp `PROFILE`: default (Docker's, when not given) or unconfined")
+	fs.StringVar(&c.User, "user", "", "run the command as `USER[:GROUP]`, names or numbers from the container's /etc/passwd and /etc/group")
+	fs.BoolVar(&c.NewPrivs, "new-privileges", false, "let setuid programs and file capabilities raise the command's rights (no no_new_privs)")
+	fs.BoolVar(&c.Privileged, "privileged", false, "all capabilities, no seccomp filter, /proc and /sys unmasked")
 	fs.StringVar(&c.Init, "init", "", "`PATH` of the ccinit binary (default: next to ccsuper)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -114,7 +114,20 @@ func TestEscape(t *testing.T) {
 		// own network namespace only.
 		{probe: "raw-socket", want: []string{"ok"}},
 		{flags: []string{"--cap-drop", "net_raw"}, probe: "raw-socket", want: eperm},
-		{probe: "packet-ifaces", want: []string{"ok"}},
+	})
+	t.Run("packet socket", func(t *testing.T) {
+		t.Parallel()
+		r := runCCSuper(t, "--rootfs", root, "--net", "none", "--", "/bin/probe", "packet-ifaces")
+		wantExit(t, r, 0)
+		if r.stdout != "interfaces: lo\nok\n" {
+			t.Errorf("a packet socket in a container without a network: got %q, want to see lo only", r.stdout)
+		}
+	})
+	t.Run("x32 syscall", func(t *testing.T) {
+		t.Parallel()
+		// Killed by SIGSYS (31) before the kernel reads its x32 number.
+		r := runCCSuper(t, "--rootfs", root, "--net", "none", "--", "/bin/probe", "x32-getpid")
+		wantExit(t, r, 128+31)
 	})
 }
 
@@ -134,6 +147,8 @@ func TestEscapeProbesCanSucceed(t *testing.T) {
 		{flags: unconfined, probe: "add_key", want: ok},
 		{flags: unconfined, probe: "keyctl", want: ok},
 		{flags: unconfined, probe: "personality", want: ok},
+		// ENOSYS from a kernel built without x32: answered, not killed.
+		{flags: unconfined, probe: "x32-getpid", want: []string{"ok", "ENOSYS"}},
 		// No vsock transport in a kernel gives EAFNOSUPPORT: still the kernel's word.
 		{flags: unconfined, probe: "vsock", want: []string{"ok", "EAFNOSUPPORT"}},
 		{flags: privileged, probe: "clone-newns", want: ok},

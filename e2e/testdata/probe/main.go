@@ -156,6 +156,9 @@ var probes = map[string]func(arg string) error{
 		}
 		return unix.Access(arg, unix.F_OK)
 	},
+	// getpid through the x32 ABI's numbers, which the filter answers by
+	// killing the process.
+	"x32-getpid": func(string) error { return rawErr(x32Bit|unix.SYS_GETPID, 0, 0, 0) },
 	// open-write opens ARG for writing and writes nothing: a read-only
 	// mount refuses the open, and a write to /proc/sysrq-trigger would act.
 	"open-write": func(arg string) error {
@@ -166,6 +169,9 @@ var probes = map[string]func(arg string) error{
 		return unix.Close(fd)
 	},
 }
+
+// x32Bit marks an x32 syscall number.
+const x32Bit = 0x40000000
 
 // cloneExit clones a child with flags that exits at once, and waits for it.
 func cloneExit(flags uintptr) error {

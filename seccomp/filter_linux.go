@@ -22,6 +22,9 @@ const (
 	retKill   = unix.SECCOMP_RET_KILL_PROCESS
 	retEPERM  = unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
 	retENOSYS = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
+	// retTest is never returned: it marks a syscall whose arguments decide,
+	// while the plan is made.
+	retTest = unix.SECCOMP_RET_TRACE
 )
 
 // auditArchX86_64 is AUDIT_ARCH_X86_64, what seccomp_data.arch holds for a
@@ -81,32 +84,43 @@ func Build(o Options) ([]unix.SockFilter, error) {
 // plan decides the action for every syscall number, as spans covering all
 // of 0..2^32-1 in order.
 func plan(o Options) []span {
-	act := make([]check, lastKnown+1)
-	for i := range act {
-		act[i] = check{ret: retEPERM}
+	var ret [lastKnown + 1]uint32 // the action of each known syscall
+	for i := range ret {
+		ret[i] = retEPERM
 	}
 	for _, nr := range base {
-		act[nr] = check{ret: retAllow}
+		ret[nr] = retAllow
 	}
 	for c, nrs := range byCap {
 		if o.Caps&(1<<c) == 0 {
 			continue
 		}
 		for _, nr := range nrs {
-			act[nr] = check{ret: retAllow}
+			ret[nr] = retAllow
 		}
 	}
+	// Syscalls whose arguments decide, marked in ret by retTest.
+	var tests [3]struct {
+		nr uint32
+		c  check
+	}
+	vsock := uint32(afVsock)
+	tests[0].nr, tests[0].c = unix.SYS_PERSONALITY, check{ret: retEPERM, test: true, arg: 0, in: personalities}
+	tests[1].nr, tests[1].c = unix.SYS_SOCKET, check{ret: retEPERM, test: true, arg: 0, notEq: &vsock}
+	tests[2].nr = unix.SYS_CLONE // allowed as it is with CAP_SYS_ADMIN
 	if o.Caps&(1<<unix.CAP_SYS_ADMIN) == 0 {
 		// clone3 passes its flags in memory, out of a filter's reach:
 		// ENOSYS makes the C library fall back to clone, checked here.
-		act[unix.SYS_CLONE3] = check{ret: retENOSYS}
-		act[unix.SYS_CLONE] = check{ret: retEPERM, test: true, arg: 0, noneOf: namespaceFlags}
+		ret[unix.SYS_CLONE3] = retENOSYS
+		tests[2].c = check{ret: retEPERM, test: true, arg: 0, noneOf: namespaceFlags}
 	}
-	act[unix.SYS_PERSONALITY] = check{ret: retEPERM, test: true, arg: 0, in: personalities}
-	vsock := uint32(afVsock)
-	act[unix.SYS_SOCKET] = check{ret: retEPERM, test: true, arg: 0, notEq: &vsock}
+	for _, t := range tests {
+		if t.c.test {
+			ret[t.nr] = retTest
+		}
+	}
 
-	var spans []span
+	spans := make([]span, 0, 80)
 	add := func(lo uint32, c check) {
 		// Neighbours with the same plain action make one range.
 		if n := len(spans); n > 0 && !c.test && !spans[n-1].c.test && spans[n-1].c.ret == c.ret {
@@ -114,8 +128,16 @@ func plan(o Options) []span {
 		}
 		spans = append(spans, span{lo, c})
 	}
-	for nr, c := range act {
-		add(uint32(nr), c)
+	for nr, r := range ret {
+		if r != retTest {
+			add(uint32(nr), check{ret: r})
+			continue
+		}
+		for _, t := range tests {
+			if t.nr == uint32(nr) {
+				add(t.nr, t.c)
+			}
+		}
 	}
 	add(lastKnown+1, check{ret: retENOSYS})
 	add(x32Bit, check{ret: retKill})
@@ -126,51 +148,65 @@ func plan(o Options) []span {
 // compile turns spans into a program: the architecture check, then a
 // balanced tree of comparisons on the syscall number.
 func compile(spans []span) ([]unix.SockFilter, error) {
-	prog := []unix.SockFilter{
+	const head = 4
+	n := head + treeLen(spans)
+	// The kernel's limit (BPF_MAXINSNS); far above what the tables need.
+	if n > 4096 {
+		return nil, fmt.Errorf("seccomp filter of %d instructions is over the kernel's 4096", n)
+	}
+	prog := make([]unix.SockFilter, 0, n)
+	prog = append(prog,
 		stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArch),
 		jump(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, auditArchX86_64, 1, 0),
 		stmt(unix.BPF_RET|unix.BPF_K, retKill),
-		stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offNr),
-	}
-	prog = append(prog, tree(spans)...)
-	// The kernel's limit (BPF_MAXINSNS); far above what the tables need.
-	if len(prog) > 4096 {
-		return nil, fmt.Errorf("seccomp filter of %d instructions is over the kernel's 4096", len(prog))
-	}
-	return prog, nil
+		stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offNr))
+	return tree(prog, spans), nil
 }
 
-// tree returns the code that, with the syscall number in the accumulator,
-// ends in the action of the span holding it.
+// tree appends to p the code that, with the syscall number in the
+// accumulator, ends in the action of the span holding it.
 //
 // A conditional jump reaches at most 255 instructions ahead, so when the
 // lower half is longer than that the comparison jumps over an unconditional
 // jump (32-bit offset) instead of over the lower half.
-func tree(spans []span) []unix.SockFilter {
+func tree(p []unix.SockFilter, spans []span) []unix.SockFilter {
 	if len(spans) == 1 {
-		return leaf(spans[0].c)
+		return leaf(p, spans[0].c)
 	}
 	mid := len(spans) / 2
-	lower, upper := tree(spans[:mid]), tree(spans[mid:])
-	var p []unix.SockFilter
-	if len(lower) <= 255 {
-		p = append(p, jump(unix.BPF_JMP|unix.BPF_JGE|unix.BPF_K, spans[mid].lo, uint8(len(lower)), 0))
+	lower := treeLen(spans[:mid])
+	if lower <= 255 {
+		p = append(p, jump(unix.BPF_JMP|unix.BPF_JGE|unix.BPF_K, spans[mid].lo, uint8(lower), 0))
 	} else {
 		p = append(p,
 			jump(unix.BPF_JMP|unix.BPF_JGE|unix.BPF_K, spans[mid].lo, 0, 1),
-			stmt(unix.BPF_JMP|unix.BPF_JA, uint32(len(lower))))
+			stmt(unix.BPF_JMP|unix.BPF_JA, uint32(lower)))
 	}
-	p = append(p, lower...)
-	return append(p, upper...)
+	p = tree(p, spans[:mid])
+	return tree(p, spans[mid:])
 }
 
-// leaf returns the code for one span's action.
-func leaf(c check) []unix.SockFilter {
+// treeLen is the number of instructions tree emits for spans.
+func treeLen(spans []span) int {
+	if len(spans) == 1 {
+		return leafLen(spans[0].c)
+	}
+	mid := len(spans) / 2
+	lower := treeLen(spans[:mid])
+	n := 1
+	if lower > 255 {
+		n = 2
+	}
+	return n + lower + treeLen(spans[mid:])
+}
+
+// leaf appends the code for one span's action to p.
+func leaf(p []unix.SockFilter, c check) []unix.SockFilter {
 	if !c.test {
-		return []unix.SockFilter{stmt(unix.BPF_RET|unix.BPF_K, c.ret)}
+		return append(p, stmt(unix.BPF_RET|unix.BPF_K, c.ret))
 	}
 	// Little-endian: the low half of argument i comes first.
-	p := []unix.SockFilter{stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, uint32(offArgs+8*c.arg))}
+	p = append(p, stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, uint32(offArgs+8*c.arg)))
 	switch {
 	case c.in != nil:
 		// Each match jumps over the matches left and the refusal.
@@ -185,6 +221,17 @@ func leaf(c check) []unix.SockFilter {
 	return append(p,
 		stmt(unix.BPF_RET|unix.BPF_K, c.ret),
 		stmt(unix.BPF_RET|unix.BPF_K, retAllow))
+}
+
+// leafLen is the number of instructions leaf emits for c.
+func leafLen(c check) int {
+	switch {
+	case !c.test:
+		return 1
+	case c.in != nil:
+		return 3 + len(c.in)
+	}
+	return 4
 }
 
 func stmt(code uint16, k uint32) unix.SockFilter {

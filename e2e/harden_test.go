@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -103,6 +104,19 @@ func TestSecurityFlags(t *testing.T) {
 			wantExit(t, r, 0)
 			wantLines(t, r, tc.want...)
 		})
+	}
+}
+
+// TestHostGroupsStayOut checks the supplementary groups of whoever started
+// ccsuper do not follow root into the container.
+func TestHostGroupsStayOut(t *testing.T) {
+	t.Parallel()
+	cmd := ccsuper(t, "--rootfs", baseRootfs, "--net", "none", "--", "/bin/sh", "-c", "grep '^Groups:' /proc/self/status")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{0, 4242}}}
+	r := run(t, cmd)
+	wantExit(t, r, 0)
+	if strings.Contains(r.stdout, "4242") {
+		t.Errorf("the host's group 4242 is in the container: %q", r.stdout)
 	}
 }
 

@@ -9,6 +9,11 @@ import "github.com/ccontainer/ccontainer/initproc"
 // Preconditions: c passed Validate.
 func hardenOptions(c Config, o *initproc.Options) {
 	o.User = c.User
+	if o.User == "" {
+		// Root, with the groups the container's /etc/group gives it: the
+		// supplementary groups of whoever started ccsuper stay out.
+		o.User = "0"
+	}
 	if c.Privileged {
 		o.ProcUnmasked = true
 		return

@@ -115,6 +115,13 @@ func TestEscape(t *testing.T) {
 		{probe: "raw-socket", want: []string{"ok"}},
 		{flags: []string{"--cap-drop", "net_raw"}, probe: "raw-socket", want: eperm},
 	})
+	t.Run("busybox insmod", func(t *testing.T) {
+		t.Parallel()
+		r := runCCSuper(t, "--rootfs", root, "--net", "none", "--", "insmod", "/etc/passwd")
+		if r.code == 0 || !strings.Contains(r.stderr, "Operation not permitted") {
+			t.Errorf("insmod from a default container: want it refused with EPERM\n%s", r)
+		}
+	})
 	t.Run("packet socket", func(t *testing.T) {
 		t.Parallel()
 		r := runCCSuper(t, "--rootfs", root, "--net", "none", "--", "/bin/probe", "packet-ifaces")

@@ -86,6 +86,8 @@ func TestSecurityFlags(t *testing.T) {
 			[]string{"uid=65534(nobody) gid=5(tty)", "CapEff:\t" + noCaps}},
 		{"numeric user unknown to passwd", []string{"--user", "1234:1234"},
 			[]string{"uid=1234 gid=1234", "home=/"}},
+		{"user switch without SETUID and SETGID", []string{"--cap-drop", "SETUID", "--cap-drop", "SETGID", "--user", "1234:1234"},
+			[]string{"uid=1234 gid=1234", "CapBnd:\t00000000a004253b"}},
 		{"root as user keeps the capabilities", []string{"--user", "0:0"},
 			[]string{"CapEff:\t" + dockerCaps, "uid=0(root) gid=0(root)"}},
 		{"new privileges", []string{"--new-privileges"},

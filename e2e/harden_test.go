@@ -37,13 +37,15 @@ mount -o remount,rw /sys 2>/dev/null && echo remounted-sys
 echo x > /proc/sys/kernel/domainname 2>/dev/null && echo wrote-proc-sys
 mknod /tmp/disk b 8 0 2>/dev/null && echo made-block-device
 cat /proc/1/environ >/dev/null 2>&1 && echo read-pid1-environ
+ip link add probe0 type dummy 2>/dev/null && echo added-link
+ip route add 10.99.0.0/24 dev lo 2>/dev/null && echo added-route
 exit 0
 `
 	r := runCCSuper(t, "--rootfs", baseRootfs, "--net", "none", "--", "/bin/sh", "-c", script)
 	wantExit(t, r, 0)
 	wantLines(t, r, "CapEff:\t"+dockerCaps, "CapPrm:\t"+dockerCaps, "CapBnd:\t"+dockerCaps, "CapInh:\t"+noCaps,
 		"NoNewPrivs:\t1", "Seccomp:\t2", "pid1 Seccomp:\t0")
-	for _, bad := range []string{"remounted-sys", "wrote-proc-sys", "made-block-device", "read-pid1-environ"} {
+	for _, bad := range []string{"remounted-sys", "wrote-proc-sys", "made-block-device", "read-pid1-environ", "added-link", "added-route"} {
 		if strings.Contains(r.stdout, bad) {
 			t.Errorf("the command could do what it must not: %s\n%s", bad, r)
 		}

@@ -4,7 +4,7 @@ GO      ?= go
 BUILD   := build
 ROOTFS  ?= rootfs
 GOFLAGS := -trimpath -ldflags='-s -w -buildid='
-SRC     := $(shell find cmd initproc supervisor -name '*.go') go.mod go.sum
+SRC     := $(shell find cmd initproc seccomp supervisor -name '*.go') go.mod go.sum
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: all build rootfs run test test-unit bench-startup bench-scale clean sizes

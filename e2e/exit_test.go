@@ -105,7 +105,10 @@ func TestBadInput(t *testing.T) {
 		{"rootfs is a file", []string{"--rootfs", file, "--", "/bin/true"}},
 		// README: "Every error is one line on stderr", whatever the path.
 		{"rootfs missing, path with a newline", []string{"--rootfs", filepath.Join(dir, "no\nsuch"), "--", "/bin/true"}},
-		{"unknown flag", []string{"--rootfs", baseRootfs, "--privileged", "--", "/bin/true"}},
+		{"unknown flag", []string{"--rootfs", baseRootfs, "--no-such-flag", "--", "/bin/true"}},
+		{"unknown capability", []string{"--rootfs", baseRootfs, "--cap-add", "CAP_NOPE", "--", "/bin/true"}},
+		{"unknown seccomp profile", []string{"--rootfs", baseRootfs, "--seccomp", "strict", "--", "/bin/true"}},
+		{"user of bad form", []string{"--rootfs", baseRootfs, "--user", "1:2:3", "--", "/bin/true"}},
 		{"hostname with a space", []string{"--rootfs", baseRootfs, "--hostname", "a b", "--", "/bin/true"}},
 		{"hostname of 65 bytes", []string{"--rootfs", baseRootfs, "--hostname", strings.Repeat("a", 65), "--", "/bin/true"}},
 		{"hostname starting with -", []string{"--rootfs", baseRootfs, "--hostname", "-x", "--", "/bin/true"}},
@@ -115,6 +118,7 @@ func TestBadInput(t *testing.T) {
 		// Failures inside ccinit, after the namespaces exist:
 		{"workdir is a file", []string{"--rootfs", baseRootfs, "--workdir", "/etc/passwd", "--", "/bin/true"}},
 		{"proc is a file", []string{"--rootfs", procFile, "--", "/bin/true"}},
+		{"user not in the container's passwd", []string{"--rootfs", baseRootfs, "--user", "nosuchuser", "--", "/bin/true"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			check(t, command(t, super, tc.args...))

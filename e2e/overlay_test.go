@@ -133,13 +133,13 @@ cat /newlink/file
 stat -c %a /`)
 	r := run(t, cmd)
 	rootMode := fmt.Sprintf("%o", mustStat(t, root).Mode().Perm())
-	wantLines(t, r, "ls gone", "root gone", "rewritten", "700 0:0", "644 12:34", "new", rootMode)
+	wantExactLines(t, r, "ls gone", "root gone", "rewritten", "700 0:0", "644 12:34", "new", rootMode)
 	wantSnapshot(t, root, before)
 	wantNoLayer(t, cmd.Process.Pid, "after the run")
 
 	// The next container on the rootfs starts from it again.
 	r = runIn(t, root, []string{"--overlay"}, "test -e /bin/ls && test ! -e /new && head -1 /etc/passwd")
-	wantLines(t, r, "root:x:0:0:root:/root:/bin/sh")
+	wantExactLines(t, r, "root:x:0:0:root:/root:/bin/sh")
 	wantMountTable(t, mounts, "by containers with --overlay")
 }
 
@@ -283,7 +283,7 @@ p root touch /new
 p hosts grep -q ro-overlay /etc/hosts
 p proc test -e /proc/self/stat
 p shm touch /dev/shm/x`)
-	wantLines(t, r, "fail root", "ok hosts", "ok proc", "ok shm")
+	wantExactLines(t, r, "fail root", "ok hosts", "ok proc", "ok shm")
 	wantSnapshot(t, root, before)
 }
 

@@ -137,10 +137,22 @@ func removeCgroups(t *testing.T, parent string) {
 		})
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(dirs))) // children after parents, reversed
+	// conmon double-forks, so its exited copy is reparented to the
+	// machine's init, which may take seconds to reap it (this VM's init
+	// does): until then the zombie keeps the cgroup busy.
+	deadline := time.Now().Add(timeout)
 	for _, d := range dirs {
-		// cpu and cpuacct may be one hierarchy under two names.
-		if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
-			t.Errorf("remove cgroup %s: %v", d, err)
+		for {
+			// cpu and cpuacct may be one hierarchy under two names.
+			err := unix.Rmdir(d)
+			if errors.Is(err, unix.EBUSY) && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			if err != nil && !errors.Is(err, unix.ENOENT) {
+				t.Errorf("remove cgroup %s: %v", d, err)
+			}
+			break
 		}
 	}
 }

@@ -19,8 +19,8 @@ func runIn(t *testing.T, root string, args []string, script string) result {
 	return runCCSuper(t, append(a, "--", "/bin/sh", "-c", script)...)
 }
 
-// wantLines fails the test unless r exited 0 having printed want.
-func wantLines(t *testing.T, r result, want ...string) {
+// wantExactLines fails the test unless r exited 0 having printed want.
+func wantExactLines(t *testing.T, r result, want ...string) {
 	t.Helper()
 	wantExit(t, r, 0)
 	if got := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -50,7 +50,7 @@ p mqueue sh -c 'grep -q " /dev/mqueue mqueue rw," /proc/self/mounts'
 p proc sh -c 'echo renamed > /proc/self/comm'
 p sys sh -c 'echo x > /sys/kernel/uevent_helper'
 p workdir test "$PWD" = /made/for/work`)
-	wantLines(t, r, "fail root", "fail etc", "fail tmp", "ok error", "ok hosts", "ok shm", "ok null",
+	wantExactLines(t, r, "fail root", "fail etc", "fail tmp", "ok error", "ok hosts", "ok shm", "ok null",
 		"ok pts", "ok mqueue", "ok proc", "fail sys", "ok workdir")
 	if _, err := os.Lstat(filepath.Join(root, "new")); err == nil {
 		t.Errorf("the rootfs got /new")
@@ -78,7 +78,7 @@ func TestVolume(t *testing.T) {
 cat /data/from-host /etc/deep/single
 echo container wrote > /data/from-container
 echo appended >> /etc/deep/single`)
-		wantLines(t, r, "host wrote", "one file")
+		wantExactLines(t, r, "host wrote", "one file")
 		if b, err := os.ReadFile(filepath.Join(host, "from-container")); err != nil || string(b) != "container wrote\n" {
 			t.Errorf("host sees from-container = %q (%v), want %q", b, err, "container wrote\n")
 		}
@@ -106,7 +106,7 @@ p file sh -c 'echo x >> /single'
 p remount mount -o remount,rw /data
 p write-again touch /data/new
 p id test "$(id -u)" = 0`)
-		wantLines(t, r, "ok read", "fail write", "fail overwrite", "fail delete", "fail file", "fail remount",
+		wantExactLines(t, r, "ok read", "fail write", "fail overwrite", "fail delete", "fail file", "fail remount",
 			"fail write-again", "ok id")
 		if _, err := os.Stat(filepath.Join(host, "new")); err == nil {
 			t.Errorf("a read-only volume took a write")
@@ -119,7 +119,7 @@ p id test "$(id -u)" = 0`)
 	t.Run("nested", func(t *testing.T) {
 		// Given deepest first: bound after the one it lies in anyway.
 		r := runIn(t, root, []string{"-v", file + ":/outer/inner/single", "-v", host + ":/outer"}, `cat /outer/from-host /outer/inner/single`)
-		wantLines(t, r, "host wrote", "one file", "appended")
+		wantExactLines(t, r, "host wrote", "one file", "appended")
 		if _, err := os.Stat(filepath.Join(host, "inner/single")); err != nil {
 			t.Errorf("the inner mount point, made in the outer volume: %v", err)
 		}
@@ -218,7 +218,7 @@ func TestVolumeSymlinkEscape(t *testing.T) {
 				wantOneLineError(t, r, 125)
 				return
 			}
-			wantLines(t, r, "volume")
+			wantExactLines(t, r, "volume")
 			inside = filepath.Join(inside, "sub")
 			if st, err := os.Stat(inside); err != nil || !st.IsDir() {
 				t.Errorf("mount point %s in the rootfs: %v", inside, err)

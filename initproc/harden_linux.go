@@ -5,38 +5,152 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ccontainer/ccontainer/seccomp"
 )
 
-// defaultCaps is the capability set a container's command keeps: the one
-// Docker and the OCI runtimes give by default, less CAP_MKNOD. Everything that
-// reaches past the container (CAP_SYS_ADMIN, CAP_SYS_MODULE, CAP_SYS_RAWIO,
-// CAP_SYS_PTRACE, CAP_NET_ADMIN, CAP_SYS_TIME, ...) is dropped. Docker can
-// leave CAP_MKNOD because its devices cgroup refuses to open any device node
-// not on its list; without that cgroup (still to come here), a container could
-// make a node for the host's disk and read it.
-var defaultCaps = []int{
-	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FSETID, unix.CAP_FOWNER,
-	unix.CAP_NET_RAW, unix.CAP_SETGID, unix.CAP_SETUID, unix.CAP_SETFCAP, unix.CAP_SETPCAP,
-	unix.CAP_NET_BIND_SERVICE, unix.CAP_SYS_CHROOT, unix.CAP_KILL, unix.CAP_AUDIT_WRITE,
+// hardening is what the thread that forks the command takes on before the
+// fork, so that the command inherits it: everything here is per thread, and
+// ccinit's other threads (reaping, signals) keep root's full rights.
+type hardening struct {
+	caps       *CapSet // the command's capabilities; nil: leave them as they are
+	cred       *Cred   // who the command runs as; nil: as ccinit
+	noNewPrivs bool
+	filter     []unix.SockFilter // seccomp filter; nil: none
 }
 
-// dropCaps limits the calling thread, and so the processes it forks, to
-// keep: the bounding set loses every other capability, and the permitted,
-// effective and inheritable sets become keep. A root exec then gets exactly
-// keep.
+// active reports whether h changes anything.
+func (h hardening) active() bool {
+	return h.caps != nil || h.cred != nil || h.noNewPrivs || h.filter != nil
+}
+
+// planHardening turns o into what the command's thread will take on: the
+// user looked up in the container's files, the seccomp filter built for the
+// capabilities the command will have.
 //
-// Preconditions: the calling goroutine is locked to its thread, and stays
-// locked: capabilities are per thread, and this one must not go back to the
-// runtime's pool to run other work with fewer rights.
-func dropCaps(keep []int) error {
-	kept := map[int]bool{}
-	var set [2]uint32
-	for _, c := range keep {
-		kept[c] = true
-		set[c/32] |= 1 << (c % 32)
+// Preconditions: after pivot_root (with --rootfs), so that names are looked up
+// in the container's /etc.
+func planHardening(o Options) (hardening, error) {
+	h := hardening{noNewPrivs: o.NoNewPrivs}
+	if o.Caps != "" {
+		caps, err := ParseCapSet(o.Caps)
+		if err != nil {
+			return h, err
+		}
+		// Nothing can raise a capability ccinit does not hold (this host's
+		// root may lack some): --cap-add ALL means all there are.
+		held, err := heldCaps()
+		if err != nil {
+			return h, err
+		}
+		caps &= held
+		h.caps = &caps
 	}
+	if o.User != "" {
+		c, err := LookupUser(o.User)
+		if err != nil {
+			return h, err
+		}
+		h.cred = &c
+	}
+	if o.Seccomp {
+		caps, err := filterCaps(h)
+		if err != nil {
+			return h, err
+		}
+		if h.filter, err = seccomp.Build(seccomp.Options{Caps: uint64(caps)}); err != nil {
+			return h, err
+		}
+	}
+	return h, nil
+}
+
+// filterCaps returns the capabilities the command will run with, which decide
+// the syscalls the filter lets through (CAP_SYS_ADMIN unlocks mount, ...).
+// As in Docker, that is the bounding set even for a user other than root,
+// who could reach it through a setuid program when no_new_privs is off. With
+// no set given, it is the one ccinit has.
+func filterCaps(h hardening) (CapSet, error) {
+	if h.caps != nil {
+		return *h.caps, nil
+	}
+	return heldCaps()
+}
+
+// heldCaps returns the calling thread's permitted capabilities.
+func heldCaps() (CapSet, error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return 0, fmt.Errorf("read capabilities: %w", err)
+	}
+	return (CapSet(data[1].Permitted)<<32 | CapSet(data[0].Permitted)) & AllCaps, nil
+}
+
+// apply limits the calling thread, and so what it forks, to h.
+//
+// The order matters. The bounding set is cut while the thread still has
+// CAP_SETPCAP. The user changes before the capabilities are set, so that
+// dropping CAP_SETUID does not prevent --user; a user other than root then
+// ends with no effective or permitted capabilities, as in Docker. The seccomp
+// filter comes last, so it need not allow ccinit's own setup, except without
+// no_new_privs: then the kernel wants CAP_SYS_ADMIN to install it, and it goes
+// first, while the thread still has it.
+//
+// Preconditions: the calling goroutine is locked to its thread and never
+// unlocks it: the thread must die with the goroutine, not go back to the
+// runtime's pool to run other work with fewer rights.
+func (h hardening) apply() error {
+	if !h.active() {
+		return nil
+	}
+	// This thread ends with fewer rights than ccinit's others. A process may
+	// ptrace a thread whose capabilities are a subset of its own, and all of
+	// ccinit's threads share one memory: no ptrace of ccinit at all (nor
+	// /proc/1/mem, environ, ...).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("make ccinit non-dumpable: %w", err)
+	}
+	if h.filter != nil && !h.noNewPrivs {
+		if err := seccomp.Install(h.filter); err != nil {
+			return err
+		}
+	}
+	if h.caps != nil {
+		if err := dropBounding(*h.caps); err != nil {
+			return err
+		}
+	}
+	if h.cred != nil {
+		if err := setCred(*h.cred); err != nil {
+			return err
+		}
+	}
+	if h.caps != nil {
+		set := *h.caps
+		if h.cred != nil && h.cred.UID != 0 {
+			set = 0
+		}
+		if err := setCaps(set); err != nil {
+			return err
+		}
+	}
+	if h.noNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("set no_new_privs: %w", err)
+		}
+		if h.filter != nil {
+			return seccomp.Install(h.filter)
+		}
+	}
+	return nil
+}
+
+// dropBounding removes every capability but keep from the bounding set, so
+// that nothing the command executes can gain one.
+func dropBounding(keep CapSet) error {
 	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
-		if kept[c] {
+		if keep&(1<<c) != 0 {
 			continue
 		}
 		// EINVAL: a capability this kernel does not know.
@@ -44,10 +158,19 @@ func dropCaps(keep []int) error {
 			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
 		}
 	}
+	return nil
+}
+
+// setCaps makes set the thread's effective and permitted capabilities, so a
+// root exec gets exactly set. The inheritable set is emptied, as runc does
+// since CVE-2022-24769: with it, a program with inheritable file
+// capabilities run by another user would gain them.
+func setCaps(set CapSet) error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	for i := range data {
-		data[i] = unix.CapUserData{Effective: set[i], Permitted: set[i], Inheritable: set[i]}
+		half := uint32(set >> (32 * i))
+		data[i] = unix.CapUserData{Effective: half, Permitted: half}
 	}
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("set capabilities: %w", err)

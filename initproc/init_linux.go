@@ -73,6 +73,11 @@ func Run(o Options) (status int, err error) {
 		if err := EnterRoot(o); err != nil {
 			return ExitSetup, err
 		}
+		if !o.ProcUnmasked {
+			if err := maskProc(); err != nil {
+				return ExitSetup, err
+			}
+		}
 		end()
 	} else {
 		u, err := mountMissing()
@@ -104,9 +109,16 @@ func Run(o Options) (status int, err error) {
 	}
 	endPrep := rec.Begin("environment, working directory, resolve command")
 
+	harden, err := planHardening(o)
+	if err != nil {
+		return ExitSetup, err
+	}
 	hostname, _ := os.Hostname() // only for $HOSTNAME; empty is fine
 	home := "/root"
-	if os.Getuid() != 0 {
+	switch {
+	case harden.cred != nil:
+		home = harden.cred.Home
+	case os.Getuid() != 0:
 		home = "/"
 	}
 	env := BuildEnv(EnvSpec{
@@ -143,7 +155,7 @@ func Run(o Options) (status int, err error) {
 		return ExitSetup, err
 	}
 	endPrep()
-	r := reaper{trace: rec, sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground, tty: tty, dropCaps: o.DefaultCaps}
+	r := reaper{trace: rec, sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground, tty: tty, harden: harden}
 	if o.CPUs != "" {
 		if r.cpus, err = ParseCPUs(o.CPUs); err != nil {
 			return ExitSetup, err

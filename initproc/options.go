@@ -60,10 +60,23 @@ type Options struct {
 	// Binds are SRC:DST pairs: the host file SRC is bound on DST inside the
 	// rootfs (with --rootfs), DST resolved within the rootfs.
 	Binds []string
-	// DefaultCaps runs the command with Docker's default capability set
-	// instead of all of root's. ccsuper sets it; standalone, ccinit leaves
-	// capabilities to whoever started it (podman, docker).
-	DefaultCaps bool
+	// Caps, when set, is the command's capability set as a hex mask (see
+	// CapSet). ccsuper passes Docker's default set, tweaked by --cap-add and
+	// --cap-drop; empty (standalone) leaves capabilities to whoever started
+	// ccinit (podman, docker).
+	Caps string
+	// User runs the command as USER[:GROUP] (names or numbers, names from
+	// the container's /etc/passwd and /etc/group); empty: as ccinit.
+	User string
+	// NoNewPrivs sets no_new_privs for the command: setuid bits and file
+	// capabilities no longer raise its rights.
+	NoNewPrivs bool
+	// Seccomp runs the command under the default seccomp filter, for the
+	// capabilities it has (see package seccomp).
+	Seccomp bool
+	// ProcUnmasked leaves /proc and /sys as mounted, without the masks of
+	// maskProc (--privileged).
+	ProcUnmasked bool
 	// Console is the host path of the terminal to bind on /dev/console.
 	Console string
 	// ConsoleSocket, when above 0, is a unix socket to the supervisor: ccinit
@@ -152,7 +165,11 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.Grace, "grace", DefaultGrace, "time between SIGTERM and SIGKILL for processes left after the command exits")
 	fs.BoolVar(&o.Foreground, "foreground", false, "give the command the terminal's foreground even when ccinit does not hold it")
 	fs.Var((*bindList)(&o.Binds), "bind", "bind host file `SRC:DST` into the rootfs (repeatable, with --rootfs)")
-	fs.BoolVar(&o.DefaultCaps, "default-caps", false, "run the command with Docker's default capability set, not all of root's")
+	fs.StringVar(&o.Caps, "caps", "", "run the command with these capabilities, a hex `MASK` (bit N: capability N)")
+	fs.StringVar(&o.User, "user", "", "run the command as `USER[:GROUP]`, names or numbers")
+	fs.BoolVar(&o.NoNewPrivs, "no-new-privs", false, "set no_new_privs for the command")
+	fs.BoolVar(&o.Seccomp, "seccomp", false, "run the command under the default seccomp filter")
+	fs.BoolVar(&o.ProcUnmasked, "proc-unmasked", false, "do not mask or freeze the host-wide parts of /proc and /sys (with --rootfs)")
 	fs.StringVar(&o.CPUs, "cpus", "", "run the command on these CPUs (a list such as 0-3,8)")
 	fs.StringVar(&o.Console, "console", "", "bind this terminal on /dev/console (with --rootfs)")
 	fs.IntVar(&o.TraceFD, "trace-fd", 0, "write the steps taken, with their times, to this `FD` at exit")
@@ -190,6 +207,16 @@ func ParseArgs(args []string, usage io.Writer) (Options, error) {
 	}
 	if o.CPUs != "" {
 		if _, err := ParseCPUs(o.CPUs); err != nil {
+			return o, err
+		}
+	}
+	if o.Caps != "" {
+		if _, err := ParseCapSet(o.Caps); err != nil {
+			return o, err
+		}
+	}
+	if o.User != "" {
+		if err := CheckUser(o.User); err != nil {
 			return o, err
 		}
 	}
@@ -242,8 +269,20 @@ func (o Options) Argv() []string {
 	for _, b := range o.Binds {
 		a = append(a, "--bind", b)
 	}
-	if o.DefaultCaps {
-		a = append(a, "--default-caps")
+	if o.Caps != "" {
+		a = append(a, "--caps", o.Caps)
+	}
+	if o.User != "" {
+		a = append(a, "--user", o.User)
+	}
+	if o.NoNewPrivs {
+		a = append(a, "--no-new-privs")
+	}
+	if o.Seccomp {
+		a = append(a, "--seccomp")
+	}
+	if o.ProcUnmasked {
+		a = append(a, "--proc-unmasked")
 	}
 	if o.CPUs != "" {
 		a = append(a, "--cpus", o.CPUs)

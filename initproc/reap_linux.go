@@ -67,7 +67,7 @@ type reaper struct {
 	foreground bool         // see Options.Foreground
 	tty        bool         // stdin is the container's own pty: make it the command's
 	cpus       *unix.CPUSet // see Options.CPUs; nil: leave as is
-	dropCaps   bool         // see Options.DefaultCaps
+	harden     hardening    // see Options.Caps, User, NoNewPrivs, Seccomp
 
 	child int // the command's PID
 
@@ -92,54 +92,61 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 		sys.Foreground = true
 		sys.Ctty = 0
 	}
-	// The child inherits the affinity and the capabilities of the thread
-	// that forks it: set them on this thread, locked to this goroutine.
-	if r.cpus != nil || r.dropCaps {
-		runtime.LockOSThread()
-		if !r.dropCaps {
-			// A thread with fewer capabilities never goes back to the
-			// runtime's pool; one with another affinity may.
-			defer runtime.UnlockOSThread()
+	forkExec := func() (int, error) {
+		// An ignored signal stays ignored across execve: the command
+		// gets reservedRT at their default, and ccinit goes back to
+		// ignoring them once it has forked.
+		if err := setReservedRT(sigDfl); err != nil {
+			return 0, err
 		}
+		pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+			Dir:   dir,
+			Env:   env,
+			Files: []uintptr{0, 1, 2},
+			Sys:   sys,
+		})
+		_ = setReservedRT(sigIgn) // best effort, as in Run
+		if err != nil {
+			return 0, execError(argv[0], err)
+		}
+		if r.trace != nil {
+			r.execDone = trace.Now()
+		}
+		return pid, nil
 	}
-	if r.cpus != nil {
-		if err := unix.SchedSetaffinity(0, r.cpus); err != nil {
-			return fmt.Errorf("give the command its CPUs back: %w", err)
-		}
-	}
-	if r.dropCaps {
-		// This thread keeps fewer capabilities than ccinit's others. A
-		// process may ptrace a thread whose capabilities are a subset of
-		// its own, and all of ccinit's threads share one memory: no
-		// ptrace of ccinit at all (nor /proc/1/mem, environ, ...).
-		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
-			return fmt.Errorf("make ccinit non-dumpable: %w", err)
-		}
-		if err := dropCaps(defaultCaps); err != nil {
-			return err
-		}
-	}
-	// An ignored signal stays ignored across execve: the command gets
-	// reservedRT at their default, and ccinit goes back to ignoring them
-	// once it has forked.
-	if err := setReservedRT(sigDfl); err != nil {
+	if r.cpus == nil && !r.harden.active() {
+		pid, err := forkExec()
+		r.child = pid
 		return err
 	}
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
-		Dir:   dir,
-		Env:   env,
-		Files: []uintptr{0, 1, 2},
-		Sys:   sys,
-	})
-	_ = setReservedRT(sigIgn) // best effort, as in Run
-	if err != nil {
-		return execError(argv[0], err)
+	// The child inherits the affinity, the capabilities, the user, the
+	// no_new_privs bit and the seccomp filter of the thread that forks it,
+	// and all are per thread: set them on a thread of its own, which exits
+	// with its goroutine (never unlocked), so that no other goroutine ever
+	// runs with them and ccinit's other threads keep their full rights.
+	type started struct {
+		pid int
+		err error
 	}
-	r.child = pid
-	if r.trace != nil {
-		r.execDone = trace.Now()
-	}
-	return nil
+	done := make(chan started, 1)
+	go func() {
+		runtime.LockOSThread()
+		if r.cpus != nil {
+			if err := unix.SchedSetaffinity(0, r.cpus); err != nil {
+				done <- started{err: fmt.Errorf("give the command its CPUs back: %w", err)}
+				return
+			}
+		}
+		if err := r.harden.apply(); err != nil {
+			done <- started{err: err}
+			return
+		}
+		pid, err := forkExec()
+		done <- started{pid, err}
+	}()
+	s := <-done
+	r.child = s.pid
+	return s.err
 }
 
 // loop is the only place that waits for children. It returns the command's

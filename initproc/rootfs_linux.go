@@ -147,7 +147,7 @@ func EnterRoot(o Options) error {
 			return err
 		}
 	}
-	return maskProc()
+	return nil
 }
 
 // cloneHostFile takes hold of the host file at path as a detached clone of

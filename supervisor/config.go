@@ -50,6 +50,20 @@ type Config struct {
 	KeptLayer func(dir string)
 	// Volumes are -v specs, HOST:CONTAINER[:ro|rw].
 	Volumes []string
+	// CapAdd and CapDrop change the command's capabilities from Docker's
+	// default set, with Docker's rules (initproc.TweakCaps).
+	CapAdd, CapDrop []string
+	// Seccomp is "default" (or empty) for the default filter, "unconfined"
+	// for none.
+	Seccomp string
+	// User is USER[:GROUP] for the command, looked up inside the container.
+	User string
+	// NewPrivs lets the command gain rights through setuid programs and file
+	// capabilities: no no_new_privs.
+	NewPrivs bool
+	// Privileged gives the command every capability, no seccomp filter and
+	// /proc and /sys unmasked, as docker run --privileged.
+	Privileged bool
 	// Init is the host path of the ccinit binary to start as PID 1.
 	Init string
 	// Args is the command, resolved inside the container.
@@ -63,6 +77,12 @@ type Config struct {
 	// cgroup when it ends.
 	Stats func(Usage)
 }
+
+// The values of --seccomp.
+const (
+	SeccompDefault    = "default"
+	SeccompUnconfined = "unconfined"
+)
 
 // Validate checks c without touching anything, so that bad input fails before
 // any namespace, mount or process exists.
@@ -111,6 +131,17 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Limits.check(); err != nil {
 		return err
+	}
+	if _, err := initproc.TweakCaps(c.CapAdd, c.CapDrop); err != nil {
+		return err
+	}
+	if c.Seccomp != "" && c.Seccomp != SeccompDefault && c.Seccomp != SeccompUnconfined {
+		return fmt.Errorf("--seccomp %q: want %s or %s", c.Seccomp, SeccompDefault, SeccompUnconfined)
+	}
+	if c.User != "" {
+		if err := initproc.CheckUser(c.User); err != nil {
+			return err
+		}
 	}
 	if len(c.Args) == 0 || c.Args[0] == "" {
 		return errors.New("no command given")

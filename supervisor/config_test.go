@@ -51,6 +51,9 @@ func TestValidate(t *testing.T) {
 		{"bad volume spec", func(c *Config) { c.Volumes = []string{dir} }, "HOST:CONTAINER"},
 		{"missing volume source", func(c *Config) { c.Volumes = []string{filepath.Join(dir, "nope") + ":/x"} }, "no such file"},
 		{"volume on /proc", func(c *Config) { c.Volumes = []string{dir + ":/proc/x"} }, "in /proc"},
+		{"unknown capability", func(c *Config) { c.CapDrop = []string{"NET_RAW", "SYS_NOPE"} }, `unknown capability "SYS_NOPE"`},
+		{"unknown seccomp profile", func(c *Config) { c.Seccomp = "strict" }, "want default or unconfined"},
+		{"user with two colons", func(c *Config) { c.User = "a:b:c" }, "want USER[:GROUP]"},
 		{"NUL in argument", func(c *Config) { c.Args = []string{"/bin/sh", "a\x00b"} }, "NUL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -164,22 +164,20 @@ func Run(c Config) (_ int, err error) {
 		return initproc.ExitSetup, fmt.Errorf("read CPU affinity: %w", err)
 	}
 	opts := initproc.Options{
-		CPUs:     initproc.FormatCPUs(&cpus),
-		Rootfs:   rootfs,
-		SyncFD:   syncFD,
-		Hostname: c.Hostname,
-		Env:      c.Env,
-		CleanEnv: true,
-		// Root inside must not be root of the host.
-		DefaultCaps: true,
-		Workdir:     c.Workdir,
-		Grace:       initproc.DefaultGrace,
-		Console:     terminalPath(c.TTY),
-		Binds:       plan.binds,
-		ReadOnly:    c.ReadOnly,
-		KeepLayer:   c.Keep,
-		Volumes:     vols,
-		Args:        c.Args,
+		CPUs:      initproc.FormatCPUs(&cpus),
+		Rootfs:    rootfs,
+		SyncFD:    syncFD,
+		Hostname:  c.Hostname,
+		Env:       c.Env,
+		CleanEnv:  true,
+		Workdir:   c.Workdir,
+		Grace:     initproc.DefaultGrace,
+		Console:   terminalPath(c.TTY),
+		Binds:     plan.binds,
+		ReadOnly:  c.ReadOnly,
+		KeepLayer: c.Keep,
+		Volumes:   vols,
+		Args:      c.Args,
 		// ccinit gets a process group of its own (below), so it cannot see
 		// that we hold the terminal's foreground: tell it.
 		Foreground: !c.TTY && inForeground(),
@@ -193,6 +191,7 @@ func Run(c Config) (_ int, err error) {
 	if lay != nil {
 		opts.Overlay = lay.dir
 	}
+	hardenOptions(c, &opts)
 	flags := uintptr(cloneFlags)
 	if c.Net != NetHost {
 		flags |= unix.CLONE_NEWNET

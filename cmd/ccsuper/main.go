@@ -137,6 +137,12 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, traceFlag, err
 	fs.BoolVar(&c.Keep, "keep", false, "keep the --overlay layer after exit and print where it is")
 	fs.Var((*listFlag)(&c.Volumes), "v", "bind a host path into the container as `HOST:CONTAINER[:ro|rw]` (repeatable; CONTAINER made if missing)")
 	fs.Var((*listFlag)(&c.Volumes), "volume", "same as -v")
+	fs.Var((*listFlag)(&c.CapAdd), "cap-add", "give the command capability `CAP` (repeatable; CAP_ optional, any case, ALL)")
+	fs.Var((*listFlag)(&c.CapDrop), "cap-drop", "take capability `CAP` from the command (repeatable; ALL)")
+	fs.StringVar(&c.Seccomp, "seccomp", "", "seccomp `PROFILE`: default (Docker's, when not given) or unconfined")
+	fs.StringVar(&c.User, "user", "", "run the command as `USER[:GROUP]`, names or numbers from the container's /etc/passwd and /etc/group")
+	fs.BoolVar(&c.NewPrivs, "new-privileges", false, "let setuid programs and file capabilities raise the command's rights (no no_new_privs)")
+	fs.BoolVar(&c.Privileged, "privileged", false, "all capabilities, no seccomp filter, /proc and /sys unmasked")
 	fs.StringVar(&c.Init, "init", "", "`PATH` of the ccinit binary (default: next to ccsuper)")
 	fs.Func("memory", "limit the container's memory to `BYTES` (suffix k, m, g or t; no swap beyond it)", func(v string) (err error) {
 		c.Limits.Memory, err = supervisor.ParseBytes(v)

@@ -31,6 +31,13 @@ func TestParseArgs(t *testing.T) {
 			Workdir: "/w", Init: "/opt/ccinit", Net: supervisor.NetBridge, Subnet: "10.9.0.0/16", NAT: true,
 			Args: []string{"/bin/sh", "-c", "echo $A"}},
 	}, {
+		name: "security flags, repeatable",
+		args: []string{"--rootfs", "r", "--cap-add", "SYS_ADMIN", "--cap-add", "net_admin", "--cap-drop", "ALL",
+			"--seccomp", "unconfined", "--user", "app:tty", "--new-privileges", "--privileged"},
+		want: supervisor.Config{Rootfs: "r", Hostname: supervisor.DefaultHostname, Net: supervisor.NetBridge, Subnet: supervisor.DefaultSubnet,
+			CapAdd: []string{"SYS_ADMIN", "net_admin"}, CapDrop: []string{"ALL"}, Seccomp: "unconfined", User: "app:tty",
+			NewPrivs: true, Privileged: true, Args: []string{"/bin/sh"}, Interactive: true, Env: []string{"ENV=/etc/profile"}},
+	}, {
 		name: "command flags after -- belong to the command",
 		args: []string{"--rootfs", "r", "--", "ls", "--hostname", "-e"},
 		want: supervisor.Config{Interactive: true, Rootfs: "r", Hostname: supervisor.DefaultHostname, Net: supervisor.NetBridge, Subnet: supervisor.DefaultSubnet,
@@ -66,8 +73,8 @@ func TestParseArgs(t *testing.T) {
 		wantErr: "want bridge, none or host",
 	}, {
 		name:    "unknown flag",
-		args:    []string{"--rootfs", "r", "--privileged"},
-		wantErr: "flag provided but not defined: -privileged",
+		args:    []string{"--rootfs", "r", "--no-such-flag"},
+		wantErr: "flag provided but not defined: -no-such-flag",
 	}, {
 		name:    "bad env",
 		args:    []string{"--rootfs", "r", "-e", "=1"},

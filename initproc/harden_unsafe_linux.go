@@ -1,0 +1,32 @@
+package initproc
+
+import (
+	"fmt"
+	"runtime"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// setCred switches this thread, and this thread only, to c: the raw
+// syscalls, because the Go and x/sys wrappers change every thread of the
+// process, and ccinit itself stays root.
+func setCred(c Cred) error {
+	groups := make([]uint32, len(c.Groups))
+	copy(groups, c.Groups)
+	var p unsafe.Pointer
+	if len(groups) > 0 {
+		p = unsafe.Pointer(&groups[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(p), 0); e != 0 {
+		return fmt.Errorf("setgroups %v: %w", groups, e)
+	}
+	runtime.KeepAlive(groups)
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(c.GID), uintptr(c.GID), uintptr(c.GID)); e != 0 {
+		return fmt.Errorf("setresgid %d: %w", c.GID, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(c.UID), uintptr(c.UID), uintptr(c.UID)); e != 0 {
+		return fmt.Errorf("setresuid %d: %w", c.UID, e)
+	}
+	return nil
+}

@@ -70,15 +70,17 @@ func Run(o Options) (status int, err error) {
 	}()
 	if o.Rootfs != "" {
 		end := rec.Begin("enter root: pivot_root, mounts, /dev")
-		if err := EnterRoot(o); err != nil {
+		if err := EnterRoot(o, rec); err != nil {
 			return ExitSetup, err
 		}
+		end()
 		if !o.ProcUnmasked {
+			end := rec.Begin("mask /proc")
 			if err := maskProc(); err != nil {
 				return ExitSetup, err
 			}
+			end()
 		}
-		end()
 	} else {
 		u, err := mountMissing()
 		undo = append(undo, u...)

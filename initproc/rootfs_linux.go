@@ -10,6 +10,8 @@ import (
 
 	"github.com/u-root/u-root/pkg/mount"
 	"golang.org/x/sys/unix"
+
+	"github.com/ccontainer/ccontainer/trace"
 )
 
 // A device node made in the container's /dev.
@@ -59,10 +61,12 @@ type hostFile struct {
 // Preconditions: the caller is alone in a new mount namespace and is the first
 // process of a new PID namespace (so the proc instance shows the container's
 // processes only).
-func EnterRoot(o Options) error {
+func EnterRoot(o Options, rec *trace.Recorder) error {
 	rootfs := o.Rootfs
 	// Without this, with systemd's shared / the mounts below would propagate
 	// back to the host's namespace and outlive the container.
+	end := rec.Begin("  / private, bind (or overlay) rootfs")
+	defer func() { end() }()
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / recursively private: %w", err)
 	}
@@ -88,6 +92,8 @@ func EnterRoot(o Options) error {
 		}
 		return f, err
 	}
+	end()
+	end = rec.Begin("  hold host files (open_tree clones)")
 	cons := hostFile{fd: -1}
 	if o.Console != "" {
 		var err error
@@ -121,15 +127,23 @@ func EnterRoot(o Options) error {
 		}
 	}
 
+	end()
+	end = rec.Begin("  pivot_root, detach old root")
 	if err := pivot(rootfs); err != nil {
 		return err
 	}
+	end()
+	end = rec.Begin("  mount proc, sysfs, /dev tmpfs")
 	if err := mountSpecial(); err != nil {
 		return err
 	}
+	end()
+	end = rec.Begin("  /dev nodes, devpts, shm, mqueue, console")
 	if err := populateDev(cons); err != nil {
 		return err
 	}
+	end()
+	end = rec.Begin("  bind /etc files, volumes")
 	root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open new root: %w", err)

@@ -58,7 +58,7 @@ bench: build rootfs-debian bench-tools
 		-out $(BENCH_OUT) $(if $(BENCH_ONLY),-only $(BENCH_ONLY)) $(BENCH_FLAGS)
 	$(BUILD)/bench-report -in $(BENCH_OUT)/results.json -md $(BENCH_OUT)/BENCHMARKS.md -charts $(BENCH_OUT)/charts
 	@if [ -z "$(BENCH_ONLY)$(BENCH_FLAGS)" ]; then \
-		$(BUILD)/bench-report -in $(BENCH_OUT)/results.json -md BENCHMARKS.md -charts bench/charts -findings bench/findings.md && \
+		$(BUILD)/bench-report -in $(BENCH_OUT)/results.json -md BENCHMARKS.md -charts bench/charts $(if $(wildcard bench/findings.md),-findings bench/findings.md) && \
 		echo "bench: wrote BENCHMARKS.md and bench/charts/ (commit them)"; fi
 	@echo "bench: $(BENCH_OUT)/BENCHMARKS.md"
 

@@ -131,6 +131,12 @@ func run(o options, want map[string]bool) error {
 			printSection(secs[i])
 		}
 		res.Sections = append(res.Sections, secs...)
+		// Saved after every section, so an interrupted run keeps what it
+		// measured (partial.json: the report says nothing of what is missing).
+		res.Notes, res.Duration = b.notes, time.Since(start).Seconds()
+		if err := res.Save(filepath.Join(o.out, "partial.json")); err != nil {
+			return err
+		}
 	}
 	res.Machine = append(res.Machine, [2]string{"load at end", firstLine(os.ReadFile("/proc/loadavg"))})
 	res.Versions = b.versions()
@@ -140,6 +146,7 @@ func run(o options, want map[string]bool) error {
 	if err := res.Save(path); err != nil {
 		return err
 	}
+	_ = os.Remove(filepath.Join(o.out, "partial.json")) // superseded; a leftover would only confuse
 	b.logf("wrote %s after %.0f s", path, res.Duration)
 	return nil
 }

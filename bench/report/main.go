@@ -98,6 +98,17 @@ func writeHeader(w io.Writer, r *record.Run, findings []byte) {
 		"the absolute times. *median* and *p10–p90* are over the rounds; *ratio* is a median over the baseline's "+
 		"median; *round ratio* is the median over rounds of each round's own ratio, which cancels drift that lasts "+
 		"longer than a round.\n\n")
+	fmt.Fprintf(w, "## How to run\n\n"+
+		"- `make bench`: every section; writes `bench/results/DATE/results.json`, a report and charts there, and "+
+		"refreshes this file and `bench/charts/`. `make bench-quick`: the same sections with fewer rounds and "+
+		"shorter runs, into `bench/results/DATE/` only. `BENCH_ONLY=startup,pid1,sysbench,network,memory,scale` "+
+		"picks sections.\n"+
+		"- First `make rootfs-debian` (run by `make bench`): a Debian bookworm minbase rootfs with sysbench, "+
+		"iputils-ping and iperf3, by debootstrap; idempotent. `bench/peers.sh` installs missing peers from "+
+		"Debian's packages; a peer still missing is skipped with a note below.\n"+
+		"- The suite runs in a throwaway network and mount namespace (`scripts/throwaway-host.sh`): its bridges, "+
+		"veths, Docker engine (own socket, `/run`, data root under `build/bench/`) and iptables rules never touch "+
+		"the machine. Benchmarks never run in `make test`; the harness's own tests do.\n\n")
 	if len(findings) > 0 {
 		fmt.Fprintf(w, "%s\n\n", strings.TrimSpace(string(findings)))
 	}

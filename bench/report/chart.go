@@ -106,7 +106,7 @@ func drawChart(path string, s record.Section, sums []record.Summary, fs *faces) 
 		label := strconv.FormatFloat(v, 'g', 6, 64)
 		text(img, fs.small, grey, x-width(fs.small, label)/2, plotBottom+18, label)
 	}
-	fill(img, x0, topMargin-6, x0+1, plotBottom, grey)
+	fill(img, max(scale(0), x0), topMargin-6, max(scale(0), x0)+1, plotBottom, grey)
 
 	for i, ser := range s.Series {
 		m := sums[i]
@@ -123,7 +123,11 @@ func drawChart(path string, s record.Section, sums []record.Summary, fs *faces) 
 		case ser.Name == s.Baseline:
 			c = baseBar
 		}
-		fill(img, x0+1, y, max(scale(m.Median), x0+2), y+barHeight, c)
+		// A bar runs from the zero line (the left edge on a log scale) to
+		// the median, either way.
+		zero := max(scale(0), x0+1)
+		lo, hi := min(zero, scale(m.Median)), max(zero, scale(m.Median))
+		fill(img, lo, y, max(hi, lo+1), y+barHeight, c)
 		if m.N > 1 {
 			lo, hi := scale(m.P10), scale(m.P90)
 			mid := y + barHeight/2
@@ -135,7 +139,7 @@ func drawChart(path string, s record.Section, sums []record.Summary, fs *faces) 
 		if m.Ratio != 0 && ser.Name != s.Baseline {
 			val += fmt.Sprintf("  %.2f×", m.Ratio)
 		}
-		text(img, fs.small, ink, max(scale(m.Median), scale(m.P90))+6, y+barHeight/2+5, val)
+		text(img, fs.small, ink, max(scale(m.Median), scale(m.P90), zero)+6, y+barHeight/2+5, val)
 	}
 	legend := "orange: ccontainer"
 	if s.Baseline != "" {
@@ -202,16 +206,21 @@ func newAxis(sums []record.Summary, x0, x1 int) axis {
 			return x0 + int(math.Round(math.Log10(v/lo)/span*float64(x1-x0)))
 		}}
 	}
-	step := niceStep(top / 5)
+	// Linear from 0, or from below it when a figure is negative (a
+	// difference of two noisy readings can be).
+	low := math.Min(0, bottom)
+	step := niceStep((top - low) / 5)
 	if step == 0 {
 		step = 1
 	}
-	axisMax := math.Ceil(top/step) * step
+	axisMin, axisMax := math.Floor(low/step)*step, math.Ceil(top/step)*step
 	var ticks []float64
-	for v := 0.0; v <= axisMax+step/2; v += step {
+	for v := axisMin; v <= axisMax+step/2; v += step {
 		ticks = append(ticks, v)
 	}
-	return axis{ticks: ticks, x: func(v float64) int { return x0 + int(math.Round(v/axisMax*float64(x1-x0))) }}
+	return axis{ticks: ticks, x: func(v float64) int {
+		return x0 + int(math.Round((v-axisMin)/(axisMax-axisMin)*float64(x1-x0)))
+	}}
 }
 
 // niceStep rounds a raw axis step to 1, 2 or 5 times a power of ten.

@@ -7,7 +7,7 @@ GOFLAGS := -trimpath -ldflags='-s -w -buildid='
 SRC     := $(shell find cmd initproc seccomp supervisor -name '*.go') go.mod go.sum
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: all build rootfs run test test-unit bench-startup bench-scale clean sizes
+.PHONY: all build rootfs rootfs-debian run test test-unit bench bench-quick bench-startup bench-scale bench-tools clean sizes
 all: build
 
 build: $(BUILD)/ccsuper $(BUILD)/ccinit
@@ -33,17 +33,44 @@ test: build
 test-unit:
 	$(GO) test -count=1 -short ./...
 
-# Benchmarks run in a throwaway network namespace standing in for the host.
-bench-startup: build rootfs
-	$(GO) build -o $(BUILD)/bench-startup ./bench/startup
-	@echo "== each container alone: the bridge is made and removed in every ccsuper run"
-	$(SUDO) scripts/throwaway-host.sh $(BUILD)/bench-startup -rootfs $(ROOTFS) -ccsuper $(BUILD)/ccsuper
-	@echo "== with another container running, so the bridge stays up (as docker0 does)"
-	$(SUDO) scripts/throwaway-host.sh $(BUILD)/bench-startup -rootfs $(ROOTFS) -ccsuper $(BUILD)/ccsuper -hold-bridge
+# Benchmarks (BENCHMARKS.md says what each measures). The suite runs in a
+# throwaway network and mount namespace standing in for the host, and writes
+# bench/results/DATE/results.json; the report turns it into BENCHMARKS.md and
+# PNG charts there. A full run also refreshes the committed BENCHMARKS.md and
+# bench/charts/. BENCH_ONLY=startup,pid1,sysbench,network,memory,scale picks
+# sections (then nothing committed is touched).
+DEBIAN_ROOTFS ?= rootfs-debian
+BENCH_STAMP   := $(shell date -u +%Y-%m-%dT%H%M%SZ)
+BENCH_OUT     ?= bench/results/$(BENCH_STAMP)
+BENCH_ONLY    ?=
+BENCH_FLAGS   ?=
 
-bench-scale: build rootfs
-	$(GO) build -o $(BUILD)/bench-scale ./bench/scale
-	$(SUDO) scripts/throwaway-host.sh $(BUILD)/bench-scale -rootfs $(ROOTFS) -ccsuper $(BUILD)/ccsuper -n 50
+rootfs-debian: $(BUILD)/ccinit
+	$(SUDO) scripts/mkrootfs-debian.sh $(DEBIAN_ROOTFS) $(BUILD)/ccinit
+
+bench-tools:
+	$(GO) build -o $(BUILD)/bench-suite ./bench/suite
+	$(GO) build -o $(BUILD)/bench-report ./bench/report
+
+bench: build rootfs-debian bench-tools
+	$(SUDO) bench/peers.sh
+	$(SUDO) scripts/throwaway-host.sh $(BUILD)/bench-suite -rootfs $(DEBIAN_ROOTFS) -ccsuper $(BUILD)/ccsuper \
+		-out $(BENCH_OUT) $(if $(BENCH_ONLY),-only $(BENCH_ONLY)) $(BENCH_FLAGS)
+	$(BUILD)/bench-report -in $(BENCH_OUT)/results.json -md $(BENCH_OUT)/BENCHMARKS.md -charts $(BENCH_OUT)/charts
+	@if [ -z "$(BENCH_ONLY)$(BENCH_FLAGS)" ]; then \
+		$(BUILD)/bench-report -in $(BENCH_OUT)/results.json -md BENCHMARKS.md -charts bench/charts $(if $(wildcard bench/findings.md),-findings bench/findings.md) && \
+		echo "bench: wrote BENCHMARKS.md and bench/charts/ (commit them)"; fi
+	@echo "bench: $(BENCH_OUT)/BENCHMARKS.md"
+
+# The few-minute subset: every section, fewer rounds, shorter runs.
+bench-quick:
+	$(MAKE) bench BENCH_FLAGS=-quick
+
+bench-startup:
+	$(MAKE) bench BENCH_ONLY=startup,pid1
+
+bench-scale:
+	$(MAKE) bench BENCH_ONLY=scale
 
 sizes: build
 	@scripts/sizes.sh $(BUILD)/ccinit

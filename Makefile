@@ -7,7 +7,7 @@ GOFLAGS := -trimpath -ldflags='-s -w -buildid='
 SRC     := $(shell find cmd initproc seccomp supervisor -name '*.go') go.mod go.sum
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: all build rootfs rootfs-debian run test test-unit bench bench-quick bench-startup bench-scale bench-tools clean sizes
+.PHONY: all build rootfs rootfs-debian run test test-unit bench bench-quick bench-startup bench-scale bench-tools bench-trace bench-harden clean sizes
 all: build
 
 build: $(BUILD)/ccsuper $(BUILD)/ccinit
@@ -71,6 +71,16 @@ bench-startup:
 
 bench-scale:
 	$(MAKE) bench BENCH_ONLY=scale
+
+# Per-step medians of `ccsuper --trace` over many runs (the start-up study).
+bench-trace: build rootfs
+	$(GO) build -o $(BUILD)/tracestat ./bench/tracestat
+	$(SUDO) scripts/throwaway-host.sh $(BUILD)/tracestat -ccsuper $(BUILD)/ccsuper -rootfs $(ROOTFS) -n 200 -- --net none
+	$(SUDO) scripts/throwaway-host.sh $(BUILD)/tracestat -ccsuper $(BUILD)/ccsuper -rootfs $(ROOTFS) -n 200
+
+# What each hardening layer adds to a start, against --privileged.
+bench-harden: build rootfs
+	$(SUDO) scripts/bench-harden.sh $(BUILD)/ccsuper $(ROOTFS) 300
 
 sizes: build
 	@scripts/sizes.sh $(BUILD)/ccinit

@@ -81,7 +81,8 @@ func plan(o Options) []span {
 	for _, nr := range base {
 		ret[nr] = retAllow
 	}
-	for c, nrs := range byCap {
+	for _, bc := range byCap {
+		c, nrs := bc.cap, bc.nrs
 		if o.Caps&(1<<c) == 0 {
 			continue
 		}

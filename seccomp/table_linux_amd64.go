@@ -81,27 +81,34 @@ var base = []uintptr{
 // CAP_SYS_MODULE may load modules, and so on. Without the capability the
 // kernel would refuse most of these anyway; the filter removes the kernel
 // code behind them from what an attacker can reach.
-var byCap = map[int][]uintptr{
-	unix.CAP_DAC_READ_SEARCH: {unix.SYS_OPEN_BY_HANDLE_AT},
-	unix.CAP_SYS_ADMIN: {
+//
+// A slice, not a map: a map literal is built by code at program start, a
+// slice of constants is data in the binary, and every ccinit start pays
+// for the former.
+var byCap = []struct {
+	cap int
+	nrs []uintptr
+}{
+	{unix.CAP_DAC_READ_SEARCH, []uintptr{unix.SYS_OPEN_BY_HANDLE_AT}},
+	{unix.CAP_SYS_ADMIN, []uintptr{
 		unix.SYS_BPF, unix.SYS_CLONE, unix.SYS_CLONE3, unix.SYS_FANOTIFY_INIT, unix.SYS_FSCONFIG,
 		unix.SYS_FSMOUNT, unix.SYS_FSOPEN, unix.SYS_FSPICK, unix.SYS_LOOKUP_DCOOKIE, unix.SYS_MOUNT,
 		unix.SYS_MOUNT_SETATTR, unix.SYS_MOVE_MOUNT, unix.SYS_OPEN_TREE, unix.SYS_PERF_EVENT_OPEN,
 		unix.SYS_QUOTACTL, unix.SYS_QUOTACTL_FD, unix.SYS_SETDOMAINNAME, unix.SYS_SETHOSTNAME,
 		unix.SYS_SETNS, unix.SYS_SYSLOG, unix.SYS_UMOUNT2, unix.SYS_UNSHARE,
-	},
-	unix.CAP_SYS_BOOT:       {unix.SYS_REBOOT},
-	unix.CAP_SYS_CHROOT:     {unix.SYS_CHROOT},
-	unix.CAP_SYS_MODULE:     {unix.SYS_DELETE_MODULE, unix.SYS_INIT_MODULE, unix.SYS_FINIT_MODULE},
-	unix.CAP_SYS_PACCT:      {unix.SYS_ACCT},
-	unix.CAP_SYS_PTRACE:     {unix.SYS_KCMP, unix.SYS_PIDFD_GETFD, unix.SYS_PROCESS_MADVISE},
-	unix.CAP_SYS_RAWIO:      {unix.SYS_IOPL, unix.SYS_IOPERM},
-	unix.CAP_SYS_TIME:       {unix.SYS_SETTIMEOFDAY, unix.SYS_CLOCK_SETTIME},
-	unix.CAP_SYS_TTY_CONFIG: {unix.SYS_VHANGUP},
-	unix.CAP_SYS_NICE:       {unix.SYS_GET_MEMPOLICY, unix.SYS_MBIND, unix.SYS_SET_MEMPOLICY, unix.SYS_SET_MEMPOLICY_HOME_NODE},
-	unix.CAP_SYSLOG:         {unix.SYS_SYSLOG},
-	unix.CAP_BPF:            {unix.SYS_BPF},
-	unix.CAP_PERFMON:        {unix.SYS_PERF_EVENT_OPEN},
+	}},
+	{unix.CAP_SYS_BOOT, []uintptr{unix.SYS_REBOOT}},
+	{unix.CAP_SYS_CHROOT, []uintptr{unix.SYS_CHROOT}},
+	{unix.CAP_SYS_MODULE, []uintptr{unix.SYS_DELETE_MODULE, unix.SYS_INIT_MODULE, unix.SYS_FINIT_MODULE}},
+	{unix.CAP_SYS_PACCT, []uintptr{unix.SYS_ACCT}},
+	{unix.CAP_SYS_PTRACE, []uintptr{unix.SYS_KCMP, unix.SYS_PIDFD_GETFD, unix.SYS_PROCESS_MADVISE}},
+	{unix.CAP_SYS_RAWIO, []uintptr{unix.SYS_IOPL, unix.SYS_IOPERM}},
+	{unix.CAP_SYS_TIME, []uintptr{unix.SYS_SETTIMEOFDAY, unix.SYS_CLOCK_SETTIME}},
+	{unix.CAP_SYS_TTY_CONFIG, []uintptr{unix.SYS_VHANGUP}},
+	{unix.CAP_SYS_NICE, []uintptr{unix.SYS_GET_MEMPOLICY, unix.SYS_MBIND, unix.SYS_SET_MEMPOLICY, unix.SYS_SET_MEMPOLICY_HOME_NODE}},
+	{unix.CAP_SYSLOG, []uintptr{unix.SYS_SYSLOG}},
+	{unix.CAP_BPF, []uintptr{unix.SYS_BPF}},
+	{unix.CAP_PERFMON, []uintptr{unix.SYS_PERF_EVENT_OPEN}},
 }
 
 // namespaceFlags are the clone flags that make new namespaces: CLONE_NEWNS,

@@ -21,6 +21,7 @@ import (
 	"github.com/ccontainer/ccontainer/initproc"
 	"github.com/ccontainer/ccontainer/supervisor"
 	"github.com/ccontainer/ccontainer/trace"
+	"github.com/ccontainer/ccontainer/trace/report"
 )
 
 const usage = `usage: ccsuper --rootfs DIR [flags] [--] [COMMAND [ARG...]]
@@ -56,7 +57,7 @@ func (e *envFlag) Set(v string) error {
 // autoBool is a boolean flag that knows whether it was given.
 type autoBool struct{ set, val bool }
 
-func (b *autoBool) String() string { return strconv.FormatBool(b.val) }
+func (b *autoBool) String() string   { return strconv.FormatBool(b.val) }
 func (b *autoBool) IsBoolFlag() bool { return true }
 func (b *autoBool) Set(v string) error {
 	val, err := strconv.ParseBool(v)
@@ -215,10 +216,10 @@ func main() {
 		fmt.Fprintf(os.Stderr, "ccsuper: %s\n", oneLine(err))
 	}
 	if tr != "" {
-		report := trace.Report{Origin: origin, End: trace.Now(), Events: cfg.Trace.Events()}
-		write := report.WriteText
+		rep := report.Report{Origin: origin, End: trace.Now(), Events: cfg.Trace.Events()}
+		write := rep.WriteText
 		if tr == "json" {
-			write = report.WriteJSON
+			write = rep.WriteJSON
 		}
 		if err := write(os.Stderr); err != nil {
 			fmt.Fprintf(os.Stderr, "ccsuper: trace: %s\n", oneLine(err))

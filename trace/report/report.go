@@ -1,4 +1,7 @@
-package trace
+// Package report prints the steps of a traced run (package trace) for a
+// person or a tool. It is apart from package trace so that ccinit, which only
+// records and sends, does not link encoding/json.
+package report
 
 import (
 	"encoding/json"
@@ -6,6 +9,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/ccontainer/ccontainer/trace"
 )
 
 // Report is the trace of one run as ccsuper prints it: every step of both
@@ -13,14 +18,14 @@ import (
 type Report struct {
 	Origin int64 // CLOCK_MONOTONIC ns of ccsuper's main
 	End    int64 // CLOCK_MONOTONIC ns of ccsuper's last step's end
-	Events []Event
+	Events []trace.Event
 }
 
 // sorted returns the events by start, longer first for equal starts, so a
 // step comes before the steps inside it.
-func (r Report) sorted() []Event {
+func (r Report) sorted() []trace.Event {
 	ev := slices.Clone(r.Events)
-	slices.SortStableFunc(ev, func(a, b Event) int {
+	slices.SortStableFunc(ev, func(a, b trace.Event) int {
 		if a.Start != b.Start {
 			return cmpInt(a.Start, b.Start)
 		}

@@ -297,3 +297,85 @@ func TestStdioWithoutTerminal(t *testing.T) {
 		}
 	})
 }
+
+// TestNoInheritedDescriptors: a descriptor ccsuper inherited, here one of the
+// host's root directory, must not reach the container, where it would lead
+// out of the new root.
+func TestNoInheritedDescriptors(t *testing.T) {
+	t.Parallel()
+	root, err := os.Open("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	// ls lists its own descriptors: 0, 1, 2 and 3, the one it reads
+	// /proc/self/fd through. A leaked one would come before it, as 3.
+	cmd := ccsuper(t, "--rootfs", baseRootfs, "--net", "none", "--", "ls", "/proc/self/fd/")
+	cmd.ExtraFiles = []*os.File{root} // fd 3 in ccsuper
+	r := run(t, cmd)
+	wantExit(t, r, 0)
+	if got := strings.Fields(r.stdout); strings.Join(got, " ") != "0 1 2 3" {
+		t.Errorf("the command's descriptors: got %q, want 0 1 2 and ls's own 3", got)
+	}
+}
+
+// TestClosedStdoutWithPTY: with a pty, ccsuper copies the container's output
+// to its stdout; when that is a pipe whose reader quits (`| head -1`), ccsuper
+// must neither die of SIGPIPE (leaving the terminal raw and nothing torn
+// down) nor block the container: the command runs to its end.
+func TestClosedStdoutWithPTY(t *testing.T) {
+	t.Parallel()
+	cmd := ccsuper(t, "--rootfs", baseRootfs, "--net", "none", "-t", "-i=false", "--", "/bin/sh", "-c",
+		"i=0; while [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); done; exit 3")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	if _, err := out.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	_ = out.Close() // the reader quits, as head does
+	err = cmd.Wait()
+	if cmd.ProcessState == nil || !cmd.ProcessState.Exited() || cmd.ProcessState.ExitCode() != 3 {
+		t.Errorf("ccsuper ended with %v (%v), want exit status 3, the command's", cmd.ProcessState, err)
+	}
+}
+
+// TestTerminalWithoutInput: at a terminal, -i=false gives the command
+// /dev/null and no pty (a pty nothing feeds would hang a read).
+func TestTerminalWithoutInput(t *testing.T) {
+	t.Parallel()
+	p := newProc(ccsuper(t, "--rootfs", baseRootfs, "--net", "none", "-i=false", "--", "/bin/sh", "-c", "readlink /proc/self/fd/0; cat; echo done"))
+	startOnTerminal(t, p)
+	r := p.wait(t)
+	wantExit(t, r, 0)
+	if r.stdout != "/dev/null\ndone\n" {
+		t.Errorf("got %q, want stdin /dev/null and cat at its end at once", r.stdout)
+	}
+}
+
+// TestPipelineKeepsForeground: in a pipeline typed at a terminal
+// (`ccsuper ... | cat`), the command must not take the terminal's foreground
+// from the job, or the rest of the pipeline would stop on its next read.
+func TestPipelineKeepsForeground(t *testing.T) {
+	t.Parallel()
+	shell := `"$@" | cat; echo "status $?"`
+	args := []string{"-c", shell, "sh", ccsuperBin, "--rootfs", baseRootfs, "--net", "none", "--", "/bin/sh", "-c", termScript}
+	p := newProc(command(t, "/bin/sh", args...))
+	startOnTerminal(t, p)
+	r := p.wait(t)
+	wantExit(t, r, 0)
+	var pgrp, tpgid int
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if _, err := fmt.Sscanf(line, "pgrp=%d tpgid=%d", &pgrp, &tpgid); err == nil {
+			break
+		}
+	}
+	if pgrp == 0 || tpgid == pgrp || !strings.Contains(r.stdout, "status 0") {
+		t.Errorf("command's process group %d, terminal's foreground group %d: want the command not in the foreground\n%s", pgrp, tpgid, r)
+	}
+}

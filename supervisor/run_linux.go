@@ -32,10 +32,19 @@ var forwarded = []os.Signal{
 // command's own, or 128+N when it was killed by signal N. An error means the
 // container could not be started; the status is then initproc.ExitSetup and
 // nothing is left behind. An error with another status says how the
-// container ended (killed for want of memory).
+// container ended (killed for want of memory), or that tearing down failed
+// after it ran: the status is then still the command's, so that a caller
+// sees how the command ended, and the error says what is left to reclaim.
 func Run(c Config) (_ int, err error) {
 	rec := c.Trace
 	endCheck := rec.Begin("check configuration, find ccinit")
+	// Whatever descriptors ccsuper inherited (a shell's `9</`, a job
+	// server's pipe, a service manager's sockets) must not reach ccinit and
+	// the container: a directory descriptor of the host's is a way out of
+	// the new root. ccsuper opens everything of its own close-on-exec.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return initproc.ExitSetup, fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
+	}
 	if os.Geteuid() != 0 {
 		return initproc.ExitSetup, errors.New("must be run as root")
 	}
@@ -63,6 +72,10 @@ func Run(c Config) (_ int, err error) {
 	notified := make(chan struct{})
 	go func() {
 		signal.Notify(sigs, forwarded...)
+		// A write to a closed pipe on stdout (`ccsuper -t ... | head`)
+		// must fail with EPIPE, not kill ccsuper with the host terminal
+		// left raw and nothing torn down.
+		signal.Ignore(unix.SIGPIPE)
 		close(notified)
 	}()
 
@@ -125,6 +138,7 @@ func Run(c Config) (_ int, err error) {
 		return initproc.ExitSetup, fmt.Errorf("sync pipe: %w", err)
 	}
 	defer w.Close()
+	defer r.Close() // closed early once ccinit has it; a second close is harmless
 	if err := lay.watch(r); err != nil {
 		_ = r.Close()
 		return initproc.ExitSetup, err
@@ -172,7 +186,7 @@ func Run(c Config) (_ int, err error) {
 		CleanEnv:  true,
 		Workdir:   c.Workdir,
 		Grace:     initproc.DefaultGrace,
-		Console:   terminalPath(c.TTY),
+		Console:   terminalPath(c.TTY || !c.Interactive),
 		Binds:     plan.binds,
 		ReadOnly:  c.ReadOnly,
 		KeepLayer: c.Keep,
@@ -180,7 +194,10 @@ func Run(c Config) (_ int, err error) {
 		Args:      c.Args,
 		// ccinit gets a process group of its own (below), so it cannot see
 		// that we hold the terminal's foreground: tell it.
-		Foreground: !c.TTY && inForeground(),
+		// Only with stdout on the terminal too: in a pipeline
+		// (`ccsuper ... | less`) the foreground belongs to the job, and
+		// taking it would stop the other programs of the pipeline.
+		Foreground: !c.TTY && inForeground() && isTerminal(1),
 	}
 	if c.TTY {
 		opts.ConsoleSocket = consoleFD
@@ -196,12 +213,21 @@ func Run(c Config) (_ int, err error) {
 	if c.Net != NetHost {
 		flags |= unix.CLONE_NEWNET
 	}
+	pidfd := -1
+	defer func() {
+		if pidfd >= 0 {
+			_ = unix.Close(pidfd)
+		}
+	}()
 	attr := &syscall.ProcAttr{
 		Env:   []string{}, // nothing of the host's environment
 		Files: files,
 		Sys: &syscall.SysProcAttr{
 			Cloneflags: flags,
 			Pdeathsig:  unix.SIGKILL,
+			// Signals go through a pidfd: once ccinit is reaped, its PID
+			// may be another process's, its pidfd never is.
+			PidFD: &pidfd,
 			// A group of its own: a ^C typed at the terminal while
 			// ccsuper is in the foreground reaches ccsuper only, which
 			// forwards it once, instead of reaching ccinit twice.
@@ -221,6 +247,7 @@ func Run(c Config) (_ int, err error) {
 		err error
 	}
 	var winch func() // with a pty: how to pass a new window size on
+	closeConsole := func() {}
 	started := make(chan error, 1)
 	exited := make(chan result, 1)
 	var pid int
@@ -273,7 +300,7 @@ func Run(c Config) (_ int, err error) {
 	abort := func(err error) (int, error) {
 		// Kill before closing the pipe: on EOF a live ccinit would exit
 		// 125 by itself, and look like one that failed on its own.
-		_ = unix.Kill(pid, unix.SIGKILL)
+		_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
 		_ = w.Close()
 		res := <-exited
 		if res.err == nil && res.ws.Exited() {
@@ -291,12 +318,16 @@ func Run(c Config) (_ int, err error) {
 			return abort(err)
 		}
 		cons := &console{master: master}
-		// Deferred before anything else can return: the host terminal
-		// is given back on every path from here.
-		defer func() {
+		closeConsole = func() {
 			defer rec.Begin("pty: last output, restore terminal")()
 			cons.close()
-		}()
+		}
+		// Deferred before anything else can return: the host terminal
+		// is given back on every path from here.
+		defer closeConsole()
+		// Raw mode only once a SIGTERM or SIGINT would be caught: one
+		// that killed ccsuper now would leave the terminal raw.
+		<-notified
 		if err := cons.attach(c.Interactive); err != nil {
 			return abort(err)
 		}
@@ -323,7 +354,7 @@ func Run(c Config) (_ int, err error) {
 			}
 			// ccinit has a handler for every signal, so this reaches it
 			// even though it is PID 1 of its namespace.
-			_ = unix.Kill(pid, s.(syscall.Signal))
+			_ = unix.PidfdSendSignal(pidfd, s.(syscall.Signal), nil, 0)
 		case res := <-exited:
 			endRun()
 			if traceR != nil {
@@ -336,6 +367,12 @@ func Run(c Config) (_ int, err error) {
 				return initproc.ExitSetup, fmt.Errorf("wait for container: %w", res.err)
 			}
 			status := initproc.ExitStatus(res.ws)
+			// The container's last output, and the terminal back to
+			// normal, before anything ccsuper itself prints (--stats).
+			closeConsole()
+			if opts.Foreground {
+				takeForegroundBack()
+			}
 			return status, cg.finish(status, c.Stats)
 		}
 	}
@@ -417,6 +454,15 @@ func pinToThisCPU(all *unix.CPUSet) (undo func()) {
 		return func() {}
 	}
 	return func() { _ = unix.SchedSetaffinity(0, all) }
+}
+
+// takeForegroundBack makes ccsuper's process group the terminal's foreground
+// again, after the command had it (Options.Foreground): the command's group
+// is gone, and a script's next read of the terminal would stop. SIGTTOU is
+// ignored for it, as a background group may not change the foreground.
+func takeForegroundBack() {
+	signal.Ignore(unix.SIGTTOU)
+	_ = unix.IoctlSetPointerInt(0, unix.TIOCSPGRP, unix.Getpgrp())
 }
 
 // inForeground reports whether stdin is our controlling terminal and our

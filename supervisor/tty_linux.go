@@ -24,7 +24,8 @@ type console struct {
 	restore func()
 	// out is closed when everything the container wrote has been copied
 	// to stdout: the master reads EIO once the last slave is closed.
-	out chan struct{}
+	out    chan struct{}
+	closed bool
 }
 
 // consoleSocket returns a connected pair of unix sockets, both
@@ -88,7 +89,12 @@ func (c *console) attach(interactive bool) error {
 	go func() {
 		defer close(c.out)
 		// Ends with EIO once every slave is closed: the container is gone.
-		_, _ = io.Copy(os.Stdout, c.master)
+		_, err := io.Copy(os.Stdout, c.master)
+		if err != nil && !errors.Is(err, unix.EIO) {
+			// stdout is gone (a pipe whose reader quit): go on
+			// reading, or the container blocks on a full terminal.
+			_, _ = io.Copy(io.Discard, c.master)
+		}
 	}()
 	if interactive {
 		go func() {
@@ -122,6 +128,10 @@ const drainTimeout = 2 * time.Second
 // close copies out what the container wrote last, then gives the host
 // terminal back as it was.
 func (c *console) close() {
+	if c.closed {
+		return
+	}
+	c.closed = true
 	if c.out != nil {
 		select {
 		case <-c.out:

@@ -170,7 +170,7 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, traceFlag, err
 	c.Net = mode
 	c.TTY = tty.val
 	if !tty.set {
-		c.TTY = supervisor.WantTTY()
+		c.TTY = c.Interactive && supervisor.WantTTY()
 	}
 	if *stats {
 		c.Stats = func(u supervisor.Usage) { fmt.Fprintf(os.Stderr, "ccsuper: stats: %s\n", u) }

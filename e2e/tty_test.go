@@ -379,3 +379,15 @@ func TestPipelineKeepsForeground(t *testing.T) {
 		t.Errorf("command's process group %d, terminal's foreground group %d: want the command not in the foreground\n%s", pgrp, tpgid, r)
 	}
 }
+
+// TestPTYErrorsOnStderr: with a pty, what ccinit itself says (here: the
+// command is not found) goes to ccsuper's stderr, not into the command's
+// output on the pty.
+func TestPTYErrorsOnStderr(t *testing.T) {
+	t.Parallel()
+	r := runCCSuper(t, "--rootfs", baseRootfs, "--net", "none", "-t", "-i=false", "--", "/no/such/command")
+	wantExit(t, r, 127)
+	if !strings.Contains(r.stderr, "/no/such/command") || strings.Contains(r.stdout, "/no/such/command") {
+		t.Errorf("want the error on stderr only:\n%s", r)
+	}
+}

@@ -88,14 +88,15 @@ func Run(o Options) (status int, err error) {
 			return ExitSetup, err
 		}
 	}
-	tty := false
+	slave := -1 // the container's pty, the command's stdio (-t)
 	if o.ConsoleSocket > 0 {
 		end := rec.Begin("pty: open, bind /dev/console, send master")
-		if err := takeConsole(o.ConsoleSocket); err != nil {
+		var err error
+		if slave, err = takeConsole(o.ConsoleSocket); err != nil {
 			return ExitSetup, err
 		}
+		defer unix.Close(slave) // the command has its own copies once started
 		end()
-		tty = true
 	}
 	if o.Hostname != "" {
 		if err := unix.Sethostname([]byte(o.Hostname)); err != nil {
@@ -128,7 +129,7 @@ func Run(o Options) (status int, err error) {
 		Clean:     o.CleanEnv,
 		Hostname:  hostname,
 		Home:      home,
-		Terminal:  isTerminal(0),
+		Terminal:  slave >= 0 || isTerminal(0),
 		Extra:     o.Env,
 	})
 	dir := o.Workdir
@@ -157,7 +158,7 @@ func Run(o Options) (status int, err error) {
 		return ExitSetup, err
 	}
 	endPrep()
-	r := reaper{trace: rec, sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground, tty: tty, harden: harden}
+	r := reaper{trace: rec, sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground, pty: slave, harden: harden}
 	if o.CPUs != "" {
 		if r.cpus, err = ParseCPUs(o.CPUs); err != nil {
 			return ExitSetup, err
@@ -181,22 +182,13 @@ func Run(o Options) (status int, err error) {
 	return status, nil
 }
 
-// takeConsole makes the container's pty (see openConsole) and puts its slave
-// on ccinit's stdin, stdout and stderr: the command inherits them, and what
-// ccinit itself says from now on reaches the user through the same terminal.
-func takeConsole(sock int) error {
+// takeConsole makes the container's pty (see openConsole) and returns its
+// slave, for the command's stdin, stdout and stderr. ccinit's own stdio stays
+// ccsuper's: what ccinit says (a command not found) goes to ccsuper's stderr,
+// not into the command's output.
+func takeConsole(sock int) (slave int, err error) {
 	defer unix.Close(sock)
-	slave, err := openConsole(sock)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(slave)
-	for fd := 0; fd <= 2; fd++ {
-		if err := unix.Dup3(slave, fd, 0); err != nil {
-			return fmt.Errorf("pty slave on fd %d: %w", fd, err)
-		}
-	}
-	return nil
+	return openConsole(sock)
 }
 
 // waitGo blocks until the supervisor says "go" on fd (see sync.go).

@@ -205,6 +205,11 @@ func ParseArgs(args []string, usage io.Writer) (Options, error) {
 	if o.ConsoleSocket < 0 {
 		return o, fmt.Errorf("--console-socket %d is negative", o.ConsoleSocket)
 	}
+	if o.ConsoleSocket > 0 && (o.Rootfs == "" || o.Console != "") {
+		// Standalone, the pty's bind on /dev/console could land in a
+		// mount namespace shared with the host, and nothing undoes it.
+		return o, errors.New("--console-socket needs --rootfs and no --console")
+	}
 	if o.CPUs != "" {
 		if _, err := ParseCPUs(o.CPUs); err != nil {
 			return o, err

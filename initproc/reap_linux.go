@@ -65,7 +65,7 @@ type reaper struct {
 	grace      time.Duration
 	pid1       bool
 	foreground bool         // see Options.Foreground
-	tty        bool         // stdin is the container's own pty: make it the command's
+	pty        int          // the container's pty slave for the command's stdio, or -1
 	cpus       *unix.CPUSet // see Options.CPUs; nil: leave as is
 	harden     hardening    // see Options.Caps, User, NoNewPrivs, Seccomp
 
@@ -82,7 +82,9 @@ type reaper struct {
 // command and not ccinit, as in a shell.
 func (r *reaper) start(path string, argv, env []string, dir string) error {
 	sys := &syscall.SysProcAttr{Setpgid: true}
-	if r.tty {
+	stdio := []uintptr{0, 1, 2}
+	if r.pty >= 0 {
+		stdio = []uintptr{uintptr(r.pty), uintptr(r.pty), uintptr(r.pty)}
 		// A session of its own with the pty as controlling terminal,
 		// so that a shell has job control and ^C reaches its
 		// foreground job through the line discipline.
@@ -102,7 +104,7 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 		pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
 			Dir:   dir,
 			Env:   env,
-			Files: []uintptr{0, 1, 2},
+			Files: stdio,
 			Sys:   sys,
 		})
 		_ = setReservedRT(sigIgn) // best effort, as in Run

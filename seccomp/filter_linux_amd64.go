@@ -33,11 +33,14 @@ const (
 	offArgs = 16
 )
 
-// lastKnown is the highest syscall number the tables were written against.
-// A number above it is a syscall newer than this filter: it gets ENOSYS, not
-// EPERM, so that a C library probing for it falls back to an older call as it
-// would on an older kernel, instead of failing.
-const lastKnown = unix.SYS_RSEQ_SLICE_YIELD
+// lastKnown is the highest syscall number the tables were reviewed against
+// (futex_requeue, Linux 6.7). A number above it is a syscall newer than this
+// filter: it gets ENOSYS, not EPERM, so that a C library probing for it falls
+// back to an older call as it would on an older kernel, instead of failing.
+// It must not be set past what the tables were checked against: glibc 2.39
+// turns fchmodat(AT_SYMLINK_NOFOLLOW) into fchmodat2 (452) with a fallback on
+// ENOSYS only, so an EPERM for a syscall nobody reviewed breaks `chmod -h`.
+const lastKnown = unix.SYS_FUTEX_REQUEUE
 
 // check is what a leaf does with the syscall it was reached for.
 type check struct {

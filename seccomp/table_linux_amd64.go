@@ -74,6 +74,10 @@ var base = []uintptr{
 	unix.SYS_UTIMENSAT, unix.SYS_UTIMES, unix.SYS_VFORK, unix.SYS_VMSPLICE, unix.SYS_WAIT4, unix.SYS_WAITID,
 	unix.SYS_WRITE, unix.SYS_WRITEV, unix.SYS_PROCESS_VM_READV, unix.SYS_PROCESS_VM_WRITEV, unix.SYS_PTRACE,
 	unix.SYS_ARCH_PRCTL, unix.SYS_MODIFY_LDT,
+	// Linux 6.5 to 6.7, allowed by Docker's profile since: C libraries use
+	// fchmodat2 and the futex2 calls without a fallback on EPERM.
+	unix.SYS_CACHESTAT, unix.SYS_FCHMODAT2, unix.SYS_MAP_SHADOW_STACK,
+	unix.SYS_FUTEX_WAKE, unix.SYS_FUTEX_WAIT, unix.SYS_FUTEX_REQUEUE,
 }
 
 // byCap lists the syscalls a capability unlocks, as Docker's profile does: a

@@ -147,14 +147,19 @@ func (h hardening) apply() error {
 }
 
 // dropBounding removes every capability but keep from the bounding set, so
-// that nothing the command executes can gain one.
+// that nothing the command executes can gain one. It goes on past the last
+// capability x/sys knows until the kernel says EINVAL, so that one added by a
+// newer kernel is dropped too.
 func dropBounding(keep CapSet) error {
-	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
+	for c := 0; c < 64; c++ {
 		if keep&(1<<c) != 0 {
 			continue
 		}
-		// EINVAL: a capability this kernel does not know.
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+		err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0)
+		if errors.Is(err, unix.EINVAL) && c > unix.CAP_LAST_CAP {
+			return nil // past the kernel's last capability
+		}
+		if err != nil && !errors.Is(err, unix.EINVAL) {
 			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
 		}
 	}

@@ -97,10 +97,11 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 	forkExec := func() (int, error) {
 		// An ignored signal stays ignored across execve: the command
 		// gets reservedRT at their default, and ccinit goes back to
-		// ignoring them once it has forked.
-		if err := setReservedRT(sigDfl); err != nil {
-			return 0, err
-		}
+		// ignoring them once it has forked. Best effort, as in Run: at
+		// worst the command inherits them ignored. (One of them sent
+		// in the microseconds between the two calls would end a ccinit
+		// that is not PID 1.)
+		_ = setReservedRT(sigDfl)
 		pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
 			Dir:   dir,
 			Env:   env,

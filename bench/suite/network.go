@@ -71,6 +71,11 @@ func networkSections(b *bench) ([]record.Section, error) {
 	}
 	if d, ok := b.dockerCLI(); ok {
 		gw, err := output(append(append([]string{}, d...), "network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}")...)
+		if err == nil && strings.TrimSpace(gw) == "" {
+			// dockerd 20.10 may leave the IPAM gateway empty: the
+			// address docker0 holds is the gateway.
+			gw, err = docker0Address(ip)
+		}
 		if err != nil {
 			b.note("network: Docker is skipped: %v", err)
 		} else {
@@ -141,4 +146,21 @@ func vethPair(ip, ns, hostIf, nsIf string) (undo func(), err error) {
 		}
 	}
 	return undo, nil
+}
+
+// docker0Address returns the IPv4 address of the docker0 bridge, from
+// `ip -4 -o addr show dev docker0` ("... inet 172.17.0.1/16 ...").
+func docker0Address(ip string) (string, error) {
+	out, err := output(ip, "-4", "-o", "addr", "show", "dev", "docker0")
+	if err != nil {
+		return "", err
+	}
+	f := strings.Fields(out)
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "inet" {
+			addr, _, _ := strings.Cut(f[i+1], "/")
+			return addr, nil
+		}
+	}
+	return "", fmt.Errorf("no IPv4 address on docker0: %q", out)
 }

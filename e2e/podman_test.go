@@ -35,7 +35,10 @@ func TestPodmanInitPath(t *testing.T) {
 	}
 	dir := t.TempDir()
 	parent := fmt.Sprintf("ccontainer-e2e-podman-%d", os.Getpid())
-	t.Cleanup(func() { removeCgroups(t, parent) })
+	t.Cleanup(func() {
+		removeCgroups(t, parent)
+		removeHiddenCgroupDirs(t, parent)
+	})
 	t.Cleanup(func() {
 		// conmon outlives `podman run --rm` for a moment: it runs
 		// podman's cleanup of the container once the container is gone.
@@ -154,5 +157,19 @@ func removeCgroups(t *testing.T, parent string) {
 			}
 			break
 		}
+	}
+}
+
+// removeHiddenCgroupDirs removes what crun made of parent under
+// /sys/fs/cgroup/unified while that was unmounted in podman's namespace (see
+// the wrapper): plain directories in the host's cgroup tmpfs, hidden under
+// the cgroup2 mount on the host, that would otherwise pile up run after run.
+func removeHiddenCgroupDirs(t *testing.T, parent string) {
+	t.Helper()
+	const script = `! mountpoint -q /sys/fs/cgroup/unified || umount /sys/fs/cgroup/unified || exit 1
+[ -d /sys/fs/cgroup/unified ] || exit 0
+rm -rf "/sys/fs/cgroup/unified/$1"; [ ! -e "/sys/fs/cgroup/unified/$1" ]`
+	if r := run(t, command(t, "unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", parent)); r.code != 0 {
+		t.Errorf("remove the hidden cgroup directories of %s: %s", parent, r)
 	}
 }

@@ -1,9 +1,7 @@
 package supervisor
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -24,11 +22,7 @@ func hostVolumes(specs []string) ([]initproc.Volume, error) {
 			return nil, fmt.Errorf("volume %q: %w", spec, err)
 		}
 		if _, err := os.Stat(v.Source); err != nil {
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err // the path is quoted below, not printed raw
-			}
-			return nil, fmt.Errorf("volume %q: host path %q: %w", spec, v.Source, err)
+			return nil, fmt.Errorf("volume %q: host path %q: %w", spec, v.Source, withoutPath(err))
 		}
 		vols = append(vols, v)
 	}

@@ -129,7 +129,7 @@ func Run(o Options) (status int, err error) {
 		Clean:     o.CleanEnv,
 		Hostname:  hostname,
 		Home:      home,
-		Terminal:  slave >= 0 || isTerminal(0),
+		Terminal:  slave >= 0 || IsTerminal(0),
 		Extra:     o.Env,
 	})
 	dir := o.Workdir
@@ -245,7 +245,8 @@ func mountMissing() ([]func(), error) {
 	return undo, nil
 }
 
-func isTerminal(fd int) bool {
+// IsTerminal reports whether fd is a terminal.
+func IsTerminal(fd int) bool {
 	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	return err == nil
 }

@@ -197,7 +197,7 @@ func Run(c Config) (_ int, err error) {
 		// Only with stdout on the terminal too: in a pipeline
 		// (`ccsuper ... | less`) the foreground belongs to the job, and
 		// taking it would stop the other programs of the pipeline.
-		Foreground: !c.TTY && inForeground() && isTerminal(1),
+		Foreground: !c.TTY && inForeground() && initproc.IsTerminal(1),
 	}
 	if c.TTY {
 		opts.ConsoleSocket = consoleFD

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ccontainer/ccontainer/initproc"
 )
 
 // consoleFD is where ccinit finds its end of the console socket: the second
@@ -78,7 +80,7 @@ func receiveConsole(sock *os.File) (*os.File, error) {
 // file, as a person typing it would.
 func (c *console) attach(interactive bool) error {
 	c.resize()
-	if interactive && isTerminal(0) && inForeground() {
+	if interactive && initproc.IsTerminal(0) && inForeground() {
 		restore, err := makeRaw(0)
 		if err != nil {
 			return err
@@ -99,7 +101,7 @@ func (c *console) attach(interactive bool) error {
 	if interactive {
 		go func() {
 			_, err := io.Copy(c.master, os.Stdin)
-			if err == nil && !isTerminal(0) {
+			if err == nil && !initproc.IsTerminal(0) {
 				_, _ = c.master.Write([]byte{4}) // ^D
 			}
 		}()
@@ -168,13 +170,8 @@ func makeRaw(fd int) (restore func(), err error) {
 	return func() { _ = unix.IoctlSetTermios(fd, unix.TCSETSW, old) }, nil
 }
 
-func isTerminal(fd int) bool {
-	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	return err == nil
-}
-
 // WantTTY is the default of -t when it is not given: a pseudo-terminal when
 // stdin and stdout are both a terminal and ccsuper is in its foreground, which
 // is a person typing at a shell. A pipe on either side, or a start in the
 // background, keeps plain stdio.
-func WantTTY() bool { return isTerminal(0) && isTerminal(1) && inForeground() }
+func WantTTY() bool { return initproc.IsTerminal(0) && initproc.IsTerminal(1) && inForeground() }

@@ -68,6 +68,17 @@ read -r s < /proc/self/stat; set -- ${s##*) }; echo "pgrp=$3 tpgid=$6"
 echo "TERM=$TERM"
 `
 
+// groups reads what termScript printed: the command's process group and its
+// terminal's foreground group (0, 0 when it printed nothing).
+func groups(stdout string) (pgrp, tpgid int) {
+	for _, line := range strings.Split(stdout, "\n") {
+		if _, err := fmt.Sscanf(line, "pgrp=%d tpgid=%d", &pgrp, &tpgid); err == nil {
+			return pgrp, tpgid
+		}
+	}
+	return 0, 0
+}
+
 // TestTerminalForeground runs ccsuper in the foreground of a terminal, with
 // a pty of the container's own (the default there) and without one (-t=false,
 // the container shares ccsuper's terminal): either way the command must hold
@@ -92,12 +103,7 @@ while :; do sleep 0.1; done
 			r := p.wait(t)
 			wantExit(t, r, 3)
 
-			var pgrp, tpgid int
-			for _, line := range strings.Split(r.stdout, "\n") {
-				if _, err := fmt.Sscanf(line, "pgrp=%d tpgid=%d", &pgrp, &tpgid); err == nil {
-					break
-				}
-			}
+			pgrp, tpgid := groups(r.stdout)
 			if pgrp == 0 || tpgid != pgrp {
 				t.Errorf("command's process group %d, terminal's foreground group %d: want the command in the foreground\n%s", pgrp, tpgid, r)
 			}
@@ -126,12 +132,7 @@ func TestTerminalBackground(t *testing.T) {
 	if !strings.Contains(r.stdout, "status 0") {
 		t.Fatalf("ccsuper in the background failed:\n%s", r)
 	}
-	var pgrp, tpgid int
-	for _, line := range strings.Split(r.stdout, "\n") {
-		if _, err := fmt.Sscanf(line, "pgrp=%d tpgid=%d", &pgrp, &tpgid); err == nil {
-			break
-		}
-	}
+	pgrp, tpgid := groups(r.stdout)
 	if pgrp == 0 || tpgid == pgrp {
 		t.Errorf("command's process group %d, terminal's foreground group %d: want the command in the background\n%s", pgrp, tpgid, r)
 	}

@@ -369,12 +369,7 @@ func TestPipelineKeepsForeground(t *testing.T) {
 	startOnTerminal(t, p)
 	r := p.wait(t)
 	wantExit(t, r, 0)
-	var pgrp, tpgid int
-	for _, line := range strings.Split(r.stdout, "\n") {
-		if _, err := fmt.Sscanf(line, "pgrp=%d tpgid=%d", &pgrp, &tpgid); err == nil {
-			break
-		}
-	}
+	pgrp, tpgid := groups(r.stdout)
 	if pgrp == 0 || tpgid == pgrp || !strings.Contains(r.stdout, "status 0") {
 		t.Errorf("command's process group %d, terminal's foreground group %d: want the command not in the foreground\n%s", pgrp, tpgid, r)
 	}

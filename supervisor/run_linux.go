@@ -308,7 +308,7 @@ func Run(c Config) (_ int, err error) {
 		}
 		return initproc.ExitSetup, err
 	}
-	if err := hostSetup(pid, plan, cg); err != nil {
+	if err := hostSetup(pid, plan, cg, rec); err != nil {
 		return abort(err)
 	}
 	if consSock != nil {
@@ -398,9 +398,9 @@ func betweenSides(ccinit []trace.Event, execDone, reaped int64) []trace.Event {
 }
 
 // hostSetup is everything done from the host between ccinit's start and "go".
-func hostSetup(pid int, plan *netPlan, cg *cgroup) error {
+func hostSetup(pid int, plan *netPlan, cg *cgroup, rec *trace.Recorder) error {
 	if cg != nil {
-		end := plan.trace.Begin("cgroup: place ccinit")
+		end := rec.Begin("cgroup: place ccinit")
 		err := cg.place(pid)
 		end()
 		if err != nil {

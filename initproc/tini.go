@@ -35,7 +35,7 @@ func IsTiniName(argv0 string) bool {
 
 // TiniVersion is the tini release whose command line and behaviour ccinit
 // follows under TiniNames; `--version` reports it in tini's format, which
-// Docker parses for `docker info` (the version before " - ").
+// Docker parses for `docker info`.
 const TiniVersion = "0.19.0"
 
 // TiniDefaultVerbosity is tini's verbosity when neither -v nor

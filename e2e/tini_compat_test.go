@@ -139,10 +139,11 @@ func TestTiniExitCodeRemap(t *testing.T) {
 
 // TestTiniSubreaperFlagAndEnv checks -s and TINI_SUBREAPER (set, even
 // empty): not PID 1, either makes the init adopt and reap the command's
-// orphans. With neither it warns, in stderr, that zombie reaping won't work
-// and runs the command all the same; as PID 1 it needs neither and says
-// nothing. (catatonit, like ccinit under its own name, is always a
-// subreaper: see TestInitCompatOrphans.)
+// orphans, and -s where that cannot be done is status 1. With neither it
+// warns, in stderr, that zombie reaping won't work and runs the command all
+// the same; as PID 1 it needs neither and says nothing. (catatonit, like
+// ccinit under its own name, is always a subreaper: see
+// TestInitCompatOrphans and TestInitCompatNoSubreaper.)
 func TestTiniSubreaperFlagAndEnv(t *testing.T) {
 	probe := buildInitProbe(t)
 	forEachTini(t, func(t *testing.T, impl tiniLike) {
@@ -165,6 +166,11 @@ func TestTiniSubreaperFlagAndEnv(t *testing.T) {
 		r = run(t, command(t, "unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--", impl.bin, "--", "/bin/sh", "-c", "echo ran"))
 		if r.code != 0 || r.stdout != "ran\n" || r.stderr != "" {
 			t.Errorf("as PID 1: want the command run and nothing on stderr\n%s", r)
+		}
+		// -s where the prctl is refused (a seccomp filter): status 1, one line.
+		r = run(t, command(t, probe, "nosubreaper", impl.bin, "-s", "--", "/bin/sh", "-c", "echo ran"))
+		if r.code != 1 || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("-s, subreaper refused: want status 1, one line on stderr, nothing run\n%s", r)
 		}
 	})
 }

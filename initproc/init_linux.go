@@ -22,7 +22,10 @@ var ErrSupervisorGone = errors.New("supervisor went away before the start signal
 //
 // Once the command runs nothing is fatal: a failure to forward a signal or to
 // clean up is not a reason to abandon the container (a PID 1 death kills it).
-func Run(o Options) (status int, err error) {
+func Run(o Options) (status int, err error) { return run(o, nil) }
+
+// run is Run, under tini's name when t is not nil (see RunTini).
+func run(o Options, t *tiniRun) (status int, err error) {
 	var rec *trace.Recorder
 	if o.TraceFD > 0 {
 		rec = trace.New("ccinit")
@@ -54,7 +57,11 @@ func Run(o Options) (status int, err error) {
 	endSigs()
 
 	pid1 := os.Getpid() == 1
-	if !pid1 {
+	if t != nil {
+		if err := t.setup(pid1); err != nil {
+			return ExitSetup, err
+		}
+	} else if !pid1 {
 		// Orphans of the command are re-parented to us rather than to the
 		// real init, so we can reap them.
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
@@ -81,7 +88,7 @@ func Run(o Options) (status int, err error) {
 			}
 			end()
 		}
-	} else {
+	} else if t == nil {
 		u, err := mountMissing()
 		undo = append(undo, u...)
 		if err != nil {
@@ -124,14 +131,17 @@ func Run(o Options) (status int, err error) {
 	case os.Getuid() != 0:
 		home = "/"
 	}
-	env := BuildEnv(EnvSpec{
-		Inherited: os.Environ(),
-		Clean:     o.CleanEnv,
-		Hostname:  hostname,
-		Home:      home,
-		Terminal:  slave >= 0 || IsTerminal(0),
-		Extra:     o.Env,
-	})
+	env := os.Environ() // tini passes its own on untouched
+	if t == nil {
+		env = BuildEnv(EnvSpec{
+			Inherited: os.Environ(),
+			Clean:     o.CleanEnv,
+			Hostname:  hostname,
+			Home:      home,
+			Terminal:  slave >= 0 || IsTerminal(0),
+			Extra:     o.Env,
+		})
+	}
 	dir := o.Workdir
 	if dir == "" {
 		dir = "/"
@@ -149,7 +159,11 @@ func Run(o Options) (status int, err error) {
 			return ExitSetup, err
 		}
 	}
-	path, err := Resolve(o.Args[0], Getenv(env, "PATH"), dir)
+	search := Getenv(env, "PATH")
+	if _, set := os.LookupEnv("PATH"); t != nil && !set {
+		search = DefaultPath // where execvp would look, by and large
+	}
+	path, err := Resolve(o.Args[0], search, dir)
 	if err != nil {
 		var ee *ExecError
 		if errors.As(err, &ee) {
@@ -158,7 +172,7 @@ func Run(o Options) (status int, err error) {
 		return ExitSetup, err
 	}
 	endPrep()
-	r := reaper{trace: rec, sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground, pty: slave, harden: harden}
+	r := reaper{trace: rec, sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground, pty: slave, harden: harden, tini: t}
 	if o.CPUs != "" {
 		if r.cpus, err = ParseCPUs(o.CPUs); err != nil {
 			return ExitSetup, err
@@ -176,6 +190,9 @@ func Run(o Options) (status int, err error) {
 		return ExitSetup, err
 	}
 	endStart()
+	if t != nil {
+		t.infof("started %s as pid %d", path, r.child)
+	}
 	status = r.loop()
 	rec.Record("command runs", r.execDone, r.childDone)
 	rec.Span("after the command: TERM the rest, grace, reap", r.childDone)

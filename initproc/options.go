@@ -179,17 +179,23 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.KeepLayer, "keep-layer", false, "the overlay layer is kept after the run: sync it (with --overlay)")
 	fs.Var((*volumeList)(&o.Volumes), "volume", "bind host `SRC:DST:ro|rw` into the rootfs, DST created if missing (repeatable, with --rootfs)")
 	fs.Usage = func() {
-		fmt.Fprintf(w, "usage: ccinit [flags] [--] COMMAND [ARG...]\n\n")
+		fmt.Fprintf(fs.Output(), "usage: ccinit [flags] [--] COMMAND [ARG...]\n\n")
 		fs.PrintDefaults()
 	}
 	return fs
 }
 
-// ParseArgs parses ccinit's arguments (without argv[0]).
+// ParseArgs parses ccinit's arguments (without argv[0]). The usage text
+// goes to usage for -h only: a bad flag is only the error returned, for the
+// caller's one line.
 func ParseArgs(args []string, usage io.Writer) (Options, error) {
 	var o Options
-	fs := NewFlagSet(&o, usage)
+	fs := NewFlagSet(&o, io.Discard)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, ErrHelp) {
+			fs.SetOutput(usage)
+			fs.Usage()
+		}
 		return o, err
 	}
 	o.Args = fs.Args()

@@ -68,6 +68,7 @@ type reaper struct {
 	pty        int          // the container's pty slave for the command's stdio, or -1
 	cpus       *unix.CPUSet // see Options.CPUs; nil: leave as is
 	harden     hardening    // see Options.Caps, User, NoNewPrivs, Seccomp
+	tini       *tiniRun     // under tini's name, else nil (see RunTini)
 
 	child int // the command's PID
 
@@ -102,7 +103,7 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 		// in the microseconds between the two calls would end a ccinit
 		// that is not PID 1.)
 		_ = setReservedRT(sigDfl)
-		pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+		pid, err := forkExecUnblocked(path, argv, &syscall.ProcAttr{
 			Dir:   dir,
 			Env:   env,
 			Files: stdio,
@@ -164,6 +165,9 @@ func (r *reaper) loop() int {
 	var deadline <-chan time.Time
 	for {
 		alive := r.reap(&status)
+		if status >= 0 && r.tini != nil {
+			return r.tini.exitStatus(status) // tini leaves the rest
+		}
 		if !alive && status >= 0 {
 			return status
 		}
@@ -227,6 +231,9 @@ func (r *reaper) reap(status *int) bool {
 				r.childDone = trace.Now()
 			}
 		}
+		if r.tini != nil {
+			r.tini.reaped(pid, pid == r.child, ws)
+		}
 	}
 }
 
@@ -234,6 +241,9 @@ func (r *reaper) forward(sig syscall.Signal) {
 	target := r.child
 	if r.group {
 		target = -r.child
+	}
+	if r.tini != nil {
+		r.tini.forwarding(sig, target)
 	}
 	// ESRCH: the command is exiting; its SIGCHLD is on the way.
 	_ = unix.Kill(target, sig)

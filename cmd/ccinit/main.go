@@ -3,6 +3,9 @@
 // runs on its own in any chroot or container, as tini or catatonit would.
 //
 //	ccinit [-g] [--grace D] [--] COMMAND [ARG...]
+//
+// Installed or invoked as tini or docker-init, it takes tini's command line
+// instead (see tini.go).
 package main
 
 import (
@@ -15,12 +18,15 @@ import (
 )
 
 func main() {
-	opts, err := initproc.ParseArgs(os.Args[1:], os.Stderr)
+	if initproc.IsTiniName(os.Args[0]) {
+		os.Exit(tiniMain())
+	}
+	opts, err := initproc.ParseArgs(os.Args[1:], os.Stdout)
 	if errors.Is(err, initproc.ErrHelp) {
 		os.Exit(0)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "ccinit: %s\n", oneLine(err))
+		fmt.Fprintf(os.Stderr, "ccinit: %s (see ccinit -h)\n", oneLine(err))
 		os.Exit(initproc.ExitSetup)
 	}
 	status, err := initproc.Run(opts)

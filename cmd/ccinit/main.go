@@ -3,6 +3,9 @@
 // runs on its own in any chroot or container, as tini or catatonit would.
 //
 //	ccinit [-g] [--grace D] [--] COMMAND [ARG...]
+//
+// Started by ccsuper it is `ccinit --sync-fd 3`: the rest of its configuration
+// comes over the sync channel, out of the container's sight.
 package main
 
 import (
@@ -19,20 +22,25 @@ func main() {
 	if errors.Is(err, initproc.ErrHelp) {
 		os.Exit(0)
 	}
+	if err == nil && opts.SyncFD > 0 {
+		opts, err = initproc.ReceiveConfig(opts.SyncFD)
+	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "ccinit: %s\n", oneLine(err))
+		fail(err)
 		os.Exit(initproc.ExitSetup)
 	}
 	status, err := initproc.Run(opts)
-	switch {
-	case errors.Is(err, initproc.ErrSupervisorGone):
-		// The supervisor has already said why, or is dead: stay quiet.
-	case err != nil:
-		fmt.Fprintf(os.Stderr, "ccinit: %s\n", oneLine(err))
+	if err != nil {
+		fail(err)
 	}
 	os.Exit(status)
 }
 
-// oneLine keeps an error on the one line a user is promised, whatever a path
-// or name inside it holds.
-func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", `\n`) }
+// fail says why ccinit stops, on one line, whatever a path or name inside the
+// error holds; not when the supervisor went away: it has already said why,
+// or is dead.
+func fail(err error) {
+	if !errors.Is(err, initproc.ErrSupervisorGone) {
+		fmt.Fprintf(os.Stderr, "ccinit: %s\n", strings.ReplaceAll(err.Error(), "\n", `\n`))
+	}
+}

@@ -177,12 +177,12 @@ func TestInitNotCCinit(t *testing.T) {
 // any other part of the configuration.
 func TestInitCommandLineHidesHost(t *testing.T) {
 	t.Parallel()
-	vol := t.TempDir()
-	r := runCCSuper(t, "--rootfs", baseRootfs, "-v", vol+":/data", "-e", "SECRET=x", "--",
+	root, vol := newRootfs(t), t.TempDir()
+	r := runCCSuper(t, "--rootfs", root, "-v", vol+":/data", "-e", "SECRET=x", "--",
 		"/bin/sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline")
 	wantExit(t, r, 0)
 	got := r.stdout
-	for _, host := range []string{baseRootfs, vol, "/run/ccontainer", "SECRET", "/"} {
+	for _, host := range []string{root, vol, "/run/ccontainer", "SECRET", "/"} {
 		if strings.Contains(got, host) {
 			t.Errorf("/proc/1/cmdline inside is %q: it names %q", got, host)
 		}

@@ -22,7 +22,7 @@ import (
 //	                                             recv(3): config -> ParseArgs
 //	host-side setup with the child's PID         mounts, pivot_root, sethostname
 //	  (cgroups, network namespace)               [-t: pty master on the console socket]
-//	recv(s): hello   <─────────────────────────  recv(3) blocks
+//	poll(s, ccinit's pidfd); recv(s): hello <──  recv(3) blocks
 //	[-t: recv the pty master]
 //	send(s, "go"); close(s) ──────────────────>  recv returns "go": close(3), start the command
 //
@@ -33,8 +33,9 @@ import (
 //	SyncVersion. A config larger than the socket's default buffer is sent
 //	after raising the buffer (SO_SNDBUFFORCE): a message is never split.
 //
-//	EOF where ccsuper waits for hello: the program started as ccinit ended
-//	without speaking the protocol (`--init /bin/false`): ccsuper says it is
+//	EOF (or ccinit's exit, seen on its pidfd, with nothing queued) where
+//	ccsuper waits for hello: the program started as ccinit ended without
+//	speaking the protocol (`--init /bin/false`): ccsuper says it is
 //	not a ccinit and exits 125. A hello of another version: a ccinit of
 //	another build, refused the same way. ccinit sends hello before it reads
 //	its configuration, so that any failure after it is ccinit's own, which

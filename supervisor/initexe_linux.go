@@ -25,7 +25,7 @@ import (
 // The descriptor is numbered above 2*files+2: syscall.ForkExec moves the
 // child's files (files of them) into place with dup2 onto 0..files-1 and,
 // for those in the way, onto the numbers just above, which must not be the
-// one exec is about to open. The caller closes it once ccinit has started.
+// one exec is about to open. The caller closes it once the container is over.
 func readOnlyInit(path string, files int) (exe string, fd *os.File, err error) {
 	tree, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {

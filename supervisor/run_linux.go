@@ -236,11 +236,14 @@ func Run(c Config) (_ int, err error) {
 	if err := sendConfig(syncOurs, opts); err != nil {
 		return initproc.ExitSetup, err
 	}
+	endClone := rec.Begin("read-only clone of ccinit to exec")
 	exe, exeFD, err := readOnlyInit(initPath, len(files))
+	endClone()
 	if err != nil {
 		return initproc.ExitSetup, err
 	}
-	// Closed only once the container is over. Closing the last
+	// Closed only once the container is over (in the background, see
+	// below; this close is for the paths that fail first). Closing the last
 	// descriptor of a detached mount unmounts it there and then (the exec
 	// keeps the clone itself alive), and doing that right after the clone
 	// made TestCgroupForkBomb and TestNetworkAddressReuse fail every time:
@@ -343,7 +346,11 @@ func Run(c Config) (_ int, err error) {
 		_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
 		return notCCinit(<-exited)
 	case err != nil:
-		return abort(fmt.Errorf("--init %q %w", initPath, err))
+		// Another version's hello, or a socket error: ours to say,
+		// whatever it did since.
+		_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+		<-exited
+		return initproc.ExitSetup, fmt.Errorf("--init %q %w", initPath, err)
 	}
 	hello = true
 	endHello()
@@ -393,6 +400,9 @@ func Run(c Config) (_ int, err error) {
 			_ = unix.PidfdSendSignal(pidfd, s.(syscall.Signal), nil, 0)
 		case res := <-exited:
 			endRun()
+			// The clone's unmount waits for an RCU grace period, long
+			// on a loaded VM: let it run while we tear down.
+			go exeFD.Close()
 			if traceR != nil {
 				// Everything that held the write end is gone.
 				events, _ := trace.Receive(traceR) // a partial trace is still worth showing

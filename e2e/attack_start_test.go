@@ -191,3 +191,44 @@ func TestInitCommandLineHidesHost(t *testing.T) {
 		t.Errorf("/proc/1/cmdline inside is %q, want ccinit's", got)
 	}
 }
+
+// TestTerminalInputWithoutPTY: without a pty of its own the command reads
+// what is typed at the host's terminal through ccsuper's pipe, line by line,
+// and ^D there is its end of file.
+func TestTerminalInputWithoutPTY(t *testing.T) {
+	t.Parallel()
+	p := newProc(ccsuper(t, "--rootfs", baseRootfs, "--net", "none", "-t=false", "--", "/bin/sh", "-c",
+		`echo ready; read -r line; echo "got $line"; [ -t 0 ] || echo stdin-pipe; cat; echo "cat ended $?"`))
+	master := startOnTerminal(t, p)
+	p.waitLine(t, "ready")
+	if _, err := master.Write([]byte("typed here\n")); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLine(t, "stdin-pipe")
+	if _, err := master.Write([]byte{4}); err != nil { // ^D
+		t.Fatal(err)
+	}
+	r := p.wait(t)
+	wantExit(t, r, 0)
+	for _, want := range []string{"got typed here\n", "cat ended 0\n"} {
+		if !strings.Contains(strings.ReplaceAll(r.stdout, "\r", ""), want) {
+			t.Errorf("got\n%s\nwant %q", r.stdout, want)
+		}
+	}
+}
+
+// TestStdioDirectoryRefused: a directory of the host's as stdin
+// (`ccsuper ... < /`) would be a way out of the container's root; it is
+// refused, with one line and 125.
+func TestStdioDirectoryRefused(t *testing.T) {
+	t.Parallel()
+	root, err := os.Open("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	cmd := ccsuper(t, "--rootfs", baseRootfs, "--net", "none", "--", "/bin/ls", "/proc/self/fd/0/")
+	cmd.Stdin = root
+	r := run(t, cmd)
+	wantOneLineError(t, r, 125)
+}

@@ -222,13 +222,8 @@ func TestTerminalInputWithoutPTY(t *testing.T) {
 // refused, with one line and 125.
 func TestStdioDirectoryRefused(t *testing.T) {
 	t.Parallel()
-	root, err := os.Open("/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
 	cmd := ccsuper(t, "--rootfs", baseRootfs, "--net", "none", "--", "/bin/ls", "/proc/self/fd/0/")
-	cmd.Stdin = root
+	cmd.Stdin = hostRoot(t)
 	r := run(t, cmd)
 	wantOneLineError(t, r, 125)
 }

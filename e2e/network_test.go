@@ -1163,6 +1163,14 @@ func TestNetworkBadInput(t *testing.T) {
 		{"subnet too small", []string{"--subnet", "10.0.0.0/30"}, "10.0.0.0/30"},
 		{"subnet with host bits", []string{"--subnet", "192.168.20.1/24"}, "192.168.20.1/24"},
 		{"subnet IPv6", []string{"--subnet", "fd00::/64"}, "fd00::/64"},
+		// Ranges that are not a network of hosts (issue 10, item 5a): the
+		// container's default route went to 127.0.0.1 with the first.
+		{"subnet loopback", []string{"--subnet", "127.0.0.0/8"}, "127.0.0.0/8"},
+		{"subnet link-local", []string{"--subnet", "169.254.0.0/16"}, "169.254.0.0/16"},
+		{"subnet reserved", []string{"--subnet", "240.0.0.0/8"}, "240.0.0.0/8"},
+		{"subnet multicast", []string{"--subnet", "224.0.0.0/24"}, "224.0.0.0/24"},
+		{"subnet this network", []string{"--subnet", "0.0.0.0/8"}, "0.0.0.0/8"},
+		{"subnet around link-local", []string{"--subnet", "169.0.0.0/8"}, "169.0.0.0/8"},
 		{"unknown mode", []string{"--net", "overlay"}, "overlay"},
 		{"nat without bridge", []string{"--nat", "--net", "none"}, "--nat"},
 		{"nat with host", []string{"--nat", "--net", "host"}, "--nat"},

@@ -71,6 +71,14 @@ func (p *netPlan) lease() (err error) {
 	if err := checkRoutes(p.subnet, p.bridge); err != nil {
 		return err
 	}
+	if st.Owned && st.Subnet != p.subnet.String() {
+		// Our kept bridge of another subnet whose name this one shares
+		// (crc32 collides): unused, so it can go.
+		if err := deleteLink(p.bridge); err != nil {
+			return err
+		}
+		st.Owned = false
+	}
 	if !st.Owned {
 		if err := checkForeignBridge(p.bridge, p.subnet); err != nil {
 			return err
@@ -129,6 +137,12 @@ func checkRoutes(subnet netip.Prefix, bridge string) error {
 		}
 		dst, ok := netipPrefix(r.Dst)
 		if ok && dst.Bits() > 0 && dst.Overlaps(subnet) {
+			if l, err := netlink.LinkByIndex(r.LinkIndex); err == nil && strings.HasPrefix(l.Attrs().Name, "ccbr") {
+				// Most likely a bridge of ours that outlived its last
+				// container: say how to remove it.
+				return fmt.Errorf("--subnet %s overlaps %s, the host's route to %s on %s (ccsuper cleanup removes ccontainer's unused bridges)",
+					subnet, dst, dst, l.Attrs().Name)
+			}
 			return fmt.Errorf("--subnet %s overlaps the host's route to %s", subnet, dst)
 		}
 	}
@@ -167,9 +181,19 @@ func checkForeignBridge(name string, subnet netip.Prefix) error {
 }
 
 // ensureBridge creates the bridge with the host's address when it is not
-// there, and brings it up.
+// there, and brings it up. A bridge outlives its containers (retire), so
+// usually it is there, and this is one netlink request.
 func ensureBridge(name string, subnet netip.Prefix) error {
-	if _, err := netlink.LinkByName(name); err == nil {
+	if l, err := netlink.LinkByName(name); err == nil {
+		if _, ok := l.(*netlink.Bridge); !ok {
+			return fmt.Errorf("link %s exists and is not a bridge: remove it or choose another --subnet", name)
+		}
+		if l.Attrs().Flags&net.FlagUp != 0 {
+			return nil
+		}
+		if err := netlink.LinkSetUp(l); err != nil {
+			return fmt.Errorf("bring bridge %s up: %w", name, err)
+		}
 		return nil
 	}
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
@@ -264,10 +288,10 @@ func (p *netPlan) attach(pid int) error {
 	return nil
 }
 
-// release undoes prepareNetwork: the lease, and, when the last lease of the
-// bridge goes, the bridge and the NAT rules; then the /etc files. (The veth
-// goes with the container's namespace.) It is safe to call on a partly
-// prepared plan.
+// release undoes prepareNetwork: the lease, and, when the last NAT user of
+// the bridge goes, the NAT rules; then the /etc files. The bridge stays (see
+// retire), and the veth goes with the container's namespace. It is safe to
+// call on a partly prepared plan.
 func (p *netPlan) release() error {
 	var errs []error
 	if p.bridge != "" {
@@ -298,7 +322,7 @@ func (p *netPlan) dropLease() error {
 	// ms here, on the way out of every container. Should a new supervisor
 	// with the same PID find it still there, attach replaces it.
 	reclaimLeases(st, p.bridge)
-	return retire(ls, st, p.bridge)
+	return retire(ls, st, p.bridge, false)
 }
 
 // reclaimLeases drops the leases of supervisors that are gone, and their
@@ -324,10 +348,16 @@ func reclaimLeases(st *bridgeState, bridge string) {
 	st.Leases = kept
 }
 
-// retire turns NAT off when no lease needs it any more, and removes the
-// bridge and the state file when no lease is left; otherwise it saves st.
-// What fails stays recorded, for the next start or `ccsuper cleanup`.
-func retire(ls *lockedFile, st *bridgeState, bridge string) error {
+// retire turns NAT off when no lease needs it any more (and with it the
+// bridge's use of ip_forward). With dropBridge (`ccsuper cleanup`), it also
+// removes the bridge when no lease is left; a container leaving never does:
+// the bridge is kept, as Docker keeps docker0, because deleting a network
+// device waits for the kernel's RCU grace periods (about 50 ms here), which a
+// lone container paid on every run, and the next container would create it
+// again. The state file goes with the last of lease, NAT and bridge;
+// otherwise st is saved. What fails stays recorded, for the next start or
+// `ccsuper cleanup`.
+func retire(ls *lockedFile, st *bridgeState, bridge string, dropBridge bool) error {
 	var errs []error
 	if st.NAT && st.natUsers() == 0 {
 		if err := natOff(bridge); err != nil {
@@ -336,7 +366,7 @@ func retire(ls *lockedFile, st *bridgeState, bridge string) error {
 			st.NAT = false
 		}
 	}
-	if len(st.Leases) == 0 && st.Owned {
+	if dropBridge && len(st.Leases) == 0 && st.Owned {
 		if err := deleteLink(bridge); err != nil {
 			errs = append(errs, err)
 		} else {
@@ -396,9 +426,11 @@ func reclaimFiles() {
 }
 
 // Cleanup reclaims what supervisors that are gone left behind: leases, host
-// veths, bridges no live container uses, NAT rules, /etc files, overlay
-// layers and cgroups. Every start does this for its own bridge (and the
-// cgroups, when it makes one); `ccsuper cleanup` does it for all.
+// veths, NAT rules, /etc files, overlay layers and cgroups; and it removes
+// the bridges no live container uses, which outlive their last container
+// until then. Every start reclaims the same for its own bridge (and the
+// cgroups, when it makes one), but keeps the bridge; `ccsuper cleanup` does
+// it for all.
 func Cleanup() error {
 	var errs []error
 	reclaimFiles()
@@ -415,7 +447,7 @@ func Cleanup() error {
 			continue
 		}
 		reclaimLeases(st, bridge)
-		errs = append(errs, retire(ls, st, bridge))
+		errs = append(errs, retire(ls, st, bridge, true))
 		ls.unlock()
 	}
 	errs = append(errs, cleanupCgroups())

@@ -152,7 +152,7 @@ func isKeptBridge(t *testing.T, bridge string) bool {
 	if _, ok := l.(*netlink.Bridge); !ok || l.Attrs().Flags&net.FlagUp == 0 {
 		return false
 	}
-	links, err := netlink.LinkList()
+	links, err := listLinks()
 	if err != nil {
 		return false
 	}
@@ -250,11 +250,24 @@ func scrubNetwork() {
 	}
 }
 
+// listLinks lists the throwaway host's links. The kernel interrupts a dump
+// when links change under it, as they do while containers' veths go away:
+// such a list may be incomplete, so it is taken again.
+func listLinks() ([]netlink.Link, error) {
+	for range 100 {
+		links, err := netlink.LinkList()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return links, err
+		}
+	}
+	return nil, fmt.Errorf("list links: %w, 100 times", netlink.ErrDumpInterrupted)
+}
+
 // linkNames returns the names of the throwaway host's links that start with
 // one of prefixes, sorted.
 func linkNames(t *testing.T, prefixes ...string) []string {
 	t.Helper()
-	links, err := netlink.LinkList()
+	links, err := listLinks()
 	if err != nil {
 		t.Fatalf("list links: %v", err)
 	}

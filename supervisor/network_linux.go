@@ -52,6 +52,7 @@ func prepareNetwork(c Config, me owner) (_ *netPlan, err error) {
 			return nil, err
 		}
 	}
+	defer p.trace.Begin("  /etc files: hosts, hostname, resolv.conf")()
 	if err := p.writeFiles(c.Hostname); err != nil {
 		return nil, err
 	}
@@ -59,29 +60,40 @@ func prepareNetwork(c Config, me owner) (_ *netPlan, err error) {
 }
 
 func (p *netPlan) lease() (err error) {
+	endLock := p.trace.Begin("  lease: lock, read state")
 	ls, st, err := lockBridgeState(p.bridge)
 	if err != nil {
 		return err
 	}
 	defer ls.unlock()
+	endLock()
+	endCheck := p.trace.Begin("  lease: reclaim, check routes, pick, save")
+	defer endCheck()
 	reclaimLeases(st, p.bridge)
 	if st.Subnet != "" && st.Subnet != p.subnet.String() && len(st.Leases) > 0 {
 		return fmt.Errorf("bridge %s is in use for %s", p.bridge, st.Subnet)
 	}
-	if err := checkRoutes(p.subnet, p.bridge); err != nil {
-		return err
-	}
-	if st.Owned && st.Subnet != p.subnet.String() {
-		// Our kept bridge of another subnet whose name this one shares
-		// (crc32 collides): unused, so it can go.
-		if err := deleteLink(p.bridge); err != nil {
+	br, _ := netlink.LinkByName(p.bridge) // nil: not there (yet)
+	_, isBridge := br.(*netlink.Bridge)
+	// Our bridge of this subnet, kept from earlier containers: its network
+	// was checked when it was made, and its route is the subnet's, so the
+	// common start needs neither the route dump nor the checks.
+	if !(st.Owned && st.Subnet == p.subnet.String() && isBridge) {
+		if err := checkRoutes(p.subnet, p.bridge); err != nil {
 			return err
 		}
-		st.Owned = false
-	}
-	if !st.Owned {
-		if err := checkForeignBridge(p.bridge, p.subnet); err != nil {
-			return err
+		if st.Owned && st.Subnet != p.subnet.String() {
+			// Our kept bridge of another subnet whose name this one
+			// shares (crc32 collides): unused, so it can go.
+			if err := deleteLink(p.bridge); err != nil {
+				return err
+			}
+			st.Owned, br = false, nil
+		}
+		if !st.Owned {
+			if err := checkForeignBridge(p.bridge, p.subnet); err != nil {
+				return err
+			}
 		}
 	}
 	taken := map[string]bool{}
@@ -101,8 +113,11 @@ func (p *netPlan) lease() (err error) {
 	if err := ls.save(st); err != nil {
 		return err
 	}
+	endCheck()
 	// From here on, a failure is undone by release: the lease is recorded.
-	if err := ensureBridge(p.bridge, p.subnet); err != nil {
+	endBridge := p.trace.Begin("  bridge: find (kept) or create; NAT")
+	defer endBridge()
+	if err := ensureBridge(p.bridge, p.subnet, br); err != nil {
 		return err
 	}
 	switch {
@@ -124,6 +139,11 @@ func (p *netPlan) lease() (err error) {
 // that network.
 func checkRoutes(subnet netip.Prefix, bridge string) error {
 	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	for try := 0; errors.Is(err, netlink.ErrDumpInterrupted) && try < 10; try++ {
+		// Routes changed during the dump (another container's veth
+		// came or went): the list may be incomplete; take it again.
+		routes, err = netlink.RouteList(nil, netlink.FAMILY_V4)
+	}
 	if err != nil {
 		return fmt.Errorf("list host routes: %w", err)
 	}
@@ -181,10 +201,11 @@ func checkForeignBridge(name string, subnet netip.Prefix) error {
 }
 
 // ensureBridge creates the bridge with the host's address when it is not
-// there, and brings it up. A bridge outlives its containers (retire), so
-// usually it is there, and this is one netlink request.
-func ensureBridge(name string, subnet netip.Prefix) error {
-	if l, err := netlink.LinkByName(name); err == nil {
+// there (l, the link of its name, is nil), and brings it up. A bridge
+// outlives its containers (retire), so usually it is there and up, and this
+// costs nothing.
+func ensureBridge(name string, subnet netip.Prefix, l netlink.Link) error {
+	if l != nil {
 		if _, ok := l.(*netlink.Bridge); !ok {
 			return fmt.Errorf("link %s exists and is not a bridge: remove it or choose another --subnet", name)
 		}
@@ -332,14 +353,17 @@ func (p *netPlan) dropLease() error {
 // have been given since.
 func reclaimLeases(st *bridgeState, bridge string) {
 	kept := st.Leases[:0]
-	brIndex := -1
-	if br, err := netlink.LinkByName(bridge); err == nil {
-		brIndex = br.Attrs().Index
-	}
+	brIndex := 0 // looked up at the first dead lease: most starts have none
 	for _, l := range st.Leases {
 		if l.Owner.alive() {
 			kept = append(kept, l)
 			continue
+		}
+		if brIndex == 0 {
+			brIndex = -1
+			if br, err := netlink.LinkByName(bridge); err == nil {
+				brIndex = br.Attrs().Index
+			}
 		}
 		if v, err := netlink.LinkByName(l.Veth); err == nil && v.Attrs().MasterIndex == brIndex {
 			_ = deleteLink(l.Veth) // best effort; a later reclaim tries again

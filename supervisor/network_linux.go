@@ -271,6 +271,22 @@ func (p *netPlan) attach(pid int) error {
 		if err := netlink.LinkSetUp(veth); err != nil {
 			return fmt.Errorf("bring veth %s up: %w", veth.Name, err)
 		}
+		// The container's MAC is this port's from the start, for good.
+		// Addresses, and so MACs, are reused, and the bridge may have
+		// learnt this MAC on the port of the container that had the
+		// address before, whose veth stays until the kernel has torn its
+		// namespace down: until this container sent a frame of its own,
+		// frames for it went there, and its dying stack answered a
+		// connection with a reset. Static and sticky (as `bridge fdb
+		// replace MAC dev VETH master static sticky`): learning never
+		// moves it; it goes with the port.
+		fdb := &netlink.Neigh{
+			LinkIndex: veth.Attrs().Index, Family: unix.AF_BRIDGE, HardwareAddr: veth.PeerHardwareAddr,
+			Flags: netlink.NTF_MASTER | netlink.NTF_STICKY, State: netlink.NUD_NOARP,
+		}
+		if err := netlink.NeighSet(fdb); err != nil {
+			return fmt.Errorf("bridge entry for %s on %s: %w", fdb.HardwareAddr, veth.Name, err)
+		}
 		end()
 	}
 	defer p.trace.Begin("net: lo, eth0 address and route inside")()

@@ -59,13 +59,12 @@ func TestUserOutOfRange(t *testing.T) {
 			t.Fatal(err)
 		}
 		appendLines(t, filepath.Join(chrootRoot, "etc/passwd"), "nochange:x:4294967295:1000::/:/bin/sh\n")
-		// ccinit mounts /proc and /sys in the chroot, in the suite's mount
-		// namespace, before it looks the user up: keep the tests comparing
-		// the host's mount table out of the way meanwhile.
-		hostMounts.Lock()
-		defer hostMounts.Unlock()
+		// ccinit mounts /proc and /sys in the chroot before it looks the
+		// user up: in a mount namespace of its own (made private before the
+		// chroot), so the suite's mount table, which other tests compare,
+		// never changes, and no lock on it is needed.
 		cmd := command(t, "/sbin/ccinit", "--user", "nochange", "--", "/bin/sh", "-c", "id")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: chrootRoot}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: chrootRoot, Unshareflags: syscall.CLONE_NEWNS}
 		cmd.Dir = "/"
 		wantOneLineError(t, run(t, cmd), 125)
 		if left, err := mountsUnder(chrootRoot); err != nil || len(left) > 0 {

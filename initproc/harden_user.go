@@ -25,8 +25,8 @@ type Cred struct {
 // MaxID is the largest user or group ID a command may run as. IDs are 32-bit
 // and 4294967295, (uid_t)-1, is not one: setresuid and setresgid read it as
 // "leave this ID as it is", so a command asked to run as it would keep
-// ccinit's root. Docker, runc and the kernel's own user namespace maps stop
-// at the same place.
+// ccinit's root. Everywhere else too the kernel keeps it as the invalid ID:
+// no user namespace can map it.
 const MaxID = 1<<32 - 2
 
 // parseID reads a user or group ID in 0..MaxID.

@@ -157,6 +157,22 @@ var probes = map[string]func(arg string) error{
 		}
 		return unix.Access(arg, unix.F_OK)
 	},
+	// io_uring_setup of a ring of one entry. io_uring does its reads,
+	// writes, opens and connects in kernel threads, out of the filter's
+	// sight, so the filter refuses the ring itself.
+	"io_uring_setup": func(string) error {
+		var params [120]byte // struct io_uring_params, all zero
+		fd, _, e := unix.RawSyscall(unix.SYS_IO_URING_SETUP, 1, uintptr(unsafe.Pointer(&params)), 0)
+		if e != 0 {
+			return e
+		}
+		return unix.Close(int(fd))
+	},
+	// io_uring_enter and io_uring_register on fd -2, never open: EBADF
+	// from the kernel, EPERM from the filter before the kernel looks. (-1
+	// means "no ring" to io_uring_register, which then says EINVAL.)
+	"io_uring_enter":    func(string) error { return rawErr(unix.SYS_IO_URING_ENTER, noFD, 0, 0) },
+	"io_uring_register": func(string) error { return rawErr(unix.SYS_IO_URING_REGISTER, noFD, 0, 0) },
 	// getpid through the x32 ABI's numbers, which the filter answers by
 	// killing the process.
 	"x32-getpid": func(string) error { return rawErr(x32Bit|unix.SYS_GETPID, 0, 0, 0) },
@@ -226,6 +242,9 @@ func errnoOf(err error) unix.Errno {
 	}
 	return unix.EINVAL
 }
+
+// noFD is -2 as a syscall argument: a file descriptor that is never open.
+const noFD = ^uintptr(1)
 
 // x32Bit marks an x32 syscall number.
 const x32Bit = 0x40000000

@@ -39,6 +39,11 @@ func (b *bench) launches() []launch {
 		}
 		// One ID is enough: each run deletes its container before the next.
 		ls = append(ls, launch{rt, []string{p, "run", "--bundle", dir, b.ociID(rt, 0)}})
+		if rt == "crun" {
+			// Like for like with ccsuper, which makes no cgroup unless
+			// a limit asks for one: the same run without crun's cgroup.
+			ls = append(ls, launch{"crun, no cgroup", []string{p, "--cgroup-manager=disabled", "run", "--bundle", dir, b.ociID(rt, 1)}})
+		}
 	}
 	if p, ok := b.tool("systemd-nspawn"); ok {
 		// --register=no --keep-unit: no systemd-machined here (GUIDE.md).

@@ -12,7 +12,7 @@ import (
 	"github.com/ccontainer/ccontainer/trace"
 )
 
-// ErrSupervisorGone means the sync pipe ended without "go": the supervisor
+// ErrSupervisorGone means the sync channel ended before "go": the supervisor
 // gave up or died, and nothing was started.
 var ErrSupervisorGone = errors.New("supervisor went away before the start signal")
 
@@ -29,7 +29,7 @@ func run(o Options, t *tiniRun) (status int, err error) {
 	var rec *trace.Recorder
 	if o.TraceFD > 0 {
 		rec = trace.New("ccinit")
-		rec.Mark("ccinit: in main, flags parsed")
+		rec.Mark("ccinit: in main, configuration received")
 		unix.CloseOnExec(o.TraceFD) // the command has no use for it
 		defer func() {
 			rec.Mark("ccinit: exit")
@@ -55,6 +55,14 @@ func run(o Options, t *tiniRun) (status int, err error) {
 		close(restReady)
 	}()
 	endSigs()
+
+	if o.SyncFD > 0 {
+		// Started by a supervisor: nothing of the container may
+		// reach the host's terminal (docs/security.md).
+		if err := dropControllingTerminal(); err != nil {
+			return ExitSetup, err
+		}
+	}
 
 	pid1 := os.Getpid() == 1
 	if t != nil {
@@ -111,7 +119,7 @@ func run(o Options, t *tiniRun) (status int, err error) {
 		}
 	}
 	if o.SyncFD > 0 {
-		end := rec.Begin(`wait for "go" on the sync pipe`)
+		end := rec.Begin(`wait for "go" on the sync socket`)
 		if err := waitGo(o.SyncFD); err != nil {
 			return ExitSetup, err
 		}
@@ -172,7 +180,7 @@ func run(o Options, t *tiniRun) (status int, err error) {
 		return ExitSetup, err
 	}
 	endPrep()
-	r := reaper{trace: rec, sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground, pty: slave, harden: harden, tini: t}
+	r := reaper{trace: rec, sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, pty: slave, harden: harden, tini: t}
 	if o.CPUs != "" {
 		if r.cpus, err = ParseCPUs(o.CPUs); err != nil {
 			return ExitSetup, err
@@ -208,28 +216,89 @@ func takeConsole(sock int) (slave int, err error) {
 	return openConsole(sock)
 }
 
+// ReceiveConfig speaks ccinit's side of the sync channel on fd up to the
+// configuration (see sync.go): it sends hello, then reads the config message
+// and parses it. The options returned keep fd as their SyncFD, for "go".
+func ReceiveConfig(fd int) (Options, error) {
+	if err := sendMsg(fd, []byte(SyncVersion)); err != nil {
+		return Options{}, err
+	}
+	msg, err := recvMsg(fd)
+	if err != nil {
+		return Options{}, err
+	}
+	o, err := DecodeConfig(msg)
+	if err != nil {
+		return o, err
+	}
+	o.SyncFD = fd
+	// ccsuper execs ccinit as /proc/self/fd/N (supervisor/initexe_linux.go),
+	// which the kernel makes the command name: ps inside would list PID 1
+	// as "N". /proc/self/comm is the main thread's, whichever thread writes.
+	_ = os.WriteFile("/proc/self/comm", []byte("ccinit"), 0) // cosmetic: a failure changes nothing else
+	return o, nil
+}
+
 // waitGo blocks until the supervisor says "go" on fd (see sync.go).
 func waitGo(fd int) error {
 	defer unix.Close(fd)
-	var buf [len(SyncGo) + 1]byte
-	n := 0
-	for n < len(buf) {
-		m, err := unix.Read(fd, buf[n:])
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("read sync pipe: %w", err)
-		}
-		if m == 0 {
-			break
-		}
-		n += m
+	msg, err := recvMsg(fd)
+	if err != nil {
+		return err
 	}
-	if string(buf[:n]) != SyncGo {
+	if string(msg) != SyncGo {
 		return ErrSupervisorGone
 	}
 	return nil
+}
+
+// sendMsg sends one message on the sync channel. EPIPE means the supervisor
+// is gone.
+func sendMsg(fd int, msg []byte) error {
+	for {
+		err := unix.Send(fd, msg, 0)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EPIPE), errors.Is(err, unix.ECONNRESET):
+			return ErrSupervisorGone
+		case err != nil:
+			return fmt.Errorf("sync channel: send: %w", err)
+		}
+		return nil
+	}
+}
+
+// recvMsg receives one whole message from the sync channel, whatever its
+// size: a look at the next one (MSG_PEEK|MSG_TRUNC) gives its length. EOF
+// (an empty read: no message is ever empty) means the supervisor is gone.
+func recvMsg(fd int) ([]byte, error) {
+	var one [1]byte
+	for {
+		n, _, _, _, err := unix.Recvmsg(fd, one[:], nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ECONNRESET):
+			return nil, ErrSupervisorGone
+		case err != nil:
+			return nil, fmt.Errorf("sync channel: receive: %w", err)
+		case n == 0:
+			return nil, ErrSupervisorGone
+		}
+		buf := make([]byte, n)
+		m, _, flags, _, err := unix.Recvmsg(fd, buf, nil, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue // the message is still there
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sync channel: receive: %w", err)
+		}
+		if m != n || flags&unix.MSG_TRUNC != 0 {
+			return nil, errors.New("sync channel: message cut short")
+		}
+		return buf, nil
+	}
 }
 
 // mountMissing mounts proc and sys where they are missing, for ccinit run
@@ -260,6 +329,26 @@ func mountMissing() ([]func(), error) {
 		undo = append(undo, func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
 	}
 	return undo, nil
+}
+
+// dropControllingTerminal gives up the controlling terminal ccinit inherited
+// from its supervisor, if any, so that no process of the container has one:
+// /dev/tty then opens nothing (ENXIO), and without a terminal of its own a
+// process needs CAP_SYS_ADMIN to push input into one (TIOCSTI) or to take
+// one over (TIOCSCTTY), even given a descriptor of it. ccinit stays in the
+// supervisor's session (see ccsuper's Run for why not setsid), but as it is
+// not the session's leader, TIOCNOTTY only detaches ccinit: nothing is sent
+// to the session.
+func dropControllingTerminal() error {
+	fd, err := unix.Open("/dev/tty", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil // ENXIO: no controlling terminal; or no /dev/tty to reach one through
+	}
+	defer unix.Close(fd)
+	if err := unix.IoctlSetInt(fd, unix.TIOCNOTTY, 0); err != nil {
+		return fmt.Errorf("give up the controlling terminal: %w", err)
+	}
+	return nil
 }
 
 // IsTerminal reports whether fd is a terminal.

@@ -60,15 +60,14 @@ func rest() []os.Signal {
 }
 
 type reaper struct {
-	sigs       chan os.Signal
-	group      bool // forward to the command's process group
-	grace      time.Duration
-	pid1       bool
-	foreground bool         // see Options.Foreground
-	pty        int          // the container's pty slave for the command's stdio, or -1
-	cpus       *unix.CPUSet // see Options.CPUs; nil: leave as is
-	harden     hardening    // see Options.Caps, User, NoNewPrivs, Seccomp
-	tini       *tiniRun     // under tini's name, else nil (see RunTini)
+	sigs   chan os.Signal
+	group  bool // forward to the command's process group
+	grace  time.Duration
+	pid1   bool
+	pty    int          // the container's pty slave for the command's stdio, or -1
+	cpus   *unix.CPUSet // see Options.CPUs; nil: leave as is
+	harden hardening    // see Options.Caps, User, NoNewPrivs, Seccomp
+	tini   *tiniRun     // under tini's name, else nil (see RunTini)
 
 	child int // the command's PID
 
@@ -90,7 +89,7 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 		// so that a shell has job control and ^C reaches its
 		// foreground job through the line discipline.
 		sys = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	} else if fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP); err == nil && (r.foreground || fg == unix.Getpgrp()) {
+	} else if fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP); err == nil && fg == unix.Getpgrp() {
 		// TIOCGPGRP fails unless fd 0 is our controlling terminal.
 		sys.Foreground = true
 		sys.Ctty = 0

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -133,6 +134,9 @@ func pid1Section(b *bench) ([]record.Section, error) {
 	inits := []init{
 		{"/bin/true as PID 1", "", "", nil},
 		{"ccinit", "", "/sbin/ccinit", []string{"--"}},
+		{"ccinit as docker-init", "", initDir + "/docker-init", []string{"--"}},
+		{"Go floor: fork, wait", "", initDir + "/gofloor", nil},
+		{"Go floor: 61 signals, fork, wait", "", initDir + "/gofloor", []string{"-signals"}},
 		{"tini-static", "tini-static", initDir + "/tini-static", []string{"--"}},
 		{"catatonit", "catatonit", initDir + "/catatonit", []string{"--"}},
 		{"dumb-init", "dumb-init", initDir + "/dumb-init", nil},
@@ -143,6 +147,9 @@ func pid1Section(b *bench) ([]record.Section, error) {
 			if _, ok := b.tool(in.tool); !ok {
 				continue
 			}
+		}
+		if _, err := os.Stat(filepath.Join(b.rootfs, in.path)); in.path != "" && err != nil {
+			continue // gofloor not built: noted in setup
 		}
 		argv := append([]string{}, line...)
 		if in.path != "" {
@@ -159,7 +166,10 @@ func pid1Section(b *bench) ([]record.Section, error) {
 		Baseline: "/bin/true as PID 1", Rounds: rounds,
 		About: "`unshare -p -m -n -u -i --fork chroot ROOTFS [INIT] /bin/true`: the container is the same each time, " +
 			"only what runs as PID 1 differs. ccinit runs standalone here (as tini would), without ccsuper; " +
-			"the other inits are Debian's binaries copied into the rootfs under " + filepath.Clean(initDir) + ".",
+			"the other inits are Debian's binaries copied into the rootfs under " + filepath.Clean(initDir) + ". " +
+			"ccinit as docker-init takes tini's command line and, unlike standalone ccinit, mounts no missing /proc or /sys. " +
+			"The Go floor is bench/gofloor: a static Go program that only forks /bin/true and waits, " +
+			"and with -signals first asks os/signal for the 61 signals ccinit catches: the least any Go PID 1 pays.",
 		Series: b.interleave("pid1", rounds, warmup, cs)[""],
 	}}, nil
 }

@@ -50,6 +50,7 @@ rootfs-debian: $(BUILD)/ccinit
 
 bench-tools:
 	$(GO) build -o $(BUILD)/bench-suite ./bench/suite
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -o $(BUILD)/gofloor ./bench/gofloor
 	$(GO) build -o $(BUILD)/bench-report ./bench/report
 
 bench: build rootfs-debian bench-tools

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/u-root/u-root/pkg/mount"
 	"golang.org/x/sys/unix"
 
 	"github.com/ccontainer/ccontainer/trace"
@@ -74,7 +73,7 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 		if err := mountOverlay(rootfs, o.Overlay, !o.KeepLayer); err != nil {
 			return err
 		}
-	} else if _, err := mount.Mount(rootfs, rootfs, "", "", unix.MS_BIND|unix.MS_REC); err != nil {
+	} else if err := mountFS(rootfs, rootfs, "", "", unix.MS_BIND|unix.MS_REC); err != nil {
 		// pivot_root needs the new root to be a mount point.
 		return fmt.Errorf("bind rootfs: %w", err)
 	}
@@ -192,7 +191,7 @@ func mountSpecial() error {
 		if err := mkdirIn(m.dst, 0o755); err != nil {
 			return err
 		}
-		if _, err := mount.Mount(m.src, m.dst, m.fstype, m.data, m.flags); err != nil {
+		if err := mountFS(m.src, m.dst, m.fstype, m.data, m.flags); err != nil {
 			return err
 		}
 	}
@@ -238,14 +237,14 @@ func populateDev() error {
 	}
 	// newinstance: the container's ptys are its own, not the host's; ptmx
 	// above points at this instance's ptmx.
-	if _, err := mount.Mount("devpts", "/dev/pts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5", unix.MS_NOSUID|unix.MS_NOEXEC); err != nil {
+	if err := mountFS("devpts", "/dev/pts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5", unix.MS_NOSUID|unix.MS_NOEXEC); err != nil {
 		return err
 	}
-	if _, err := mount.Mount("shm", "/dev/shm", "tmpfs", "mode=1777,size=65536k", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
+	if err := mountFS("shm", "/dev/shm", "tmpfs", "mode=1777,size=65536k", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
 		return err
 	}
 	// mqueue belongs to the new IPC namespace.
-	if _, err := mount.Mount("mqueue", "/dev/mqueue", "mqueue", "", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
+	if err := mountFS("mqueue", "/dev/mqueue", "mqueue", "", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
 		return err
 	}
 	return nil
@@ -283,6 +282,15 @@ func pivot(dir string) error {
 	}
 	if err := unix.Chdir("/"); err != nil {
 		return fmt.Errorf("chdir /: %w", err)
+	}
+	return nil
+}
+
+// mountFS is mount(2) with an error that says what was mounted where: the
+// type, source and flags (in hex) tell apart the many mounts of a start.
+func mountFS(src, dst, fstype, data string, flags uintptr) error {
+	if err := unix.Mount(src, dst, fstype, flags, data); err != nil {
+		return fmt.Errorf("mount %s %q on %s (flags %#x): %w", fstype, src, dst, flags, err)
 	}
 	return nil
 }

@@ -99,6 +99,11 @@ type Options struct {
 	// Volumes are bound into the container after its own mounts (with
 	// --rootfs).
 	Volumes []Volume
+	// Cgroup2 mounts the root of ccinit's cgroup namespace, read-only, on
+	// /sys/fs/cgroup (with --rootfs): ccsuper clones ccinit into the
+	// container's own cgroup and a new cgroup namespace on a pure v2 host,
+	// so the container sees its own limits and usage, and nothing above.
+	Cgroup2 bool
 	// Args is the command and its arguments.
 	Args []string
 }
@@ -177,6 +182,7 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.ReadOnly, "read-only", false, "make the container's root read-only (with --rootfs)")
 	fs.StringVar(&o.Overlay, "overlay", "", "use `DIR`/upper and DIR/work as the writable layer of an overlay on the rootfs (with --rootfs)")
 	fs.BoolVar(&o.KeepLayer, "keep-layer", false, "the overlay layer is kept after the run: sync it (with --overlay)")
+	fs.BoolVar(&o.Cgroup2, "cgroup2", false, "mount the root of our cgroup namespace read-only on /sys/fs/cgroup (with --rootfs)")
 	fs.Var((*volumeList)(&o.Volumes), "volume", "bind host `SRC:DST:ro|rw` into the rootfs, DST created if missing (repeatable, with --rootfs)")
 	fs.Usage = func() {
 		fmt.Fprintf(w, "usage: ccinit [flags] [--] COMMAND [ARG...]\n\n")
@@ -228,8 +234,8 @@ func ParseArgs(args []string, usage io.Writer) (Options, error) {
 	if o.Grace < 0 {
 		return o, fmt.Errorf("--grace %s is negative", o.Grace)
 	}
-	if o.Rootfs == "" && (o.ReadOnly || o.Overlay != "" || len(o.Volumes) > 0) {
-		return o, errors.New("--read-only, --overlay and --volume need --rootfs")
+	if o.Rootfs == "" && (o.ReadOnly || o.Overlay != "" || len(o.Volumes) > 0 || o.Cgroup2) {
+		return o, errors.New("--read-only, --overlay, --volume and --cgroup2 need --rootfs")
 	}
 	if o.Overlay != "" && !strings.HasPrefix(o.Overlay, "/") {
 		return o, fmt.Errorf("--overlay %q is not absolute", o.Overlay)
@@ -312,6 +318,9 @@ func (o Options) Argv() []string {
 	}
 	for _, v := range o.Volumes {
 		a = append(a, "--volume", v.String())
+	}
+	if o.Cgroup2 {
+		a = append(a, "--cgroup2")
 	}
 	a = append(a, "--")
 	return append(a, o.Args...)

@@ -81,6 +81,10 @@ type reaper struct {
 // new group becomes the terminal's foreground, so its ^C and ^Z reach the
 // command and not ccinit, as in a shell.
 func (r *reaper) start(path string, argv, env []string, dir string) error {
+	// ccinit the OOM killer's last choice (oom_linux.go). Here, not on the
+	// hardened thread that forks: that thread may have lost the capability.
+	afterFork := oomBeforeFork()
+	defer afterFork()
 	sys := &syscall.SysProcAttr{Setpgid: true}
 	stdio := []uintptr{0, 1, 2}
 	if r.pty >= 0 {

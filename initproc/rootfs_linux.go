@@ -137,6 +137,11 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 	if err := mountSpecial(); err != nil {
 		return err
 	}
+	if o.Cgroup2 {
+		if err := mountCgroup2(); err != nil {
+			return err
+		}
+	}
 	end()
 	end = rec.Begin("  /dev nodes, devpts, shm, mqueue, console")
 	if err := populateDev(cons); err != nil {
@@ -202,6 +207,21 @@ func mountSpecial() error {
 		if _, err := mount.Mount(m.src, m.dst, m.fstype, m.data, m.flags); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// mountCgroup2 mounts the cgroup2 hierarchy on /sys/fs/cgroup, read-only as
+// Docker does: from inside a cgroup namespace, a cgroup2 mount shows the
+// namespace's root, which ccsuper made the container's own cgroup. Programs
+// that size themselves from their limits (Go's GOMAXPROCS, the JVM, free)
+// read them there; read-only, as the limits are the supervisor's to set.
+// /sys/fs/cgroup is a directory of sysfs itself, there whenever the kernel
+// has cgroups.
+func mountCgroup2() error {
+	const flags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	if err := unix.Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", flags, ""); err != nil {
+		return fmt.Errorf("mount cgroup2 on /sys/fs/cgroup: %w", err)
 	}
 	return nil
 }

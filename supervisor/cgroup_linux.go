@@ -344,6 +344,16 @@ func (g *cgroup) cloneInto() int {
 	return g.fd
 }
 
+// ownNamespace reports whether the container gets a cgroup namespace whose
+// root is g, and g's hierarchy mounted read-only on its /sys/fs/cgroup, as
+// Docker gives one on v2: only on v2, where ccinit is cloned straight into g
+// (clone3 makes a new cgroup namespace's root the cgroup it clones into),
+// and only with a cgroup of the container's own, or the namespace's root
+// would be ccsuper's cgroup, with every other container's below it. On v1
+// ccinit is moved into g only after the clone, so its namespace would be
+// rooted at ccsuper's cgroups: the container gets none (docs/cgroups.md).
+func (g *cgroup) ownNamespace() bool { return g != nil && g.v2 && g.fd >= 0 }
+
 // unique returns g's directories, each once.
 func (g *cgroup) unique() []string {
 	var out []string

@@ -213,6 +213,10 @@ func Run(c Config) (_ int, err error) {
 	if c.Net != NetHost {
 		flags |= unix.CLONE_NEWNET
 	}
+	if cg.ownNamespace() {
+		flags |= unix.CLONE_NEWCGROUP
+		opts.Cgroup2 = true
+	}
 	pidfd := -1
 	defer func() {
 		if pidfd >= 0 {

@@ -85,6 +85,8 @@ func TestGuest(t *testing.T) {
 				t.Skip(strings.Join(r.lines, "\n"))
 			case "FAIL":
 				t.Error(strings.Join(r.lines, "\n"))
+			default:
+				t.Log(strings.Join(r.lines, "\n")) // shown with -v
 			}
 		})
 	}

@@ -10,8 +10,9 @@ import (
 // cgroup namespace rooted at its own cgroup, which is mounted read-only on
 // its /sys/fs/cgroup with the limits ccsuper wrote (what Go's GOMAXPROCS,
 // the JVM and free read), and nothing of the host's hierarchy above it.
-// Without a cgroup of its own (no limit, no --stats) the container gets no
-// namespace and an empty /sys/fs/cgroup, as before.
+// The CPU limit is seen enforced from inside. Without a cgroup of its own
+// (no limit, no --stats) the container gets no namespace and an empty
+// /sys/fs/cgroup, as before.
 func TestOwnCgroup(t *testing.T) {
 	if !isCgroup2("/sys/fs/cgroup") {
 		t.Skip("needs pure cgroup v2 (make test-vm runs it); a v1 or hybrid host gives the container no cgroup view (docs/cgroups.md)")
@@ -38,6 +39,22 @@ echo 1 > /sys/fs/cgroup/pids.max 2>/dev/null || echo read-only`
 		}, "\n") + "\n"
 		if r.stdout != want {
 			t.Errorf("got\n%s\nwant\n%s", r.stdout, want)
+		}
+	})
+	t.Run("cpu.max enforced", func(t *testing.T) {
+		t.Parallel()
+		// Busy until the kernel has throttled the cgroup at least once,
+		// as cpu.max must at a quarter of a CPU; read from inside, where
+		// the container's own cpu.stat is. Without the limit the loop
+		// never ends, and the run fails at its deadline.
+		const busy = `until grep -q '^nr_throttled [1-9]' /sys/fs/cgroup/cpu.stat; do
+	i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done
+done
+echo throttled`
+		r := runCCSuper(t, "--rootfs", baseRootfs, "--net", "none", "--cpus", "0.25", "--", "/bin/sh", "-c", busy)
+		wantExit(t, r, 0)
+		if r.stdout != "throttled\n" {
+			t.Errorf("got %q, want throttled", r.stdout)
 		}
 	})
 	t.Run("no cgroup", func(t *testing.T) {

@@ -22,8 +22,14 @@ func TestOOMLastChoice(t *testing.T) {
 
 	t.Run("scores", func(t *testing.T) {
 		t.Parallel()
-		r := runCCSuper(t, "--rootfs", baseRootfs, "--net", "none", "--memory", "32m", "--",
-			"/bin/sh", "-c", "cat /proc/1/oom_score_adj /proc/self/oom_score_adj")
+		// ccinit changes its own value just after the fork, so the
+		// command may look before: until then ccinit has the command's
+		// value (both changes move ccinit away from it), so wait for it
+		// to differ. Without the change the wait ends at the deadline.
+		const script = `c=$(cat /proc/self/oom_score_adj)
+while [ "$(cat /proc/1/oom_score_adj)" = "$c" ]; do :; done
+echo "$(cat /proc/1/oom_score_adj) $c"`
+		r := runCCSuper(t, "--rootfs", baseRootfs, "--net", "none", "--memory", "32m", "--", "/bin/sh", "-c", script)
 		wantExit(t, r, 0)
 		f := strings.Fields(r.stdout)
 		if len(f) != 2 {

@@ -30,7 +30,9 @@ import (
 //     container and on the host alike, which is what Kubernetes does for
 //     pods without a memory request.
 //
-// Both are best effort: a kernel without the file changes nothing.
+// In the moment between the fork and the change after it, ccinit and the
+// command are at one value, as they were before any of this. Both are best
+// effort: a kernel without the file changes nothing.
 
 // oomScoreAdjFile is where a process reads and sets its oom_score_adj.
 const oomScoreAdjFile = "/proc/self/oom_score_adj"

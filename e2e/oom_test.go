@@ -1,10 +1,15 @@
 package e2e
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestOOMLastChoice checks that ccinit is the kernel's last choice when the
@@ -55,7 +60,8 @@ echo "$(cat /proc/1/oom_score_adj) $c"`
 		// biggest process without ccinit's care. Once the child is
 		// killed, its file is freed and the shell goes on.
 		const script = `(exec 3>/dev/shm/fill; rm /dev/shm/fill; exec dd if=/dev/zero bs=1M count=64 >&3 2>/dev/null); echo hog $?`
-		r := runCCSuper(t, "--rootfs", baseRootfs, "--net", "none", "--memory", "32m", "--", "/bin/sh", "-c", script)
+		cmd := ccsuper(t, "--rootfs", baseRootfs, "--net", "none", "--memory", "32m", "--", "/bin/sh", "-c", script)
+		r := run(t, cmd)
 		wantExit(t, r, 0)
 		if r.stdout != "hog "+strconv.Itoa(137)+"\n" {
 			t.Errorf("got stdout %q, want the shell to see its child killed (hog 137)\n%s", r.stdout, r)
@@ -63,5 +69,45 @@ echo "$(cat /proc/1/oom_score_adj) $c"`
 		if !strings.Contains(r.stderr, "out of memory: the kernel killed 1 of the container's processes") {
 			t.Errorf("no out-of-memory report on stderr:\n%s", r)
 		}
+		// The kernel's own account names the process it chose.
+		victims := oomVictims(t, cmd.Process.Pid)
+		if !slices.Equal(victims, []string{"dd"}) {
+			t.Errorf("the kernel's log names %q as killed in the container's cgroup, want dd alone", victims)
+		}
 	})
+}
+
+// oomVictims returns the names of the processes the kernel's log says the
+// OOM killer chose in the cgroup of the container of ccsuper pid: the
+// "oom-kill:" lines of /dev/kmsg naming that cgroup, so that another
+// test's or another user's kills never count.
+func oomVictims(t *testing.T, pid int) []string {
+	t.Helper()
+	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Skipf("cannot read the kernel's log: %v", err)
+	}
+	defer unix.Close(fd)
+	memcg := fmt.Sprintf("task_memcg=/ccontainer/c%d-", pid)
+	var names []string
+	buf := make([]byte, 8192)
+	for {
+		n, err := unix.Read(fd, buf) // one record per read
+		if errors.Is(err, unix.EPIPE) {
+			continue // records overwritten while we read: go on from the next
+		}
+		if err != nil {
+			break // EAGAIN: the end of the log
+		}
+		rec := string(buf[:n])
+		if !strings.Contains(rec, "oom-kill:") || !strings.Contains(rec, memcg) {
+			continue
+		}
+		for _, f := range strings.Split(rec, ",") {
+			if name, ok := strings.CutPrefix(f, "task="); ok {
+				names = append(names, name)
+			}
+		}
+	}
+	return names
 }

@@ -217,6 +217,7 @@ func Run(c Config) (_ int, err error) {
 		flags |= unix.CLONE_NEWCGROUP
 		opts.Cgroup2 = true
 	}
+	opts.Cgroup1 = cg.v1View()
 	pidfd := -1
 	defer func() {
 		if pidfd >= 0 {

@@ -193,20 +193,28 @@ func TestCgroupOOM(t *testing.T) {
 		{"plain SIGKILL", `kill -9 $$`, "", "", 137},
 		// The hog is a child; the command survives it and exits 0.
 		{"oom of a child", `sh -c 'x=$(head -c 100m /dev/zero | tr "\0" a)'; echo child $?`, "child 137\n",
-			"Killed\nccsuper: out of memory: the kernel killed 1 of the container's processes (limit 32 MiB)\n", 0}, // "Killed" is the shell's
+			"Killed\nccsuper: out of memory: the kernel killed N of the container's processes (limit 32 MiB)\n", 0}, // "Killed" is the shell's
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			cmd := ccsuper(t, "--rootfs", baseRootfs, "--net", "none", "--memory", "32m", "--", "/bin/sh", "-c", tc.script)
 			r := run(t, cmd)
 			wantExit(t, r, tc.code)
-			if r.stderr != tc.stderr || r.stdout != tc.stdout {
+			// Usually one kill; but the kernel kills again when its OOM
+			// reaper gives up on a victim slow to go (after about a
+			// second), which emulated CPUs (the guest of make test-vm)
+			// can take: 2 of them were seen there.
+			stderr := oomCount.ReplaceAllString(r.stderr, "killed N of")
+			if stderr != tc.stderr || r.stdout != tc.stdout {
 				t.Errorf("got stdout %q stderr %q, want %q and %q", r.stdout, r.stderr, tc.stdout, tc.stderr)
 			}
 			wantNoCgroup(t, cmd.Process.Pid, "after the kill")
 		})
 	}
 }
+
+// oomCount is the number of OOM kills in ccsuper's report of them.
+var oomCount = regexp.MustCompile(`killed [1-9][0-9]* of`)
 
 // stats is the --stats line, parsed.
 type stats struct {

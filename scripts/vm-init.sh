@@ -61,5 +61,8 @@ cd /src/e2e
 # suite's deadlines (only there to turn a hang into a failure) are 4 times
 # longer.
 CCONTAINER_E2E_BIN=/cc/bin CCONTAINER_E2E_SLOW=4 /cc/bin/e2e.test -test.v -test.count=1 -test.timeout=8m -test.run "$run" 2>&1
-echo "ccvm: suite exit $?"
+rc=$?
+# What the kernel's OOM killer did, for the host's log of the run.
+dmesg | grep -E 'Killed process|oom_reaper' | sed 's/^/ccvm: kernel: /'
+echo "ccvm: suite exit $rc"
 poweroff -f

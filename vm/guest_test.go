@@ -152,8 +152,8 @@ func parseSerial(b []byte) suite {
 		case strings.HasPrefix(l, "ccvm: suite exit "):
 			s.exit, _ = strconv.Atoi(strings.TrimPrefix(l, "ccvm: suite exit "))
 			in = false
-		case !in:
-			if strings.HasPrefix(l, "ccvm: ") { // the guest's own setup failed
+		case !in || strings.HasPrefix(l, "ccvm: kernel: "):
+			if strings.HasPrefix(l, "ccvm: ") { // the guest's setup failed, or its kernel's log
 				s.banner += "\n" + l
 			}
 		case header.MatchString(l):

@@ -85,6 +85,10 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 	if r.trace != nil {
 		r.startAt = trace.Now()
 	}
+	// ccinit the OOM killer's last choice (oom_linux.go). Here, not on the
+	// hardened thread that forks: that thread may have lost the capability.
+	afterFork := oomBeforeFork()
+	defer afterFork()
 	sys := &syscall.SysProcAttr{Setpgid: true}
 	stdio := []uintptr{0, 1, 2}
 	if r.pty >= 0 {

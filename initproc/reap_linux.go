@@ -72,6 +72,7 @@ type reaper struct {
 	child int // the command's PID
 
 	trace     *trace.Recorder
+	startAt   int64 // with a trace: when start was called
 	execDone  int64 // with a trace: when the command's exec had succeeded
 	childDone int64 // with a trace: when the command's status was reaped
 }
@@ -81,6 +82,13 @@ type reaper struct {
 // new group becomes the terminal's foreground, so its ^C and ^Z reach the
 // command and not ccinit, as in a shell.
 func (r *reaper) start(path string, argv, env []string, dir string) error {
+	if r.trace != nil {
+		r.startAt = trace.Now()
+	}
+	// ccinit the OOM killer's last choice (oom_linux.go). Here, not on the
+	// hardened thread that forks: that thread may have lost the capability.
+	afterFork := oomBeforeFork()
+	defer afterFork()
 	sys := &syscall.SysProcAttr{Setpgid: true}
 	stdio := []uintptr{0, 1, 2}
 	if r.pty >= 0 {
@@ -132,8 +140,14 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 		err error
 	}
 	done := make(chan started, 1)
+	// With a trace: when the goroutine ran, and when the thread was set up;
+	// recorded here once it is done, as the recorder has one writer.
+	var spawned, hardened int64
 	go func() {
 		runtime.LockOSThread()
+		if r.trace != nil {
+			spawned = trace.Now()
+		}
 		if r.cpus != nil {
 			if err := unix.SchedSetaffinity(0, r.cpus); err != nil {
 				done <- started{err: fmt.Errorf("give the command its CPUs back: %w", err)}
@@ -144,10 +158,18 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 			done <- started{err: err}
 			return
 		}
+		if r.trace != nil {
+			hardened = trace.Now()
+		}
 		pid, err := forkExec()
 		done <- started{pid, err}
 	}()
 	s := <-done
+	if s.err == nil && r.trace != nil {
+		r.trace.Record("  a thread of its own for the command's rights", r.startAt, spawned)
+		r.trace.Record("  CPUs, capabilities, seccomp, no_new_privs", spawned, hardened)
+		r.trace.Record("  fork+exec", hardened, r.execDone)
+	}
 	r.child = s.pid
 	return s.err
 }

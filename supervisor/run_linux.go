@@ -201,6 +201,11 @@ func Run(c Config) (_ int, err error) {
 	if c.Net != NetHost {
 		flags |= unix.CLONE_NEWNET
 	}
+	if cg.ownNamespace() {
+		flags |= unix.CLONE_NEWCGROUP
+		opts.Cgroup2 = true
+	}
+	opts.Cgroup1 = cg.v1View()
 	pidfd := -1
 	defer func() {
 		if pidfd >= 0 {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,7 +86,17 @@ func TestEngineContainerd(t *testing.T) {
 			t.Cleanup(func() { forceRemoveContainer(t, ctr, c) })
 			waitFor(t, "the container prints ready", func() bool { return fileHasLine(log, "ready") })
 
-			r := run(t, ctr("task", "exec", "--exec-id", "e1", c, "sh", "-c", "echo in-exec $$; exit 4"))
+			r := run(t, ctr("task", "ls"))
+			wantExit(t, r, 0)
+			pid := 0
+			for _, line := range strings.Split(r.stdout, "\n") {
+				if f := strings.Fields(line); len(f) == 3 && f[0] == c {
+					pid, _ = strconv.Atoi(f[1]) // 0 for a malformed one: the check then fails
+				}
+			}
+			wantRuntimeState(t, rt, filepath.Join(dir, "runtime-"+rt.name, ns), c, pid)
+
+			r = run(t, ctr("task", "exec", "--exec-id", "e1", c, "sh", "-c", "echo in-exec $$; exit 4"))
 			wantExit(t, r, 4)
 			if !strings.HasPrefix(r.stdout, "in-exec ") {
 				t.Errorf("task exec printed %q", r.stdout)
@@ -170,16 +181,17 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt"
 		t.Fatalf("start containerd: %v", err)
 	}
 	logFile.Close()
-	stopDaemon(t, cmd, logPath)
+	stopDaemon(t, "containerd", cmd, logPath)
 	waitFor(t, "containerd listens on "+sock, func() bool {
 		return run(t, command(t, "ctr", "--address", sock, "version")).code == 0
 	})
 	return sock
 }
 
-// stopDaemon stops the daemon cmd at the end of the test (SIGTERM, then
-// SIGKILL past the deadline) and prints its log if the test failed.
-func stopDaemon(t *testing.T, cmd *exec.Cmd, logPath string) {
+// stopDaemon stops the daemon cmd, called name, at the end of the test
+// (SIGTERM, then SIGKILL past the deadline) and prints its log if the test
+// failed.
+func stopDaemon(t *testing.T, name string, cmd *exec.Cmd, logPath string) {
 	t.Helper()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(unix.SIGTERM) // exec'd by sh: the signal reaches the daemon
@@ -194,7 +206,7 @@ func stopDaemon(t *testing.T, cmd *exec.Cmd, logPath string) {
 		}
 		if t.Failed() {
 			if b, err := os.ReadFile(logPath); err == nil {
-				t.Logf("%s log:\n%s", filepath.Base(cmd.Args[len(cmd.Args)-3]), b)
+				t.Logf("%s log:\n%s", name, b)
 			}
 		}
 	})

@@ -182,6 +182,27 @@ func rootfsTarball(t *testing.T, dir string) string {
 	return tarball
 }
 
+// wantRuntimeState checks with the runtime's own `state` command that rt,
+// with its state under root, has the container id running as pid: proof
+// that the engine did run its container with rt (another runtime's state
+// is not one rt can read).
+func wantRuntimeState(t *testing.T, rt ociRuntime, root, id string, pid int) {
+	t.Helper()
+	r := run(t, engineCommand(t, engineMountNS, rt.path, "--root", root, "state", id))
+	wantExit(t, r, 0)
+	var state struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+		PID    int    `json:"pid"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &state); err != nil {
+		t.Fatalf("%s state: %v\n%s", rt.name, err, r)
+	}
+	if state.ID != id || state.Status != "running" || state.PID != pid || pid == 0 {
+		t.Errorf("%s state says %+v, want id %s running as PID %d", rt.name, state, id, pid)
+	}
+}
+
 // waitFor polls cond until it holds, failing the test after timeout.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()

@@ -7,6 +7,7 @@ GOFLAGS := -trimpath -ldflags='-s -w -buildid='
 SRC     := $(shell find cmd initproc seccomp supervisor -name '*.go') go.mod go.sum
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
+.PHONY: test-engines bench-engines
 .PHONY: all build rootfs rootfs-debian run test test-unit bench bench-quick bench-startup bench-scale bench-tools bench-trace bench-harden clean sizes
 all: build
 
@@ -28,7 +29,17 @@ run: build rootfs
 # built binaries as root (they skip, saying why, when not root).
 test: build
 	$(SUDO) scripts/test-deps.sh
+	$(SUDO) scripts/engine-deps.sh
 	$(SUDO) env "PATH=$$PATH" $(GO) test -count=1 ./...
+
+# The real engines (podman, containerd, Docker) running their containers with
+# each OCI runtime: all of e2e/engines_*_test.go, Docker's round trips too,
+# which `make test` leaves out (docs/kubernetes.md). CCONTAINER_E2E_OCI_CCSUPER
+# names another ccsuper binary to try as the runtime.
+test-engines: build
+	$(SUDO) scripts/test-deps.sh
+	$(SUDO) scripts/engine-deps.sh docker
+	$(SUDO) env "PATH=$$PATH" CCONTAINER_E2E_DOCKER=1 $(if $(CCONTAINER_E2E_OCI_CCSUPER),CCONTAINER_E2E_OCI_CCSUPER=$(CCONTAINER_E2E_OCI_CCSUPER)) $(GO) test -count=1 -v -run 'TestEngine' ./e2e/
 
 test-unit:
 	$(GO) test -count=1 -short ./...

@@ -8,9 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // containerdImage is the name the image archive gives the suite's rootfs.
@@ -168,48 +165,10 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt"
 	if err := os.WriteFile(configPath, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logPath := filepath.Join(dir, "containerd.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Not under the suite's deadline: the daemon lives as long as the test.
-	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", engineMountNS, "sh",
-		"containerd", "--config", configPath)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start containerd: %v", err)
-	}
-	logFile.Close()
-	stopDaemon(t, "containerd", cmd, logPath)
-	waitFor(t, "containerd listens on "+sock, func() bool {
+	startDaemon(t, dir, "containerd", engineMountNS, []string{"containerd", "--config", configPath}, func() bool {
 		return run(t, command(t, "ctr", "--address", sock, "version")).code == 0
 	})
 	return sock
-}
-
-// stopDaemon stops the daemon cmd, called name, at the end of the test
-// (SIGTERM, then SIGKILL past the deadline) and prints its log if the test
-// failed.
-func stopDaemon(t *testing.T, name string, cmd *exec.Cmd, logPath string) {
-	t.Helper()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(unix.SIGTERM) // exec'd by sh: the signal reaches the daemon
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(timeout):
-			t.Errorf("%s did not stop within %s of SIGTERM", cmd, timeout)
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			if b, err := os.ReadFile(logPath); err == nil {
-				t.Logf("%s log:\n%s", name, b)
-			}
-		}
-	})
 }
 
 // taskStatus is the status ctr lists for task id (RUNNING, STOPPED, ...),

@@ -105,25 +105,11 @@ func startDockerd(t *testing.T, dir, cgroupParent string) string {
 			t.Fatal(err)
 		}
 	}
-	logPath := filepath.Join(dir, "dockerd.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A private /etc/docker where there is one; then engineMountNS. $1 is
 	// the directory to put there.
 	const setup = `if [ -d /etc/docker ]; then mount --bind "$1" /etc/docker || exit 125; fi; shift
 ` + engineMountNS
-	// Not under the suite's deadline: the daemon lives as long as the test.
-	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", setup, "sh", etc,
-		"dockerd", "--config-file", configPath)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dockerd: %v", err)
-	}
-	logFile.Close()
-	stopDaemon(t, "dockerd", cmd, logPath)
-	waitFor(t, "dockerd listens on "+sock, func() bool {
+	startDaemon(t, dir, "dockerd", setup, []string{etc, "dockerd", "--config-file", configPath}, func() bool {
 		return run(t, command(t, "/usr/bin/docker", "--host", "unix://"+sock, "version")).code == 0
 	})
 	return sock

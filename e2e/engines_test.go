@@ -110,6 +110,45 @@ func engineCommand(t *testing.T, setup string, argv ...string) *exec.Cmd {
 	return command(t, "unshare", args...)
 }
 
+// startDaemon starts the daemon name as `sh -c setup sh args...` (setup is
+// engineMountNS or a script ending the same way) with its output in
+// dir/NAME.log, and waits until ready holds. At the end of the test the daemon is stopped
+// (SIGTERM, then SIGKILL past the deadline) and its log printed if the test
+// failed.
+func startDaemon(t *testing.T, dir, name, setup string, args []string, ready func() bool) {
+	t.Helper()
+	logPath := filepath.Join(dir, name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	// Not under the suite's deadline: the daemon lives as long as the test.
+	cmd := exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c", setup, "sh"}, args...)...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(unix.SIGTERM) // exec'd by sh: the signal reaches the daemon
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(timeout):
+			t.Errorf("%s did not stop within %s of SIGTERM", name, timeout)
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			if b, err := os.ReadFile(logPath); err == nil {
+				t.Logf("%s log:\n%s", name, b)
+			}
+		}
+	})
+	waitFor(t, name+" is ready", ready)
+}
+
 // newEngineDir returns the directory that holds everything an engine makes
 // (storage, state, sockets, logs), and makes sure that at the end of the test
 // nothing the engine started is left: no process with the directory among

@@ -80,6 +80,12 @@ bench-quick:
 bench-startup:
 	$(MAKE) bench BENCH_ONLY=startup,pid1
 
+# The OCI runtimes under each real engine (podman, containerd, Docker):
+# start-to-exit of /bin/true and exec latency, crun the baseline.
+bench-engines:
+	$(SUDO) scripts/engine-deps.sh docker
+	$(MAKE) bench BENCH_ONLY=engines
+
 bench-scale:
 	$(MAKE) bench BENCH_ONLY=scale
 

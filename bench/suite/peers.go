@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -75,6 +74,7 @@ func (b *bench) startDocker(engine, cli string) error {
 	defer logf.Close()
 	cmd := exec.Command(engine, "--data-root", filepath.Join(b.work, "docker"), "--exec-root", dockerExec,
 		"--pidfile", dockerExec+".pid", "-H", "unix://"+dockerSock, "--cgroup-parent", "/"+b.cgroupParent("docker"))
+	cmd.Args = append(cmd.Args, b.dockerRuntimeArgs()...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	b.logf("starting dockerd (log %s)", logPath)
 	if err := cmd.Start(); err != nil {
@@ -108,19 +108,7 @@ func (b *bench) startDocker(engine, cli string) error {
 
 // stop ends the engine by its PID and waits for it; dockerd stops the
 // containerd it started.
-func (d *dockerd) stop() error {
-	_ = d.cmd.Process.Signal(syscall.SIGTERM) // it may have died on its own; Wait says
-	done := make(chan error, 1)
-	go func() { done <- d.cmd.Wait() }()
-	select {
-	case <-done:
-		return nil
-	case <-time.After(30 * time.Second):
-		_ = d.cmd.Process.Kill() // the grace is over
-		<-done
-		return errors.New("dockerd ignored SIGTERM for 30 s and was killed")
-	}
-}
+func (d *dockerd) stop() error { return stopDaemon("dockerd", d.cmd) }
 
 // podmanCLI returns podman's argv prefix, with storage under the work dir
 // and its run root in the throwaway /run, importing the image on first use.

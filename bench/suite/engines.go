@@ -49,19 +49,22 @@ func (b *bench) dockerRuntimeArgs() []string {
 	return args
 }
 
-// engineContender times, in one round, the engine starting a container
+// engineContenders time, in each round, the engine starting a container
 // that runs /bin/true with one runtime, start to exit ("start"), and running
-// /bin/true in a container of that runtime already running ("exec").
-func engineContender(rt ociRuntime, start, exec []string) contender {
-	return contender{name: rt.name, command: strings.Join(start, " ") + "; " + strings.Join(exec, " "),
-		run: func() (map[string]float64, error) {
-			s, err := timeArgv(start)
-			if err != nil {
-				return nil, err
-			}
-			e, err := timeArgv(exec)
-			return map[string]float64{"start": ms(s), "exec": ms(e)}, err
+// /bin/true in a container of that runtime already running ("exec"): two
+// contenders, so that a runtime whose exec fails still has its starts. A
+// nil exec leaves the exec contender out.
+func engineContenders(rt ociRuntime, start, exec []string) []contender {
+	metric := func(key string, argv []string) contender {
+		return contender{name: rt.name, command: strings.Join(argv, " "), run: func() (map[string]float64, error) {
+			d, err := timeArgv(argv)
+			return map[string]float64{key: ms(d)}, err
 		}}
+	}
+	if exec == nil {
+		return []contender{metric("start", start)}
+	}
+	return []contender{metric("start", start), metric("exec", exec)}
 }
 
 // engineSections compares the OCI runtimes under each real engine: podman,
@@ -114,13 +117,13 @@ func (b *bench) podmanEngine(rts []ociRuntime) ([]contender, error) {
 	var cs []contender
 	for _, rt := range rts {
 		name := fmt.Sprintf("ccbench-%d-exec-%s", os.Getpid(), rt.name)
-		if _, err := output(b.podmanRun(pm, rt.path, []string{"-d", "--name", name, "--network", "none"}, "sleep", "infinity")...); err != nil {
-			return nil, err
-		}
+		exec := append(append([]string{}, pm...), "exec", name, "/bin/true")
 		b.onClose(func() error { _, err := output(append(pm, "rm", "--force", "--time", "0", name)...); return err })
-		cs = append(cs, engineContender(rt,
-			b.podmanRun(pm, rt.path, []string{"--rm", "--network", "none"}, "/bin/true"),
-			append(append([]string{}, pm...), "exec", name, "/bin/true")))
+		if _, err := output(b.podmanRun(pm, rt.path, []string{"-d", "--name", name, "--network", "none"}, "sleep", "infinity")...); err != nil {
+			b.note("podman exec with %s is left out: no container to exec in: %v", rt.name, err)
+			exec = nil
+		}
+		cs = append(cs, engineContenders(rt, b.podmanRun(pm, rt.path, []string{"--rm", "--network", "none"}, "/bin/true"), exec)...)
 	}
 	return cs, nil
 }
@@ -136,13 +139,13 @@ func (b *bench) dockerEngine(rts []ociRuntime) ([]contender, error) {
 	var cs []contender
 	for _, rt := range rts {
 		name := fmt.Sprintf("ccbench-%d-exec-%s", os.Getpid(), rt.name)
-		if _, err := output(docker("run", "-d", "--name", name, "--runtime", rt.name, "--network", "none", image, "sleep", "infinity")...); err != nil {
-			return nil, err
-		}
+		exec := docker("exec", name, "/bin/true")
 		b.onClose(func() error { _, err := output(docker("rm", "--force", name)...); return err })
-		cs = append(cs, engineContender(rt,
-			docker("run", "--rm", "--runtime", rt.name, "--network", "none", image, "/bin/true"),
-			docker("exec", name, "/bin/true")))
+		if _, err := output(docker("run", "-d", "--name", name, "--runtime", rt.name, "--network", "none", image, "sleep", "infinity")...); err != nil {
+			b.note("docker exec with %s is left out: no container to exec in: %v", rt.name, err)
+			exec = nil
+		}
+		cs = append(cs, engineContenders(rt, docker("run", "--rm", "--runtime", rt.name, "--network", "none", image, "/bin/true"), exec)...)
 	}
 	return cs, nil
 }
@@ -224,20 +227,18 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt"
 				"--runc-root", filepath.Join(run, "runtime-"+rt.name)}, flags...)...), containerdImage)
 		}
 		held := "exec-" + rt.name
-		if _, err := output(append(runArgs("-d", "--null-io"), held, "sleep", "infinity")...); err != nil {
-			return nil, err
-		}
+		exec := ctr("task", "exec", "--exec-id", "bench", held, "/bin/true")
 		// Shims outlive containerd: the task goes before the daemon.
 		b.onClose(func() error {
-			_, err := output(ctr("task", "delete", "--force", held)...)
-			if _, cerr := output(ctr("container", "delete", held)...); err == nil {
-				err = cerr
-			}
+			_, _ = output(ctr("task", "delete", "--force", held)...) // no task when it failed to start
+			_, err := output(ctr("container", "delete", held)...)
 			return err
 		})
-		cs = append(cs, engineContender(rt,
-			append(runArgs("--rm"), "start-"+rt.name, "/bin/true"),
-			ctr("task", "exec", "--exec-id", "bench", held, "/bin/true")))
+		if _, err := output(append(runArgs("-d", "--null-io"), held, "sleep", "infinity")...); err != nil {
+			b.note("ctr task exec with %s is left out: no task to exec in: %v", rt.name, err)
+			exec = nil
+		}
+		cs = append(cs, engineContenders(rt, append(runArgs("--rm"), "start-"+rt.name, "/bin/true"), exec)...)
 	}
 	return cs, nil
 }

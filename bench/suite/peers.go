@@ -266,8 +266,17 @@ func removeCgroup(name string) error {
 			}
 			return nil
 		})
+		// conmon double-forks: its exited copy is reparented to the
+		// machine's init, which may take seconds to reap it, and the
+		// zombie keeps its cgroup busy until then.
+		deadline := time.Now().Add(30 * time.Second)
 		for i := len(all) - 1; i >= 0; i-- {
-			if err := os.Remove(all[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
+			err := os.Remove(all[i])
+			for errors.Is(err, unix.EBUSY) && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Millisecond)
+				err = os.Remove(all[i])
+			}
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
 			}
 		}

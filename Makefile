@@ -38,7 +38,7 @@ test: build
 # names another ccsuper binary to try as the runtime.
 test-engines: build
 	$(SUDO) scripts/test-deps.sh
-	$(SUDO) scripts/engine-deps.sh docker
+	$(SUDO) scripts/engine-deps.sh all
 	$(SUDO) env "PATH=$$PATH" CCONTAINER_E2E_DOCKER=1 $(if $(CCONTAINER_E2E_OCI_CCSUPER),CCONTAINER_E2E_OCI_CCSUPER=$(CCONTAINER_E2E_OCI_CCSUPER)) $(GO) test -count=1 -v -run 'TestEngine' ./e2e/
 
 test-unit:
@@ -83,7 +83,7 @@ bench-startup:
 # The OCI runtimes under each real engine (podman, containerd, Docker):
 # start-to-exit of /bin/true and exec latency, crun the baseline.
 bench-engines:
-	$(SUDO) scripts/engine-deps.sh docker
+	$(SUDO) scripts/engine-deps.sh all
 	$(MAKE) bench BENCH_ONLY=engines
 
 bench-scale:

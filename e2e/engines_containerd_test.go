@@ -33,7 +33,7 @@ func TestEngineContainerd(t *testing.T) {
 	}
 	ns := engineCgroupParent("containerd")
 	dir := newEngineDir(t, ns)
-	sock := startContainerd(t, dir)
+	sock := startContainerd(t, dir, "")
 	ctr := func(args ...string) *exec.Cmd {
 		return command(t, "ctr", append([]string{"--address", sock, "--namespace", ns}, args...)...)
 	}
@@ -145,23 +145,28 @@ func TestEngineContainerd(t *testing.T) {
 
 // startContainerd starts a private containerd with its root, state and
 // sockets under dir, in a mount namespace of its own (engineMountNS), and
-// returns its socket. The CRI plugin is off (it would look for CNI and pull
-// a sandbox image), and so are plugins that would touch machine-wide paths
-// (/opt/containerd) or file systems this test does not use.
-func startContainerd(t *testing.T, dir string) string {
+// returns its socket. Plugins that would touch machine-wide paths
+// (/opt/containerd) or file systems this test does not use are off; so is
+// the CRI plugin (it would look for CNI and a sandbox image) unless cri, a
+// config section for it, is given.
+func startContainerd(t *testing.T, dir, cri string) string {
 	t.Helper()
 	sock := filepath.Join(dir, "containerd.sock")
+	disabled := `"io.containerd.internal.v1.opt",`
+	if cri == "" {
+		disabled = `"io.containerd.grpc.v1.cri", ` + disabled
+	}
 	config := fmt.Sprintf(`version = 2
 root = %q
 state = %q
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt",
+disabled_plugins = [%s
   "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
   "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
 [grpc]
   address = %q
 [ttrpc]
   address = %q
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc")
+%s`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), disabled, sock, sock+".ttrpc", cri)
 	configPath := filepath.Join(dir, "containerd.toml")
 	if err := os.WriteFile(configPath, []byte(config), 0o644); err != nil {
 		t.Fatal(err)

@@ -34,7 +34,7 @@ func TestEngineDocker(t *testing.T) {
 	const dockerCLI = "/usr/bin/docker"
 	for _, p := range []string{dockerCLI, "dockerd", "containerd"} {
 		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("%s is not installed (scripts/engine-deps.sh docker installs it)", p)
+			t.Skipf("%s is not installed (scripts/engine-deps.sh all installs it)", p)
 		}
 	}
 	parent := engineCgroupParent("docker")

@@ -4,15 +4,19 @@
 # one uncompressed layer, the rootfs tarball given, for this machine's
 # architecture. No registry and no image tool is needed.
 #
-#   scripts/mkimage-oci.sh ROOTFS_TAR IMAGE_NAME OUT_TAR
+#   scripts/mkimage-oci.sh ROOTFS_TAR IMAGE_NAME OUT_TAR [CMD_JSON]
+#
+# CMD_JSON is the image's default command as a JSON array (default
+# ["/bin/sh"]); a pod sandbox image needs one that keeps running.
 #
 # IMAGE_NAME (e.g. ccontainer.local/busybox:latest) is what containerd names the
 # image: the layout's index carries it in the io.containerd.image.name
 # annotation, and its tag in org.opencontainers.image.ref.name.
 set -euo pipefail
-layer=${1:?usage: mkimage-oci.sh ROOTFS_TAR IMAGE_NAME OUT_TAR}
-name=${2:?usage: mkimage-oci.sh ROOTFS_TAR IMAGE_NAME OUT_TAR}
-out=${3:?usage: mkimage-oci.sh ROOTFS_TAR IMAGE_NAME OUT_TAR}
+layer=${1:?usage: mkimage-oci.sh ROOTFS_TAR IMAGE_NAME OUT_TAR [CMD_JSON]}
+name=${2:?usage: mkimage-oci.sh ROOTFS_TAR IMAGE_NAME OUT_TAR [CMD_JSON]}
+out=${3:?usage: mkimage-oci.sh ROOTFS_TAR IMAGE_NAME OUT_TAR [CMD_JSON]}
+cmd=${4:-'["/bin/sh"]'}
 case $(uname -m) in
 x86_64) arch=amd64 ;;
 aarch64) arch=arm64 ;;
@@ -36,8 +40,8 @@ store() {
 cp "$layer" "$work/layer"
 read -r layer_digest layer_size < <(store "$work/layer")
 
-printf '{"architecture":"%s","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["/bin/sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created_by":"scripts/mkimage-oci.sh"}]}' \
-	"$arch" "$layer_digest" >"$work/config"
+printf '{"architecture":"%s","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":%s},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created_by":"scripts/mkimage-oci.sh"}]}' \
+	"$arch" "$cmd" "$layer_digest" >"$work/config"
 read -r config_digest config_size < <(store "$work/config")
 
 printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%d}]}' \

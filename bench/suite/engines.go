@@ -117,13 +117,16 @@ func (b *bench) podmanEngine(rts []ociRuntime) ([]contender, error) {
 	var cs []contender
 	for _, rt := range rts {
 		name := fmt.Sprintf("ccbench-%d-exec-%s", os.Getpid(), rt.name)
+		// podmanRun registers the cgroup parent's removal: before the
+		// container's, so that it runs after it.
+		start := b.podmanRun(pm, rt.path, []string{"--rm", "--network", "none"}, "/bin/true")
 		exec := append(append([]string{}, pm...), "exec", name, "/bin/true")
 		b.onClose(func() error { _, err := output(append(pm, "rm", "--force", "--time", "0", name)...); return err })
 		if _, err := output(b.podmanRun(pm, rt.path, []string{"-d", "--name", name, "--network", "none"}, "sleep", "infinity")...); err != nil {
 			b.note("podman exec with %s is left out: no container to exec in: %v", rt.name, err)
 			exec = nil
 		}
-		cs = append(cs, engineContenders(rt, b.podmanRun(pm, rt.path, []string{"--rm", "--network", "none"}, "/bin/true"), exec)...)
+		cs = append(cs, engineContenders(rt, start, exec)...)
 	}
 	return cs, nil
 }

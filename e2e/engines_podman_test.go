@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -27,32 +29,83 @@ func TestEnginePodman(t *testing.T) {
 	dir := newEngineDir(t, parent)
 	// Each runtime's state goes under the test's directory, not /run.
 	runtimeRoot := func(rt ociRuntime) string { return filepath.Join(dir, "runtime-"+rt.name) }
-	podman := func(rt ociRuntime, args ...string) *exec.Cmd {
+	// podmanIn runs podman in the network and mount namespaces of the
+	// process nsPID, or each time in a mount namespace of its own
+	// (engineMountNS) when it is 0.
+	podmanIn := func(nsPID int, rt ociRuntime, args ...string) *exec.Cmd {
 		argv := []string{podmanBin, "--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "runroot"),
 			"--tmpdir", filepath.Join(dir, "tmp"), "--cgroup-manager", "cgroupfs",
 			"--events-backend", "none", "--storage-driver", "vfs"}
 		if rt.path != "" {
 			argv = append(argv, "--runtime", rt.path, "--runtime-flag", "root="+runtimeRoot(rt))
 		}
-		return engineCommand(t, engineMountNS, append(argv, args...)...)
+		argv = append(argv, args...)
+		if nsPID == 0 {
+			return engineCommand(t, engineMountNS, argv...)
+		}
+		ns := fmt.Sprintf("/proc/%d/ns/", nsPID)
+		return command(t, "nsenter", append([]string{"--net=" + ns + "net", "--mount=" + ns + "mnt"}, argv...)...)
 	}
+	podman := func(rt ociRuntime, args ...string) *exec.Cmd { return podmanIn(0, rt, args...) }
 	if r := run(t, podman(ociRuntime{}, "import", rootfsTarball(t, dir), podmanImage)); r.code != 0 {
 		t.Fatalf("podman import: %s", r)
 	}
 
+	runFlags := []string{"--cgroup-parent", "/" + parent,
+		// Root here lacks CAP_SYS_RESOURCE: podman's default limits
+		// cannot be set (GUIDE.md, machine notes).
+		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"}
+
 	cliRoundTrips(t, cliEngine{
-		cli:   podman,
-		image: podmanImage,
-		runFlags: func(ociRuntime) []string {
-			return []string{"--cgroup-parent", "/" + parent,
-				// Root here lacks CAP_SYS_RESOURCE: podman's default
-				// limits cannot be set (GUIDE.md, machine notes).
-				"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"}
-		},
+		cli:         podman,
+		image:       podmanImage,
+		runFlags:    func(ociRuntime) []string { return runFlags },
 		top:         []string{"pid", "args"},
 		runtimeRoot: runtimeRoot,
 		// conmon 2.1.6 watches v1's memory.oom_control for podman, and on
 		// this hybrid host reports no OOM kill with runc or crun either.
 		oomReported: false,
+	})
+
+	// podman's default network: netavark makes a bridge and a veth and
+	// hands the runtime the container's network namespace by path. It
+	// runs in a network namespace of this subtest's own, so that its
+	// bridge, iptables rules and ip_forward meet no other test.
+	t.Run("default network", func(t *testing.T) {
+		// One mount namespace for all the commands too: podman keeps
+		// the network namespace it made as a bind mount under /run/netns.
+		const setup = `! mountpoint -q /sys/fs/cgroup/unified || umount /sys/fs/cgroup/unified || exit 125
+ip link set lo up && echo ready && exec sleep 1000000`
+		holder := start(t, command(t, "unshare", "--net", "--mount", "--propagation", "private", "sh", "-c", setup))
+		holder.waitLine(t, "ready")
+		netns := holder.cmd.Process.Pid
+		forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
+			pm := func(args ...string) result { t.Helper(); return run(t, podmanIn(netns, rt, args...)) }
+			name := rt.name + "-bridged"
+			t.Cleanup(func() { _ = run(t, podmanIn(netns, rt, "rm", "--force", "--time", "0", name)) })
+			args := append(append([]string{"run", "-d", "--name", name}, runFlags...), podmanImage,
+				"sh", "-c", "echo ready; while :; do sleep 0.1; done")
+			wantExit(t, pm(args...), 0)
+			waitFor(t, name+" logs ready", func() bool { return strings.Contains(pm("logs", name).stdout, "ready\n") })
+
+			// Inside: eth0 with the address podman gave it, and a
+			// default route through the bridge.
+			r := pm("inspect", "--format", "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}}", name)
+			wantExit(t, r, 0)
+			addr, gw, _ := strings.Cut(strings.TrimSpace(r.stdout), " ")
+			if addr == "" || gw == "" {
+				t.Fatalf("podman inspect gives address %q, gateway %q", addr, gw)
+			}
+			r = pm("exec", name, "sh", "-c", "ip -4 -o addr show eth0; ip route show default")
+			wantExit(t, r, 0)
+			if !strings.Contains(r.stdout, " "+addr+"/") || !strings.Contains(r.stdout, "default via "+gw+" ") {
+				t.Errorf("the container's eth0 and route do not match podman's %s via %s:\n%s", addr, gw, r.stdout)
+			}
+			// From the namespace podman calls the host: the container
+			// answers on its address.
+			ping := command(t, "nsenter", "--net="+fmt.Sprintf("/proc/%d/ns/net", netns), busybox, "ping", "-c", "1", "-W", "5", addr)
+			wantExit(t, run(t, ping), 0)
+			wantExit(t, pm("rm", "--force", "--time", "0", name), 0)
+		})
 	})
 }

@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // podmanImage is the name `podman import` gives the suite's rootfs.
@@ -27,6 +30,13 @@ func TestEnginePodman(t *testing.T) {
 	}
 	parent := engineCgroupParent("podman")
 	dir := newEngineDir(t, parent)
+	// The only containers.conf podman reads: limits within what root may
+	// set here (it lacks CAP_SYS_RESOURCE; GUIDE.md, machine notes) for
+	// what takes no --ulimit, as kube play.
+	conf := filepath.Join(dir, "containers.conf")
+	if err := os.WriteFile(conf, []byte("[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// Each runtime's state goes under the test's directory, not /run.
 	runtimeRoot := func(rt ociRuntime) string { return filepath.Join(dir, "runtime-"+rt.name) }
 	// podmanIn runs podman in the network and mount namespaces of the
@@ -40,11 +50,15 @@ func TestEnginePodman(t *testing.T) {
 			argv = append(argv, "--runtime", rt.path, "--runtime-flag", "root="+runtimeRoot(rt))
 		}
 		argv = append(argv, args...)
+		var cmd *exec.Cmd
 		if nsPID == 0 {
-			return engineCommand(t, engineMountNS, argv...)
+			cmd = engineCommand(t, engineMountNS, argv...)
+		} else {
+			ns := fmt.Sprintf("/proc/%d/ns/", nsPID)
+			cmd = command(t, "nsenter", append([]string{"--net=" + ns + "net", "--mount=" + ns + "mnt"}, argv...)...)
 		}
-		ns := fmt.Sprintf("/proc/%d/ns/", nsPID)
-		return command(t, "nsenter", append([]string{"--net=" + ns + "net", "--mount=" + ns + "mnt"}, argv...)...)
+		cmd.Env = append(os.Environ(), "CONTAINERS_CONF="+conf)
+		return cmd
 	}
 	podman := func(rt ociRuntime, args ...string) *exec.Cmd { return podmanIn(0, rt, args...) }
 	if r := run(t, podman(ociRuntime{}, "import", rootfsTarball(t, dir), podmanImage)); r.code != 0 {
@@ -108,4 +122,62 @@ ip link set lo up && echo ready && exec sleep 1000000`
 			wantExit(t, pm("rm", "--force", "--time", "0", name), 0)
 		})
 	})
+
+	// podman kube play of a two-container pod, the Kubernetes pod shape on
+	// one machine: the containers join the pod's network namespace (its
+	// infra container's, by path), where the client reaches the server
+	// on 127.0.0.1.
+	t.Run("kube play", func(t *testing.T) {
+		forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
+			pod := "duo-" + rt.name
+			yaml := fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+spec:
+  restartPolicy: Never
+  containers:
+  - name: server
+    image: %s
+    command: ["/bin/sh", "-c", "echo hello-from-server | nc -l -p 8080"]
+    env: [{name: PATH, value: /usr/sbin:/usr/bin:/sbin:/bin}]
+  - name: client
+    image: %s
+    command: ["/bin/sh", "-c", "until nc 127.0.0.1 8080; do sleep 0.1; done"]
+    env: [{name: PATH, value: /usr/sbin:/usr/bin:/sbin:/bin}]
+`, pod, podmanImage, podmanImage)
+			file := filepath.Join(dir, pod+".yaml")
+			if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := run(t, podman(rt, "kube", "play", "--network", "none", file))
+			// A pod's cgroup is /libpod_parent/ID (kube play takes no
+			// cgroup parent): that one goes at the end, and the
+			// shared parent if it is then empty.
+			if f := strings.Fields(r.stdout); len(f) > 1 && f[0] == "Pod:" {
+				podCgroup := "libpod_parent/" + f[1]
+				t.Cleanup(func() {
+					removeCgroups(t, podCgroup)
+					removeHiddenCgroupDirs(t, podCgroup)
+					for _, d := range append(globOrNil("/sys/fs/cgroup/*/libpod_parent"), "/sys/fs/cgroup/libpod_parent") {
+						_ = unix.Rmdir(d) // busy, or missing: another pod's, or none
+					}
+					// The same under the hidden cgroup2 mount point, if empty.
+					_ = run(t, command(t, "unshare", "--mount", "--propagation", "private", "sh", "-c",
+						"umount /sys/fs/cgroup/unified 2>/dev/null; rmdir /sys/fs/cgroup/unified/libpod_parent 2>/dev/null; true"))
+				})
+			}
+			t.Cleanup(func() { _ = run(t, podman(rt, "pod", "rm", "--force", "--time", "0", pod)) })
+			wantExit(t, r, 0)
+			wantExit(t, run(t, podman(rt, "wait", pod+"-client", pod+"-server")), 0)
+			wantOutput(t, run(t, podman(rt, "logs", pod+"-client")), "hello-from-server\n")
+			wantExit(t, run(t, podman(rt, "pod", "rm", pod)), 0)
+		})
+	})
+}
+
+// globOrNil is filepath.Glob for a pattern known to be well formed.
+func globOrNil(pattern string) []string {
+	m, _ := filepath.Glob(pattern) // only a malformed pattern fails
+	return m
 }

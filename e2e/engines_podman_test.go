@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,14 +43,17 @@ func TestEnginePodman(t *testing.T) {
 	// podmanIn runs podman in the network and mount namespaces of the
 	// process nsPID, or each time in a mount namespace of its own
 	// (engineMountNS) when it is 0.
-	podmanIn := func(nsPID int, rt ociRuntime, args ...string) *exec.Cmd {
+	podmanArgv := func(rt ociRuntime, args ...string) []string {
 		argv := []string{podmanBin, "--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "runroot"),
 			"--tmpdir", filepath.Join(dir, "tmp"), "--cgroup-manager", "cgroupfs",
 			"--events-backend", "none", "--storage-driver", "vfs"}
 		if rt.path != "" {
 			argv = append(argv, "--runtime", rt.path, "--runtime-flag", "root="+runtimeRoot(rt))
 		}
-		argv = append(argv, args...)
+		return append(argv, args...)
+	}
+	podmanIn := func(nsPID int, rt ociRuntime, args ...string) *exec.Cmd {
+		argv := podmanArgv(rt, args...)
 		var cmd *exec.Cmd
 		if nsPID == 0 {
 			cmd = engineCommand(t, engineMountNS, argv...)
@@ -172,6 +176,61 @@ spec:
 			wantExit(t, run(t, podman(rt, "wait", pod+"-client", pod+"-server")), 0)
 			wantOutput(t, run(t, podman(rt, "logs", pod+"-client")), "hello-from-server\n")
 			wantExit(t, run(t, podman(rt, "pod", "rm", pod)), 0)
+		})
+	})
+
+	// podman run -it, a person at a terminal (tmux): the container's
+	// own pty, ^C to the foreground command, a resize, ^D with the
+	// shell's status, and the terminal given back as it was.
+	t.Run("run -it under a terminal", func(t *testing.T) {
+		forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
+			argv := podmanArgv(rt, append(append([]string{"run", "-it", "--rm", "--network", "none"}, runFlags...), podmanImage, "sh")...)
+			// Neither engineMountNS nor the paths hold a single quote.
+			line := "CONTAINERS_CONF=" + conf + " unshare --mount --propagation private sh -c '" + engineMountNS + "' sh " + strings.Join(argv, " ")
+			s := newTmux(t, report(line))
+			s.line("echo ready-$((1+1))")
+			s.waitFor("ready-2", 1)
+
+			s.line(`echo tty-$((1+2)) "$(tty)"`)
+			if scr := s.waitFor("tty-3", 1); !strings.Contains(scr, "tty-3 /dev/pts/0") {
+				t.Errorf("the container's terminal is not /dev/pts/0:\n%s", scr)
+			}
+
+			// ^C reaches the foreground command, not the shell.
+			s.line("sleep 100")
+			time.Sleep(200 * time.Millisecond) // let the shell start it
+			s.keys("C-c")
+			s.line("echo int-$((2+2)) status $?")
+			if scr := s.waitFor("int-4", 1); !strings.Contains(scr, "int-4 status 130") {
+				t.Errorf("^C did not end the foreground command with SIGINT (130):\n%s", scr)
+			}
+
+			s.line("echo size-$((3+3)) $(stty size)")
+			if scr := s.waitFor("size-6", 1); !strings.Contains(scr, "size-6 24 80") {
+				t.Errorf("want 24 rows, 80 columns at start:\n%s", scr)
+			}
+			s.tmux("resize-window", "-x", "100", "-y", "30")
+			// conmon passes the new size on: wait until the
+			// container's terminal has it.
+			deadline := time.Now().Add(timeout)
+			for n := 0; ; n++ {
+				s.line(fmt.Sprintf("echo size-%d-$((1+1)) $(stty size)", n))
+				scr := s.waitFor(fmt.Sprintf("size-%d-2", n), 1)
+				if strings.Contains(scr, fmt.Sprintf("size-%d-2 30 100", n)) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("want 30 rows, 100 columns after the resize:\n%s", scr)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+
+			s.line("false")
+			s.keys("C-d")
+			if got := strings.TrimSpace(s.waitFile("status")); got != "1" {
+				t.Errorf("exit status %s, want 1 (the shell's last command)", got)
+			}
+			s.wantRestored()
 		})
 	})
 }

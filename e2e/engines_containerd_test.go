@@ -32,6 +32,7 @@ func TestEngineContainerd(t *testing.T) {
 		}
 	}
 	ns := engineCgroupParent("containerd")
+	runDir := engineRunDir(t, "containerd")
 	dir := newEngineDir(t, ns)
 	sock := startContainerd(t, dir, "")
 	ctr := func(args ...string) *exec.Cmd {
@@ -48,7 +49,7 @@ func TestEngineContainerd(t *testing.T) {
 		// snapshotter copies the image per container: no overlay mounts.
 		runArgs := func(detach bool, id string, flags []string, args ...string) []string {
 			a := []string{"run", "--snapshotter", "native", "--runtime", "io.containerd.runc.v2",
-				"--runc-binary", rt.path, "--runc-root", filepath.Join(dir, "runtime-"+rt.name)}
+				"--runc-binary", rt.path, "--runc-root", filepath.Join(runDir, rt.name)}
 			if detach {
 				a = append(a, "-d", "--log-uri", "file://"+filepath.Join(dir, id+".log"))
 			} else {
@@ -91,7 +92,7 @@ func TestEngineContainerd(t *testing.T) {
 					pid, _ = strconv.Atoi(f[1]) // 0 for a malformed one: the check then fails
 				}
 			}
-			wantRuntimeState(t, rt, filepath.Join(dir, "runtime-"+rt.name, ns), c, pid)
+			wantRuntimeState(t, rt, filepath.Join(runDir, rt.name, ns), c, pid)
 
 			// Checked without stopping the round trip: the rest of it
 			// does not need exec.

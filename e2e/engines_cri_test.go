@@ -36,8 +36,9 @@ func TestEngineKubernetesCRI(t *testing.T) {
 		}
 	}
 	parent := engineCgroupParent("cri")
+	runDir := engineRunDir(t, "cri")
 	dir := newEngineDir(t, parent)
-	runtimeRoot := func(rt ociRuntime) string { return filepath.Join(dir, "runtime-"+rt.name) }
+	runtimeRoot := func(rt ociRuntime) string { return filepath.Join(runDir, rt.name) }
 
 	var cri strings.Builder
 	// restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE, so no

@@ -38,8 +38,11 @@ func TestEngineDocker(t *testing.T) {
 		}
 	}
 	parent := engineCgroupParent("docker")
+	// As long as dockerd's default exec root, /var/run/docker: runtimes'
+	// state goes under it (runtime-runc/moby/ID), at the same length.
+	execRoot := engineRunDir(t, "docker")
 	dir := newEngineDir(t, parent)
-	sock := startDockerd(t, dir, parent)
+	sock := startDockerd(t, dir, execRoot, parent)
 	docker := func(args ...string) *exec.Cmd {
 		cmd := command(t, dockerCLI, append([]string{"--host", "unix://" + sock}, args...)...)
 		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(dir, "cli")) // not ~/.docker
@@ -56,7 +59,7 @@ func TestEngineDocker(t *testing.T) {
 		top:      []string{"-o", "pid,args"},
 		// dockerd 20.10 gives every runtime of its v2 shim the root
 		// of its runc, and the shim adds containerd's namespace, moby.
-		runtimeRoot: func(ociRuntime) string { return filepath.Join(dir, "exec", "runtime-runc", "moby") },
+		runtimeRoot: func(ociRuntime) string { return filepath.Join(execRoot, "runtime-runc", "moby") },
 		// dockerd hears of an OOM kill from containerd's cgroup
 		// monitor, which watches the v1 memory cgroup itself.
 		oomReported: true,
@@ -67,10 +70,10 @@ func TestEngineDocker(t *testing.T) {
 // taken by dockerd's built-in entry.
 func dockerRuntimeName(rt ociRuntime) string { return "e2e-" + rt.name }
 
-// startDockerd starts a private dockerd with everything under dir, the OCI
-// runtimes of ociRuntimes registered, and containers' cgroups under
-// cgroupParent; it returns its socket.
-func startDockerd(t *testing.T, dir, cgroupParent string) string {
+// startDockerd starts a private dockerd with everything under dir but its
+// exec root, the OCI runtimes of ociRuntimes registered, and containers'
+// cgroups under cgroupParent; it returns its socket.
+func startDockerd(t *testing.T, dir, execRoot, cgroupParent string) string {
 	t.Helper()
 	sock := filepath.Join(dir, "docker.sock")
 	runtimes := map[string]any{}
@@ -81,7 +84,7 @@ func startDockerd(t *testing.T, dir, cgroupParent string) string {
 	}
 	config := map[string]any{
 		"data-root":      filepath.Join(dir, "data"),
-		"exec-root":      filepath.Join(dir, "exec"),
+		"exec-root":      execRoot,
 		"pidfile":        filepath.Join(dir, "docker.pid"),
 		"hosts":          []string{"unix://" + sock},
 		"bridge":         "none",

@@ -30,6 +30,7 @@ func TestEnginePodman(t *testing.T) {
 		t.Skip("podman is not installed (scripts/engine-deps.sh installs it)")
 	}
 	parent := engineCgroupParent("podman")
+	runDir := engineRunDir(t, "podman")
 	dir := newEngineDir(t, parent)
 	// The only containers.conf podman reads: limits within what root may
 	// set here (it lacks CAP_SYS_RESOURCE; GUIDE.md, machine notes) for
@@ -38,8 +39,8 @@ func TestEnginePodman(t *testing.T) {
 	if err := os.WriteFile(conf, []byte("[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// Each runtime's state goes under the test's directory, not /run.
-	runtimeRoot := func(rt ociRuntime) string { return filepath.Join(dir, "runtime-"+rt.name) }
+	// Each runtime's state goes under a directory of the test's own.
+	runtimeRoot := func(rt ociRuntime) string { return filepath.Join(runDir, rt.name) }
 	// podmanIn runs podman in the network and mount namespaces of the
 	// process nsPID, or each time in a mount namespace of its own
 	// (engineMountNS) when it is 0.

@@ -154,6 +154,33 @@ func startDaemon(t *testing.T, dir, name, setup string, args []string, ready fun
 	waitFor(t, name+" is ready", ready)
 }
 
+// engineRunDir returns /run/e2e-ENGINE, made empty, for the runtimes' state
+// (their --root) and an engine's run-time files, and removes it at the end of
+// the test, failing it if a process is left with the directory among its
+// arguments. /run is the suite's own tmpfs. The path is as short as the
+// engines' own defaults (/run/containerd/runc, /var/run/docker): runtimes
+// bind unix sockets under their root, and a socket's path has at most 107
+// bytes. Call it before newEngineDir, whose cleanup must run first.
+func engineRunDir(t *testing.T, engine string) string {
+	t.Helper()
+	dir := "/run/e2e-" + engine
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, p := range killWithArg(dir) {
+			t.Errorf("engine left a process running: %s", p)
+		}
+		if err := removeTree(dir); err != nil {
+			t.Error(err)
+		}
+	})
+	return dir
+}
+
 // newEngineDir returns the directory that holds everything an engine makes
 // (storage, state, sockets, logs), and makes sure that at the end of the test
 // nothing the engine started is left: no process with the directory among

@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"fmt"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // cliEngine is an engine with docker's command line, podman or docker: the
@@ -16,6 +18,9 @@ type cliEngine struct {
 	image    string
 	runFlags func(rt ociRuntime) []string // what every `run` adds before the image
 	top      []string                     // the ps descriptors after `top NAME`
+	// shell returns what a person would type at a shell prompt to run the
+	// engine's command with args for the runtime rt.
+	shell func(rt ociRuntime, args ...string) string
 	// runtimeRoot is the --root the engine gives the runtime rt (the
 	// directory of its state).
 	runtimeRoot func(rt ociRuntime) string
@@ -140,6 +145,57 @@ else cat memory/memory.limit_in_bytes; grep '^oom_kill ' memory/memory.oom_contr
 				t.Errorf("inspect says OOMKilled %s, want true", oom)
 			}
 			wantExit(t, cli("rm", name), 0)
+		})
+
+		// run -it, a person at a terminal (tmux): the container's own
+		// pty, ^C to the foreground command, a resize, ^D with the
+		// shell's status, and the terminal given back as it was.
+		t.Run("run -it under a terminal", func(t *testing.T) {
+			args := append(append([]string{"run", "-it", "--rm", "--network", "none"}, e.runFlags(rt)...), e.image, "sh")
+			s := newTmux(t, report(e.shell(rt, args...)))
+			s.line("echo ready-$((1+1))")
+			s.waitFor("ready-2", 1)
+
+			s.line(`echo tty-$((1+2)) "$(tty)"`)
+			if scr := s.waitFor("tty-3", 1); !strings.Contains(scr, "tty-3 /dev/pts/0") {
+				t.Errorf("the container's terminal is not /dev/pts/0:\n%s", scr)
+			}
+
+			// ^C reaches the foreground command, not the shell.
+			s.line("sleep 100")
+			time.Sleep(200 * time.Millisecond) // let the shell start it
+			s.keys("C-c")
+			s.line("echo int-$((2+2)) status $?")
+			if scr := s.waitFor("int-4", 1); !strings.Contains(scr, "int-4 status 130") {
+				t.Errorf("^C did not end the foreground command with SIGINT (130):\n%s", scr)
+			}
+
+			s.line("echo size-$((3+3)) $(stty size)")
+			if scr := s.waitFor("size-6", 1); !strings.Contains(scr, "size-6 24 80") {
+				t.Errorf("want 24 rows, 80 columns at start:\n%s", scr)
+			}
+			s.tmux("resize-window", "-x", "100", "-y", "30")
+			// The engine passes the new size on in its own time: ask
+			// until the container's terminal has it.
+			deadline := time.Now().Add(timeout)
+			for n := 0; ; n++ {
+				s.line(fmt.Sprintf("echo size-%d-$((1+1)) $(stty size)", n))
+				scr := s.waitFor(fmt.Sprintf("size-%d-2", n), 1)
+				if strings.Contains(scr, fmt.Sprintf("size-%d-2 30 100", n)) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("want 30 rows, 100 columns after the resize:\n%s", scr)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+
+			s.line("false")
+			s.keys("C-d")
+			if got := strings.TrimSpace(s.waitFile("status")); got != "1" {
+				t.Errorf("exit status %s, want 1 (the shell's last command)", got)
+			}
+			s.wantRestored()
 		})
 	})
 }

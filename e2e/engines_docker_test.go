@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -57,6 +58,9 @@ func TestEngineDocker(t *testing.T) {
 		image:    dockerImage,
 		runFlags: func(rt ociRuntime) []string { return []string{"--runtime", dockerRuntimeName(rt)} },
 		top:      []string{"-o", "pid,args"},
+		shell: func(_ ociRuntime, args ...string) string {
+			return "DOCKER_CONFIG=" + filepath.Join(dir, "cli") + " " + dockerCLI + " --host unix://" + sock + " " + strings.Join(args, " ")
+		},
 		// dockerd 20.10 gives every runtime of its v2 shim the root
 		// of its runc, and the shim adds containerd's namespace, moby.
 		runtimeRoot: func(ociRuntime) string { return filepath.Join(execRoot, "runtime-runc", "moby") },

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -76,10 +75,15 @@ func TestEnginePodman(t *testing.T) {
 		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"}
 
 	cliRoundTrips(t, cliEngine{
-		cli:         podman,
-		image:       podmanImage,
-		runFlags:    func(ociRuntime) []string { return runFlags },
-		top:         []string{"pid", "args"},
+		cli:      podman,
+		image:    podmanImage,
+		runFlags: func(ociRuntime) []string { return runFlags },
+		top:      []string{"pid", "args"},
+		// Neither engineMountNS nor the paths hold a single quote.
+		shell: func(rt ociRuntime, args ...string) string {
+			return "CONTAINERS_CONF=" + conf + " unshare --mount --propagation private sh -c '" + engineMountNS + "' sh " +
+				strings.Join(podmanArgv(rt, args...), " ")
+		},
 		runtimeRoot: runtimeRoot,
 		// conmon 2.1.6 watches v1's memory.oom_control for podman, and on
 		// this hybrid host reports no OOM kill with runc or crun either.
@@ -177,61 +181,6 @@ spec:
 			wantExit(t, run(t, podman(rt, "wait", pod+"-client", pod+"-server")), 0)
 			wantOutput(t, run(t, podman(rt, "logs", pod+"-client")), "hello-from-server\n")
 			wantExit(t, run(t, podman(rt, "pod", "rm", pod)), 0)
-		})
-	})
-
-	// podman run -it, a person at a terminal (tmux): the container's
-	// own pty, ^C to the foreground command, a resize, ^D with the
-	// shell's status, and the terminal given back as it was.
-	t.Run("run -it under a terminal", func(t *testing.T) {
-		forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
-			argv := podmanArgv(rt, append(append([]string{"run", "-it", "--rm", "--network", "none"}, runFlags...), podmanImage, "sh")...)
-			// Neither engineMountNS nor the paths hold a single quote.
-			line := "CONTAINERS_CONF=" + conf + " unshare --mount --propagation private sh -c '" + engineMountNS + "' sh " + strings.Join(argv, " ")
-			s := newTmux(t, report(line))
-			s.line("echo ready-$((1+1))")
-			s.waitFor("ready-2", 1)
-
-			s.line(`echo tty-$((1+2)) "$(tty)"`)
-			if scr := s.waitFor("tty-3", 1); !strings.Contains(scr, "tty-3 /dev/pts/0") {
-				t.Errorf("the container's terminal is not /dev/pts/0:\n%s", scr)
-			}
-
-			// ^C reaches the foreground command, not the shell.
-			s.line("sleep 100")
-			time.Sleep(200 * time.Millisecond) // let the shell start it
-			s.keys("C-c")
-			s.line("echo int-$((2+2)) status $?")
-			if scr := s.waitFor("int-4", 1); !strings.Contains(scr, "int-4 status 130") {
-				t.Errorf("^C did not end the foreground command with SIGINT (130):\n%s", scr)
-			}
-
-			s.line("echo size-$((3+3)) $(stty size)")
-			if scr := s.waitFor("size-6", 1); !strings.Contains(scr, "size-6 24 80") {
-				t.Errorf("want 24 rows, 80 columns at start:\n%s", scr)
-			}
-			s.tmux("resize-window", "-x", "100", "-y", "30")
-			// conmon passes the new size on: wait until the
-			// container's terminal has it.
-			deadline := time.Now().Add(timeout)
-			for n := 0; ; n++ {
-				s.line(fmt.Sprintf("echo size-%d-$((1+1)) $(stty size)", n))
-				scr := s.waitFor(fmt.Sprintf("size-%d-2", n), 1)
-				if strings.Contains(scr, fmt.Sprintf("size-%d-2 30 100", n)) {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("want 30 rows, 100 columns after the resize:\n%s", scr)
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-
-			s.line("false")
-			s.keys("C-d")
-			if got := strings.TrimSpace(s.waitFile("status")); got != "1" {
-				t.Errorf("exit status %s, want 1 (the shell's last command)", got)
-			}
-			s.wantRestored()
 		})
 	})
 }

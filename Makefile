@@ -39,7 +39,7 @@ test: build
 test-engines: build
 	$(SUDO) scripts/test-deps.sh
 	$(SUDO) scripts/engine-deps.sh all
-	$(SUDO) env "PATH=$$PATH" CCONTAINER_E2E_DOCKER=1 $(if $(CCONTAINER_E2E_OCI_CCSUPER),CCONTAINER_E2E_OCI_CCSUPER=$(CCONTAINER_E2E_OCI_CCSUPER)) $(GO) test -count=1 -v -run 'TestEngine' ./e2e/
+	$(SUDO) env "PATH=$$PATH" CCONTAINER_E2E_ALL_ENGINES=1 $(if $(CCONTAINER_E2E_OCI_CCSUPER),CCONTAINER_E2E_OCI_CCSUPER=$(CCONTAINER_E2E_OCI_CCSUPER)) $(GO) test -count=1 -v -run 'TestEngine' ./e2e/
 
 test-unit:
 	$(GO) test -count=1 -short ./...

@@ -161,9 +161,11 @@ else cat memory/memory.limit_in_bytes; grep '^oom_kill ' memory/memory.oom_contr
 				t.Errorf("the container's terminal is not /dev/pts/0:\n%s", scr)
 			}
 
-			// ^C reaches the foreground command, not the shell.
-			s.line("sleep 100")
-			time.Sleep(200 * time.Millisecond) // let the shell start it
+			// ^C reaches the foreground command, not the shell. The
+			// command says when it runs: a ^C before that would reach
+			// the shell and throw the typed line away.
+			s.line("sh -c 'echo sleeping-$((1+1)); exec sleep 100'")
+			s.waitFor("sleeping-2", 1)
 			s.keys("C-c")
 			s.line("echo int-$((2+2)) status $?")
 			if scr := s.waitFor("int-4", 1); !strings.Contains(scr, "int-4 status 130") {

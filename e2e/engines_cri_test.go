@@ -27,9 +27,7 @@ const criPauseImage = "ccontainer.local/e2e-pause:latest"
 // Docker's, this test needs what `make test-engines` installs (crictl is
 // built from its Go module by scripts/engine-deps.sh all).
 func TestEngineKubernetesCRI(t *testing.T) {
-	if os.Getenv(dockerEnv) == "" {
-		t.Skipf("`make test-engines` runs this (it sets %s=1)", dockerEnv)
-	}
+	needAllEngines(t)
 	for _, name := range []string{"containerd", "ctr", "containerd-shim-runc-v2", "crictl"} {
 		if _, err := exec.LookPath(name); err != nil {
 			t.Skipf("%s is not installed (scripts/engine-deps.sh all installs it)", name)

@@ -9,10 +9,6 @@ import (
 	"testing"
 )
 
-// dockerEnv turns TestEngineDocker on: dockerd takes long to start and stop,
-// so only `make test-engines` runs it, not `make test`.
-const dockerEnv = "CCONTAINER_E2E_DOCKER"
-
 // dockerImage is the name `docker import` gives the suite's rootfs.
 const dockerImage = "ccontainer-e2e-busybox"
 
@@ -28,9 +24,7 @@ const dockerImage = "ccontainer-e2e-busybox"
 // iptables rules; containers have no network and go under a cgroup parent
 // removed at the end.
 func TestEngineDocker(t *testing.T) {
-	if os.Getenv(dockerEnv) == "" {
-		t.Skipf("dockerd takes long to start: `make test-engines` runs this (it sets %s=1)", dockerEnv)
-	}
+	needAllEngines(t)
 	// The package's CLI: another docker on PATH may be a newer build.
 	const dockerCLI = "/usr/bin/docker"
 	for _, p := range []string{dockerCLI, "dockerd", "containerd"} {

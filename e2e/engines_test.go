@@ -85,6 +85,19 @@ func ccsuperRuntime() ociRuntime {
 	return rt
 }
 
+// allEnginesEnv turns on the engine tests that need what `make test` does not
+// install: docker.io, and crictl, which scripts/engine-deps.sh builds from
+// its Go module in minutes. `make test-engines` installs both and sets it.
+const allEnginesEnv = "CCONTAINER_E2E_ALL_ENGINES"
+
+// needAllEngines skips the test unless allEnginesEnv is set.
+func needAllEngines(t *testing.T) {
+	t.Helper()
+	if os.Getenv(allEnginesEnv) == "" {
+		t.Skipf("`make test-engines` runs this, after installing what it needs (it sets %s=1)", allEnginesEnv)
+	}
+}
+
 // forEachRuntime runs f as a subtest per OCI runtime, one after the other:
 // the engine and its image are set up once for all of them.
 func forEachRuntime(t *testing.T, f func(t *testing.T, rt ociRuntime)) {

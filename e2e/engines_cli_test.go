@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -154,7 +156,13 @@ else cat memory/memory.limit_in_bytes; grep '^oom_kill ' memory/memory.oom_contr
 			args := append(append([]string{"run", "-it", "--rm", "--network", "none"}, e.runFlags(rt)...), e.image, "sh")
 			s := newTmux(t, report(e.shell(rt, args...)))
 			s.line("echo ready-$((1+1))")
-			s.waitFor("ready-2", 1)
+			// The engine may fail at once: then say so, without
+			// waiting out the deadline for an answer.
+			for deadline := time.Now().Add(timeout); !strings.Contains(s.screen(), "ready-2"); time.Sleep(20 * time.Millisecond) {
+				if _, err := os.Stat(filepath.Join(s.out, "status.done")); err == nil || time.Now().After(deadline) {
+					t.Fatalf("the container's shell did not answer:\n%s", s.screen())
+				}
+			}
 
 			s.line(`echo tty-$((1+2)) "$(tty)"`)
 			if scr := s.waitFor("tty-3", 1); !strings.Contains(scr, "tty-3 /dev/pts/0") {

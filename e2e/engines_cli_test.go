@@ -11,6 +11,10 @@ import (
 	"time"
 )
 
+// execRepeats is how often the round trips exec a command that exits at
+// once: a race between its end and the runtime's exec shows only now and then.
+const execRepeats = 10
+
 // cliEngine is an engine with docker's command line, podman or docker: the
 // round trips of cliRoundTrips run the same commands through either.
 type cliEngine struct {
@@ -87,6 +91,14 @@ func cliRoundTrips(t *testing.T, e cliEngine) {
 			// does not need exec.
 			if r := cli("exec", name, "sh", "-c", "echo in-exec; exit 4"); r.code != 4 || r.stdout != "in-exec\n" {
 				t.Errorf("exec: got %s\nwant status 4 and stdout in-exec", r)
+			}
+			// A command that exits at once, again and again: its end
+			// must not overtake the runtime's own exec handshake.
+			for i := range execRepeats {
+				if r := cli("exec", name, "/bin/true"); r.code != 0 {
+					t.Errorf("exec /bin/true, %d of %d: %s", i+1, execRepeats, r)
+					break
+				}
 			}
 
 			r := cli("ps", "--filter", "name=^"+name+"$", "--format", "{{.Names}} {{.Status}}")

@@ -100,6 +100,12 @@ func TestEngineContainerd(t *testing.T) {
 			if r.code != 4 || r.stdout != "in-exec\n" {
 				t.Errorf("task exec: got %s\nwant status 4 and stdout in-exec", r)
 			}
+			for i := range execRepeats {
+				if r := run(t, ctr("task", "exec", "--exec-id", fmt.Sprintf("true%d", i), c, "/bin/true")); r.code != 0 {
+					t.Errorf("task exec /bin/true, %d of %d: %s", i+1, execRepeats, r)
+					break
+				}
+			}
 
 			// The task's PID 1 (sh), and its sleep at most moments.
 			r = run(t, ctr("task", "ps", c))

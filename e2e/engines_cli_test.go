@@ -219,5 +219,26 @@ else cat memory/memory.limit_in_bytes; grep '^oom_kill ' memory/memory.oom_contr
 			}
 			s.wantRestored()
 		})
+
+		// exec -it into a running container: a terminal of its own,
+		// the window's size, and the shell's status back.
+		t.Run("exec -it under a terminal", func(t *testing.T) {
+			name := startDetached(t, "exec-it", "trap 'exit 0' TERM; echo ready; while :; do sleep 0.1; done")
+			s := newTmux(t, report(e.shell(rt, "exec", "-it", name, "sh")))
+			s.line(`echo tty-$((1+2)) "$(tty)" $(stty size)`)
+			for deadline := time.Now().Add(timeout); !strings.Contains(s.screen(), "tty-3"); time.Sleep(20 * time.Millisecond) {
+				if _, err := os.Stat(filepath.Join(s.out, "status.done")); err == nil || time.Now().After(deadline) {
+					t.Fatalf("the exec'd shell did not answer:\n%s", s.screen())
+				}
+			}
+			if scr := s.screen(); !strings.Contains(scr, "tty-3 /dev/pts/") || !strings.Contains(scr, " 24 80") {
+				t.Errorf("want a pty of the container's, 24 rows and 80 columns:\n%s", scr)
+			}
+			s.line("exit 3")
+			if got := strings.TrimSpace(s.waitFile("status")); got != "3" {
+				t.Errorf("exec -it exit status %s, want 3", got)
+			}
+			s.wantRestored()
+		})
 	})
 }

@@ -168,13 +168,7 @@ else cat memory/memory.limit_in_bytes; grep '^oom_kill ' memory/memory.oom_contr
 			args := append(append([]string{"run", "-it", "--rm", "--network", "none"}, e.runFlags(rt)...), e.image, "sh")
 			s := newTmux(t, report(e.shell(rt, args...)))
 			s.line("echo ready-$((1+1))")
-			// The engine may fail at once: then say so, without
-			// waiting out the deadline for an answer.
-			for deadline := time.Now().Add(timeout); !strings.Contains(s.screen(), "ready-2"); time.Sleep(20 * time.Millisecond) {
-				if _, err := os.Stat(filepath.Join(s.out, "status.done")); err == nil || time.Now().After(deadline) {
-					t.Fatalf("the container's shell did not answer:\n%s", s.screen())
-				}
-			}
+			waitAnswer(t, s, "ready-2")
 
 			s.line(`echo tty-$((1+2)) "$(tty)"`)
 			if scr := s.waitFor("tty-3", 1); !strings.Contains(scr, "tty-3 /dev/pts/0") {
@@ -226,11 +220,7 @@ else cat memory/memory.limit_in_bytes; grep '^oom_kill ' memory/memory.oom_contr
 			name := startDetached(t, "exec-it", "trap 'exit 0' TERM; echo ready; while :; do sleep 0.1; done")
 			s := newTmux(t, report(e.shell(rt, "exec", "-it", name, "sh")))
 			s.line(`echo tty-$((1+2)) "$(tty)" $(stty size)`)
-			for deadline := time.Now().Add(timeout); !strings.Contains(s.screen(), "tty-3"); time.Sleep(20 * time.Millisecond) {
-				if _, err := os.Stat(filepath.Join(s.out, "status.done")); err == nil || time.Now().After(deadline) {
-					t.Fatalf("the exec'd shell did not answer:\n%s", s.screen())
-				}
-			}
+			waitAnswer(t, s, "tty-3")
 			if scr := s.screen(); !strings.Contains(scr, "tty-3 /dev/pts/") || !strings.Contains(scr, " 24 80") {
 				t.Errorf("want a pty of the container's, 24 rows and 80 columns:\n%s", scr)
 			}
@@ -241,4 +231,16 @@ else cat memory/memory.limit_in_bytes; grep '^oom_kill ' memory/memory.oom_contr
 			s.wantRestored()
 		})
 	})
+}
+
+// waitAnswer waits until the screen shows want, the answer of a shell in a
+// container. The engine may fail at once instead: then the pane's report
+// script is done, and the test fails without waiting out the deadline.
+func waitAnswer(t *testing.T, s *tmux, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !strings.Contains(s.screen(), want); time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(s.out, "status.done")); err == nil || time.Now().After(deadline) {
+			t.Fatalf("the container's shell did not answer %q:\n%s", want, s.screen())
+		}
+	}
 }

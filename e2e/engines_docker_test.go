@@ -20,7 +20,7 @@ const dockerImage = "ccontainer-e2e-busybox"
 //
 // dockerd's data root, exec root, socket, pid file and config directory
 // are the test's own; it runs in a mount namespace of its own with a private
-// /etc/docker (where 20.10 writes its key.json); it makes no bridge and no
+// /etc/docker and /opt (see startDockerd); it makes no bridge and no
 // iptables rules; containers have no network and go under a cgroup parent
 // removed at the end.
 func TestEngineDocker(t *testing.T) {
@@ -106,9 +106,12 @@ func startDockerd(t *testing.T, dir, execRoot, cgroupParent string) string {
 			t.Fatal(err)
 		}
 	}
-	// A private /etc/docker where there is one; then engineMountNS. $1 is
-	// the directory to put there.
+	// dockerd 20.10 writes /etc/docker/key.json, and the containerd it
+	// starts makes /opt/containerd (its "opt" plugin, which dockerd's
+	// config leaves on): in dockerd's mount namespace /etc/docker is $1,
+	// where there is one, and /opt an empty tmpfs. Then engineMountNS.
 	const setup = `if [ -d /etc/docker ]; then mount --bind "$1" /etc/docker || exit 125; fi; shift
+mount -t tmpfs -o mode=755 tmpfs /opt || exit 125
 ` + engineMountNS
 	startDaemon(t, dir, "dockerd", setup, []string{etc, "dockerd", "--config-file", configPath}, func() bool {
 		return run(t, command(t, "/usr/bin/docker", "--host", "unix://"+sock, "version")).code == 0

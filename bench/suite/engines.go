@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ccontainer/ccontainer/bench/record"
+	"golang.org/x/sys/unix"
 )
 
 // An ociRuntime is an OCI runtime the engines are told to run containers with.
@@ -47,6 +48,27 @@ func (b *bench) dockerRuntimeArgs() []string {
 		}
 	}
 	return args
+}
+
+// shadowDockerHostDirs covers, in the suite's throwaway mount namespace, the
+// two host directories Docker writes to whatever its flags say: dockerd 20.10
+// writes /etc/docker/key.json, and the containerd it starts makes
+// /opt/containerd. /etc/docker becomes a directory of the work dir, /opt an
+// empty tmpfs; the host's stay as they were.
+func (b *bench) shadowDockerHostDirs() error {
+	etc := filepath.Join(b.work, "etc-docker")
+	if err := os.MkdirAll(etc, 0o700); err != nil {
+		return fmt.Errorf("private /etc/docker: %w", err)
+	}
+	if _, err := os.Stat("/etc/docker"); err == nil {
+		if err := unix.Mount(etc, "/etc/docker", "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("private /etc/docker: %w", err)
+		}
+	}
+	if err := unix.Mount("tmpfs", "/opt", "tmpfs", 0, "mode=755"); err != nil {
+		return fmt.Errorf("private /opt: %w", err)
+	}
+	return nil
 }
 
 // engineContenders time, in each round, the engine starting a container

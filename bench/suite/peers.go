@@ -66,6 +66,9 @@ func (b *bench) startDocker(engine, cli string) error {
 	if err != nil {
 		return err
 	}
+	if err := b.shadowDockerHostDirs(); err != nil {
+		return err
+	}
 	logPath := filepath.Join(b.work, "dockerd.log")
 	logf, err := os.Create(logPath)
 	if err != nil {

@@ -33,7 +33,7 @@ test: build
 	$(SUDO) env "PATH=$$PATH" $(GO) test -count=1 ./...
 
 # The real engines (podman, containerd, Docker) running their containers with
-# each OCI runtime: all of e2e/engines_*_test.go, Docker's round trips too,
+# each OCI runtime: all of e2e/engines_*_test.go, with Docker and the CRI path,
 # which `make test` leaves out (docs/kubernetes.md). CCONTAINER_E2E_OCI_CCSUPER
 # names another ccsuper binary to try as the runtime.
 test-engines: build

@@ -7,7 +7,6 @@ GOFLAGS := -trimpath -ldflags='-s -w -buildid='
 SRC     := $(shell find cmd initproc seccomp supervisor -name '*.go') go.mod go.sum
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: test-engines bench-engines
 .PHONY: all build rootfs rootfs-debian run test test-unit bench bench-quick bench-startup bench-scale bench-tools bench-trace bench-harden clean sizes
 all: build
 
@@ -31,15 +30,6 @@ test: build
 	$(SUDO) scripts/test-deps.sh
 	$(SUDO) scripts/engine-deps.sh
 	$(SUDO) env "PATH=$$PATH" $(GO) test -count=1 ./...
-
-# The real engines (podman, containerd, Docker) running their containers with
-# each OCI runtime: all of e2e/engines_*_test.go, with Docker and the CRI path,
-# which `make test` leaves out (docs/kubernetes.md). CCONTAINER_E2E_OCI_CCSUPER
-# names another ccsuper binary to try as the runtime.
-test-engines: build
-	$(SUDO) scripts/test-deps.sh
-	$(SUDO) scripts/engine-deps.sh all
-	$(SUDO) env "PATH=$$PATH" CCONTAINER_E2E_ALL_ENGINES=1 $(if $(CCONTAINER_E2E_OCI_CCSUPER),CCONTAINER_E2E_OCI_CCSUPER=$(CCONTAINER_E2E_OCI_CCSUPER)) $(GO) test -count=1 -v -run 'TestEngine' ./e2e/
 
 test-unit:
 	$(GO) test -count=1 -short ./...
@@ -80,12 +70,6 @@ bench-quick:
 bench-startup:
 	$(MAKE) bench BENCH_ONLY=startup,pid1
 
-# The OCI runtimes under each real engine (podman, containerd, Docker):
-# start-to-exit of /bin/true and exec latency, crun the baseline.
-bench-engines:
-	$(SUDO) scripts/engine-deps.sh all
-	$(MAKE) bench BENCH_ONLY=engines
-
 bench-scale:
 	$(MAKE) bench BENCH_ONLY=scale
 
@@ -98,6 +82,23 @@ bench-trace: build rootfs
 # What each hardening layer adds to a start, against --privileged.
 bench-harden: build rootfs
 	$(SUDO) scripts/bench-harden.sh $(BUILD)/ccsuper $(ROOTFS) 300
+
+.PHONY: test-engines bench-engines
+
+# The real engines (podman, containerd, Docker) running their containers with
+# each OCI runtime: all of e2e/engines_*_test.go, with Docker and the CRI path,
+# which `make test` leaves out (docs/kubernetes.md). CCONTAINER_E2E_OCI_CCSUPER
+# names another ccsuper binary to try as the runtime.
+test-engines: build
+	$(SUDO) scripts/test-deps.sh
+	$(SUDO) scripts/engine-deps.sh all
+	$(SUDO) env "PATH=$$PATH" CCONTAINER_E2E_ALL_ENGINES=1 $(if $(CCONTAINER_E2E_OCI_CCSUPER),CCONTAINER_E2E_OCI_CCSUPER=$(CCONTAINER_E2E_OCI_CCSUPER)) $(GO) test -count=1 -v -run 'TestEngine' ./e2e/
+
+# The OCI runtimes under each real engine (podman, containerd, Docker):
+# start-to-exit of /bin/true and exec latency, crun the baseline.
+bench-engines:
+	$(SUDO) scripts/engine-deps.sh all
+	$(MAKE) bench BENCH_ONLY=engines
 
 sizes: build
 	@scripts/sizes.sh $(BUILD)/ccinit

@@ -113,6 +113,11 @@ func run(o Options, t *tiniRun) (status int, err error) {
 		defer unix.Close(slave) // the command has its own copies once started
 		end()
 	}
+	if o.UserNS {
+		if err := loopbackUp(); err != nil {
+			return ExitSetup, err
+		}
+	}
 	if o.Hostname != "" {
 		if err := unix.Sethostname([]byte(o.Hostname)); err != nil {
 			return ExitSetup, fmt.Errorf("sethostname %q: %w", o.Hostname, err)

@@ -94,6 +94,16 @@ type Options struct {
 	// Volumes are bound into the container after its own mounts (with
 	// --rootfs).
 	Volumes []Volume
+	// UserNS says ccinit runs in a user namespace of its own (rootless,
+	// --userns=auto): it may not make device nodes, so those of /dev are
+	// bound from the host's, and devpts gets the tty group only where
+	// group 5 is mapped.
+	UserNS bool
+	// HostFDs says the supervisor sends the rootfs and the sources of the
+	// binds and volumes over the sync channel as detached mounts, after the
+	// configuration (see ReceiveHostFiles): ccinit, whose root is no
+	// host user, opens no host path itself (--userns=auto).
+	HostFDs bool
 	// Args is the command and its arguments.
 	Args []string
 }
@@ -170,6 +180,8 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.ReadOnly, "read-only", false, "make the container's root read-only (with --rootfs)")
 	fs.StringVar(&o.Overlay, "overlay", "", "use `DIR`/upper and DIR/work as the writable layer of an overlay on the rootfs (with --rootfs)")
 	fs.BoolVar(&o.KeepLayer, "keep-layer", false, "the overlay layer is kept after the run: sync it (with --overlay)")
+	fs.BoolVar(&o.UserNS, "userns", false, "ccinit is in a user namespace of its own: bind /dev's nodes from the host's (with --rootfs)")
+	fs.BoolVar(&o.HostFDs, "host-fds", false, "take the rootfs, binds and volumes as mounts sent over the sync channel (with --sync-fd)")
 	fs.Var((*volumeList)(&o.Volumes), "volume", "bind host `SRC:DST:ro|rw` into the rootfs, DST created if missing (repeatable, with --rootfs)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: ccinit [flags] [--] COMMAND [ARG...]\n\n")
@@ -311,6 +323,12 @@ func (o Options) Argv() []string {
 	}
 	for _, v := range o.Volumes {
 		a = append(a, "--volume", v.String())
+	}
+	if o.UserNS {
+		a = append(a, "--userns")
+	}
+	if o.HostFDs {
+		a = append(a, "--host-fds")
 	}
 	a = append(a, "--")
 	return append(a, o.Args...)

@@ -107,6 +107,38 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 		}
 		bs = append(bs, bind{f, dst})
 	}
+	// In a user namespace mknod is refused: the nodes are the host's,
+	// bound (the OCI runtime spec's way for rootless containers).
+	var devs []bind
+	if o.UserNS {
+		for _, n := range devNodes {
+			f, err := hold("/dev/"+n.name, false)
+			if err != nil {
+				return fmt.Errorf("device: %w", err)
+			}
+			devs = append(devs, bind{f, "/dev/" + n.name})
+		}
+	}
+	// In a user namespace the kernel mounts a new proc or sysfs only
+	// while one of the host's, unmasked, is in the namespace (it would
+	// otherwise uncover what the host's hides): they are made now, before
+	// the old root goes, and attached after the pivot as root's are.
+	var special map[string]int
+	if o.UserNS {
+		special = map[string]int{}
+		defer func() {
+			for _, fd := range special {
+				_ = unix.Close(fd)
+			}
+		}()
+		for _, fs := range []struct{ name, dst string }{{"proc", "/proc"}, {"sysfs", "/sys"}} {
+			fd, err := newMount(fs.name, specialAttrs[fs.dst])
+			if err != nil {
+				return err
+			}
+			special[fs.dst] = fd
+		}
+	}
 	vols := slices.Clone(o.Volumes)
 	slices.SortStableFunc(vols, func(a, b Volume) int { return a.depth() - b.depth() })
 	srcs := make([]hostFile, len(vols))
@@ -127,12 +159,12 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 	}
 	end()
 	end = rec.Begin("  mount proc, sysfs, /dev tmpfs")
-	if err := mountSpecial(); err != nil {
+	if err := mountSpecial(special); err != nil {
 		return err
 	}
 	end()
 	end = rec.Begin("  /dev nodes, devpts, shm, mqueue")
-	if err := populateDev(); err != nil {
+	if err := populateDev(!o.UserNS); err != nil {
 		return err
 	}
 	end()
@@ -142,7 +174,7 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 		return fmt.Errorf("open new root: %w", err)
 	}
 	defer unix.Close(root)
-	for _, b := range bs {
+	for _, b := range append(devs, bs...) {
 		if err := bindFile(root, b.src, b.dst); err != nil {
 			return err
 		}
@@ -177,8 +209,35 @@ func cloneHostFile(path string, recursive bool) (hostFile, error) {
 	return hostFile{path: path, fd: fd}, nil
 }
 
-// mountSpecial mounts proc, sys and the /dev tmpfs, from inside the new root.
-func mountSpecial() error {
+// specialAttrs are the mount attributes of proc and sys as newMount makes
+// them: the flags mountSpecial gives them.
+var specialAttrs = map[string]int{
+	"/proc": unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC,
+	"/sys":  unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_RDONLY,
+}
+
+// newMount makes a detached mount of a new instance of the file system
+// fstype, with the mount attributes attrs.
+func newMount(fstype string, attrs int) (int, error) {
+	fsfd, err := unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("mount %s: %w", fstype, err)
+	}
+	defer unix.Close(fsfd)
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return -1, fmt.Errorf("mount %s: %w", fstype, err)
+	}
+	fd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attrs)
+	if err != nil {
+		return -1, fmt.Errorf("mount %s: %w", fstype, err)
+	}
+	return fd, nil
+}
+
+// mountSpecial mounts proc, sys and the /dev tmpfs, from inside the new
+// root; proc and sys are the detached mounts in made when they are there
+// (see EnterRoot).
+func mountSpecial(made map[string]int) error {
 	const common = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	mounts := []struct {
 		src, dst, fstype, data string
@@ -192,6 +251,12 @@ func mountSpecial() error {
 		if err := mkdirIn(m.dst, 0o755); err != nil {
 			return err
 		}
+		if fd, ok := made[m.dst]; ok {
+			if err := unix.MoveMount(fd, "", unix.AT_FDCWD, m.dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+				return fmt.Errorf("attach %s: %w", m.dst, err)
+			}
+			continue
+		}
 		if _, err := mount.Mount(m.src, m.dst, m.fstype, m.data, m.flags); err != nil {
 			return err
 		}
@@ -203,7 +268,11 @@ func mountSpecial() error {
 // no /dev/console unless the container has a pty of its own (-t), which
 // ccinit binds there later: the host's terminal never is (see
 // docs/security.md, terminal injection).
-func populateDev() error {
+//
+// Without nodes (in a user namespace) the nodes are left to the caller, and
+// devpts gets the tty group only if group 5 is mapped: the kernel refuses a
+// gid option it cannot map.
+func populateDev(nodes bool) error {
 	dev, err := unix.Open("/dev", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open /dev: %w", err)
@@ -222,6 +291,9 @@ func populateDev() error {
 	old := unix.Umask(0)
 	defer unix.Umask(old)
 	for _, n := range devNodes {
+		if !nodes {
+			break
+		}
 		if err := unix.Mknodat(dev, n.name, unix.S_IFCHR|0o666, int(unix.Mkdev(n.major, n.minor))); err != nil {
 			return fmt.Errorf("mknod /dev/%s: %w", n.name, err)
 		}
@@ -238,7 +310,13 @@ func populateDev() error {
 	}
 	// newinstance: the container's ptys are its own, not the host's; ptmx
 	// above points at this instance's ptmx.
-	if _, err := mount.Mount("devpts", "/dev/pts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5", unix.MS_NOSUID|unix.MS_NOEXEC); err != nil {
+	pts := "newinstance,ptmxmode=0666,mode=0620,gid=5"
+	_, err = mount.Mount("devpts", "/dev/pts", "devpts", pts, unix.MS_NOSUID|unix.MS_NOEXEC)
+	if errors.Is(err, unix.EINVAL) && !nodes {
+		pts = "newinstance,ptmxmode=0666,mode=0620"
+		_, err = mount.Mount("devpts", "/dev/pts", "devpts", pts, unix.MS_NOSUID|unix.MS_NOEXEC)
+	}
+	if err != nil {
 		return err
 	}
 	if _, err := mount.Mount("shm", "/dev/shm", "tmpfs", "mode=1777,size=65536k", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {

@@ -17,6 +17,34 @@ import (
 // that the container made.
 const OverlayDir = "/var/lib/ccontainer/overlay"
 
+// overlayRoot is OverlayDir for root. A rootless ccsuper keeps its layers in
+// $XDG_DATA_HOME/ccontainer/overlay (~/.local/share/... by default), on disk
+// like root's; a user without a home of their own has them in the state
+// directory.
+func overlayRoot() (string, error) {
+	if !Rootless() {
+		return OverlayDir, nil
+	}
+	base := os.Getenv("XDG_DATA_HOME")
+	if !filepath.IsAbs(base) {
+		base = ""
+		if home := os.Getenv("HOME"); filepath.IsAbs(home) && ownedBy(home, os.Geteuid()) {
+			base = filepath.Join(home, ".local", "share")
+		}
+	}
+	if base == "" {
+		root, err := stateRoot()
+		return filepath.Join(root, "overlay"), err
+	}
+	return filepath.Join(base, "ccontainer", "overlay"), nil
+}
+
+// ownedBy reports whether path is a directory of uid's.
+func ownedBy(path string, uid int) bool {
+	var st unix.Stat_t
+	return unix.Stat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR && int(st.Uid) == uid
+}
+
 // keptSuffix is added to the name of a layer kept with --keep. It is then no
 // owner's directory, so reclaimLayers leaves it alone.
 const keptSuffix = ".kept"
@@ -40,10 +68,14 @@ func prepareLayer(c Config, rootfs string, me owner) (_ *layer, err error) {
 	if err := unix.Stat(rootfs, &st); err != nil {
 		return nil, fmt.Errorf("rootfs %q: %w", rootfs, err)
 	}
-	if err := os.MkdirAll(OverlayDir, 0o700); err != nil {
+	dir, err := overlayRoot()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("overlay directory: %w", err)
 	}
-	l := &layer{dir: ownerDir(OverlayDir, me), keep: c.Keep, sync: -1}
+	l := &layer{dir: ownerDir(dir, me), keep: c.Keep, sync: -1}
 	if err := os.Mkdir(l.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("overlay layer: %w", err)
 	}
@@ -118,8 +150,12 @@ func (l *layer) release(ran bool) (kept string, err error) {
 // outlives its supervisor only until the kernel delivers ccinit's
 // parent-death signal.
 func reclaimLayers() error {
+	dir, err := overlayRoot()
+	if err != nil {
+		return err
+	}
 	var errs []error
-	for _, d := range staleDirs(OverlayDir) {
+	for _, d := range staleDirs(dir) {
 		if err := os.RemoveAll(d); err != nil {
 			errs = append(errs, fmt.Errorf("remove stale overlay layer: %w", err))
 		}

@@ -237,6 +237,11 @@ func ReceiveConfig(fd int) (Options, error) {
 		return o, err
 	}
 	o.SyncFD = fd
+	if o.HostFDs {
+		if o.hostFDs, err = recvHostFDs(fd); err != nil {
+			return o, err
+		}
+	}
 	// ccsuper execs ccinit as /proc/self/fd/N (supervisor/initexe_linux.go),
 	// which the kernel makes the command name: ps inside would list PID 1
 	// as "N". /proc/self/comm is the main thread's, whichever thread writes.

@@ -106,6 +106,9 @@ type Options struct {
 	HostFDs bool
 	// Args is the command and its arguments.
 	Args []string
+
+	// hostFDs are the mounts received with HostFDs (ReceiveConfig).
+	hostFDs []int
 }
 
 // ErrHelp is returned by ParseArgs when -h or --help was given.

@@ -70,7 +70,34 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / recursively private: %w", err)
 	}
-	if o.Overlay != "" {
+	received := slices.Clone(o.hostFDs)
+	defer func() {
+		for _, fd := range received {
+			if fd >= 0 {
+				_ = unix.Close(fd)
+			}
+		}
+	}()
+	// take hands out the next of the mounts the supervisor sent (HostFDs),
+	// which come in the order: the rootfs, the binds' sources, the
+	// volumes' sources.
+	take := func(path string) (hostFile, error) {
+		for i, fd := range received {
+			if fd >= 0 {
+				received[i] = -1
+				return hostFile{path: path, fd: fd}, nil
+			}
+		}
+		return hostFile{}, fmt.Errorf("sync channel: no mount sent for %q", path)
+	}
+	var tree hostFile // the rootfs, when sent
+	if o.HostFDs {
+		var err error
+		if tree, err = take(rootfs); err != nil {
+			return err
+		}
+		defer unix.Close(tree.fd)
+	} else if o.Overlay != "" {
 		if err := mountOverlay(rootfs, o.Overlay, !o.KeepLayer); err != nil {
 			return err
 		}
@@ -86,7 +113,13 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 		}
 	}()
 	hold := func(path string, recursive bool) (hostFile, error) {
-		f, err := cloneHostFile(path, recursive)
+		var f hostFile
+		var err error
+		if o.HostFDs {
+			f, err = take(path)
+		} else {
+			f, err = cloneHostFile(path, recursive)
+		}
 		if err == nil {
 			held = append(held, f)
 		}
@@ -112,10 +145,11 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 	var devs []bind
 	if o.UserNS {
 		for _, n := range devNodes {
-			f, err := hold("/dev/"+n.name, false)
+			f, err := cloneHostFile("/dev/"+n.name, false)
 			if err != nil {
 				return fmt.Errorf("device: %w", err)
 			}
+			held = append(held, f)
 			devs = append(devs, bind{f, "/dev/" + n.name})
 		}
 	}
@@ -139,23 +173,39 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 			special[fs.dst] = fd
 		}
 	}
-	vols := slices.Clone(o.Volumes)
-	slices.SortStableFunc(vols, func(a, b Volume) int { return a.depth() - b.depth() })
-	srcs := make([]hostFile, len(vols))
-	for i, v := range vols {
-		var err error
-		if srcs[i], err = hold(v.Source, true); err != nil {
+	// Held in the order given (the order the supervisor sends them in),
+	// bound parents first.
+	type volume struct {
+		v   Volume
+		src hostFile
+	}
+	vols := make([]volume, len(o.Volumes))
+	for i, v := range o.Volumes {
+		src, err := hold(v.Source, true)
+		if err != nil {
 			return fmt.Errorf("volume source: %w", err)
 		}
-		if err := prepareVolume(srcs[i], v.ReadOnly); err != nil {
-			return err
+		// A sent volume is made read-only by the supervisor: its
+		// detached mount is out of ccinit's reach.
+		if !o.HostFDs {
+			if err := prepareVolume(src, v.ReadOnly); err != nil {
+				return err
+			}
 		}
+		vols[i] = volume{v, src}
 	}
+	slices.SortStableFunc(vols, func(a, b volume) int { return a.v.depth() - b.v.depth() })
 
 	end()
 	end = rec.Begin("  pivot_root, detach old root")
-	if err := pivot(rootfs); err != nil {
-		return err
+	pivotErr := error(nil)
+	if o.HostFDs {
+		pivotErr = pivotTree(tree)
+	} else {
+		pivotErr = pivot(rootfs)
+	}
+	if pivotErr != nil {
+		return pivotErr
 	}
 	end()
 	end = rec.Begin("  mount proc, sysfs, /dev tmpfs")
@@ -181,8 +231,8 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 	}
 	// After the /etc files: a volume on /etc/hosts replaces the generated
 	// one, and a volume on /etc does not get files made in it.
-	for i, v := range vols {
-		if err := bindVolume(root, srcs[i], v.Target); err != nil {
+	for _, v := range vols {
+		if err := bindVolume(root, v.src, v.v.Target); err != nil {
 			return err
 		}
 	}
@@ -353,6 +403,12 @@ func pivot(dir string) error {
 	if err := unix.Chdir(dir); err != nil {
 		return fmt.Errorf("chdir %s: %w", dir, err)
 	}
+	return pivotHere(dir)
+}
+
+// pivotHere is pivot's idiom on the working directory, the root of a mount,
+// named dir in errors.
+func pivotHere(dir string) error {
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return fmt.Errorf("pivot_root %s: %w", dir, err)
 	}
@@ -363,6 +419,22 @@ func pivot(dir string) error {
 		return fmt.Errorf("chdir /: %w", err)
 	}
 	return nil
+}
+
+// pivotTree makes the detached mount tree the root, as pivot does with a
+// directory: attached on top of the current root, made the working
+// directory, and pivoted into with the same idiom. It needs no path to the
+// rootfs: the supervisor opened it, and ccinit, whose root is no user of the
+// host's (--userns=auto), may not be able to walk the host's directories to
+// it.
+func pivotTree(tree hostFile) error {
+	if err := unix.MoveMount(tree.fd, "", unix.AT_FDCWD, "/", unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("attach rootfs %q: %w", tree.path, err)
+	}
+	if err := unix.Fchdir(tree.fd); err != nil {
+		return fmt.Errorf("chdir to rootfs %q: %w", tree.path, err)
+	}
+	return pivotHere(tree.path)
 }
 
 // mkdirIn creates a mount point that the rootfs lacks. It refuses a symlink

@@ -68,3 +68,47 @@ func loopbackUp() error {
 	}
 	return nil
 }
+
+// SyncHostFDs heads the message that carries the supervisor's mounts of
+// the rootfs, binds and volumes (Options.HostFDs) as SCM_RIGHTS.
+const SyncHostFDs = "host-fds"
+
+// MaxHostFDs is how many descriptors one message may carry (the kernel's
+// SCM_MAX_FD).
+const MaxHostFDs = 253
+
+// recvHostFDs receives the message of the supervisor's mounts on the sync
+// channel fd.
+func recvHostFDs(fd int) ([]int, error) {
+	buf := make([]byte, len(SyncHostFDs))
+	oob := make([]byte, unix.CmsgSpace(MaxHostFDs*4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("sync channel: receive mounts: %w", err)
+		case n == 0:
+			return nil, ErrSupervisorGone
+		}
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil {
+			return nil, fmt.Errorf("sync channel: receive mounts: %w", err)
+		}
+		var fds []int
+		for _, m := range msgs {
+			got, err := unix.ParseUnixRights(&m)
+			if err == nil {
+				fds = append(fds, got...)
+			}
+		}
+		if string(buf[:n]) != SyncHostFDs {
+			for _, f := range fds {
+				_ = unix.Close(f)
+			}
+			return nil, fmt.Errorf("sync channel: want %q, got %q", SyncHostFDs, buf[:n])
+		}
+		return fds, nil
+	}
+}

@@ -215,6 +215,7 @@ func Run(c Config) (_ int, err error) {
 	if uns != nil {
 		flags |= unix.CLONE_NEWUSER
 		opts.UserNS = true
+		opts.HostFDs = uns.auto != nil
 	}
 	pidfd := -1
 	defer func() {
@@ -248,6 +249,12 @@ func Run(c Config) (_ int, err error) {
 	if uns != nil {
 		attr.Sys.UidMappings, attr.Sys.GidMappings = uns.sysMaps()
 		attr.Sys.GidMappingsEnableSetgroups = uns.setgroups
+		if uns.auto != nil {
+			// Root's own IDs are not in the range: become the
+			// namespace's root once the maps are written and before
+			// the exec, which then grants every capability in it.
+			attr.Sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		}
 	}
 	// The configuration goes over the sync socket, not on ccinit's
 	// command line, which the container sees as /proc/1/cmdline. With
@@ -368,6 +375,13 @@ func Run(c Config) (_ int, err error) {
 			return abort(fmt.Errorf("sync socket: %w", err))
 		}
 		if err := sendConfig(syncOurs, opts); err != nil {
+			return abort(err)
+		}
+		end()
+	}
+	if opts.HostFDs {
+		end := rec.Begin("user namespace: idmapped mounts to ccinit")
+		if err := sendHostMounts(syncOurs, pid, opts); err != nil {
 			return abort(err)
 		}
 		end()

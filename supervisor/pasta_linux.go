@@ -3,10 +3,13 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,31 +23,49 @@ import (
 // the host into the container.
 var pastaPath = "/usr/bin/pasta"
 
-// pasta is one running pasta, a child of ours (see startPasta).
+// pasta is one running pasta, a child of ours.
 type pasta struct {
-	pid int
+	pid   int
+	pidfd int
+	done  chan struct{} // closed by stop: the thread that forked pasta may go
 }
 
 // startPasta connects the network namespace of pid (a container's ccinit)
 // through pasta, forwarding the published ports, and returns once pasta has
-// configured it: pasta forks into the background only when the namespace's
-// interface, addresses and routes are in place, and the process we started
-// exits then.
+// configured it.
 //
-// ccsuper is made a child subreaper first, so that the daemon pasta leaves
-// becomes our child: its PID stays its own until we reap it, and stop can
-// signal it without the risk of hitting a reused PID.
-func startPasta(pid int, ports []Publish) (*pasta, error) {
+// pasta runs in the foreground, as a child of ours with a parent-death
+// signal: when targeting a PID it does not quit by itself once the
+// namespace is gone, and a daemon would outlive a ccsuper killed with
+// SIGKILL. Its PID file is a FIFO of ours: pasta writes its PID there once
+// the namespace's interface, addresses and routes are in place, which is
+// the moment to go on. Until then its pidfd tells if it died instead; what
+// it said is then in the error.
+func startPasta(pid int, ports []Publish) (_ *pasta, err error) {
 	stateDir, err := stateRoot()
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return nil, fmt.Errorf("pasta: become a subreaper: %w", err)
+	fifo := filepath.Join(stateDir, fmt.Sprintf("pasta-%d.fifo", os.Getpid()))
+	_ = os.Remove(fifo) // a PID reused after a SIGKILL
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		return nil, fmt.Errorf("pasta: %w", err)
 	}
-	pidFile := filepath.Join(stateDir, fmt.Sprintf("pasta-%d.pid", os.Getpid()))
-	defer os.Remove(pidFile)
-	args := []string{pastaPath, "--config-net", "--quiet", "--pid", pidFile,
+	defer os.Remove(fifo)
+	ready, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("pasta: %w", err)
+	}
+	defer unix.Close(ready)
+	// What pasta says goes to an unnamed file, read if it fails: a pipe
+	// nobody reads once pasta runs could fill and stop it.
+	logf, err := os.OpenFile(stateDir, os.O_RDWR|unix.O_TMPFILE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("pasta: %w", err)
+	}
+	defer logf.Close()
+
+	args := []string{pastaPath, "--foreground", "--config-net", "--quiet", "--pid", fifo,
 		// Nothing forwarded but what -p asks for: pasta's default
 		// forwards every port bound inside to the host (-t auto), and
 		// the other direction (-T, -U) likewise.
@@ -66,18 +87,51 @@ func startPasta(pid int, ports []Publish) (*pasta, error) {
 		args = append(args, "-u", "none")
 	}
 	args = append(args, strconv.Itoa(pid))
-	if err := runHelper(args); err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(pidFile)
+
+	null, err := os.Open(os.DevNull)
 	if err != nil {
-		return nil, fmt.Errorf("pasta: its PID: %w", err)
+		return nil, fmt.Errorf("pasta: %w", err)
 	}
-	daemon, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || daemon <= 0 {
-		return nil, fmt.Errorf("pasta: its PID file holds %q", b)
+	defer null.Close()
+	p := &pasta{pidfd: -1, done: make(chan struct{})}
+	started := make(chan error, 1)
+	go func() {
+		// Pdeathsig fires when the forking thread exits: keep it until
+		// stop, as Run keeps ccinit's.
+		runtime.LockOSThread()
+		var err error
+		p.pid, err = syscall.ForkExec(pastaPath, args, &syscall.ProcAttr{
+			Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+			Files: []uintptr{null.Fd(), null.Fd(), logf.Fd()},
+			Sys:   &syscall.SysProcAttr{Pdeathsig: unix.SIGTERM, PidFD: &p.pidfd},
+		})
+		started <- err
+		if err == nil {
+			<-p.done
+		}
+	}()
+	if err := <-started; err != nil {
+		return nil, fmt.Errorf("start %s: %w", pastaPath, err)
 	}
-	return &pasta{pid: daemon}, nil
+	defer func() {
+		if err != nil {
+			_ = p.stop()
+		}
+	}()
+	fds := []unix.PollFd{{Fd: int32(ready), Events: unix.POLLIN}, {Fd: int32(p.pidfd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, -1); err != nil && !errors.Is(err, unix.EINTR) {
+			return nil, fmt.Errorf("pasta: wait until ready: %w", err)
+		}
+		if fds[0].Revents&unix.POLLIN != 0 {
+			return p, nil // its PID: configured
+		}
+		if fds[1].Revents != 0 {
+			said, _ := io.ReadAll(io.NewSectionReader(logf, 0, 64<<10))
+			lines := strings.Split(strings.TrimSpace(string(said)), "\n")
+			return nil, fmt.Errorf("pasta failed: %s", lines[len(lines)-1])
+		}
+	}
 }
 
 // stop ends pasta and reaps it. It is safe to call on nil.
@@ -85,7 +139,9 @@ func (p *pasta) stop() error {
 	if p == nil {
 		return nil
 	}
-	if err := unix.Kill(p.pid, unix.SIGTERM); err != nil && !errors.Is(err, unix.ESRCH) {
+	defer close(p.done)
+	defer unix.Close(p.pidfd)
+	if err := unix.PidfdSendSignal(p.pidfd, unix.SIGTERM, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("stop pasta: %w", err)
 	}
 	var ws unix.WaitStatus
@@ -94,7 +150,7 @@ func (p *pasta) stop() error {
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
-		if err != nil && !errors.Is(err, unix.ECHILD) {
+		if err != nil {
 			return fmt.Errorf("reap pasta: %w", err)
 		}
 		return nil

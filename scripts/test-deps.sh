@@ -3,7 +3,9 @@
 # a static busybox for the test rootfs, readelf for the static check, the peers
 # ccinit is compared with (tini-static, from the tini package, and catatonit),
 # podman for ccinit as its --init-path (about 40 s to install here), and tmux
-# for the terminal tests. Idempotent and quiet when everything is there.
+# for the terminal tests, and for the rootless tests newuidmap and newgidmap
+# (uidmap), pasta (passt) and setpriv (util-linux). Idempotent and quiet when
+# everything is there.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -15,6 +17,9 @@ command -v tini-static >/dev/null || need+=(tini)
 command -v catatonit >/dev/null || need+=(catatonit)
 command -v podman >/dev/null || need+=(podman)
 command -v tmux >/dev/null || need+=(tmux)
+[ -x /usr/bin/newuidmap ] && [ -x /usr/bin/newgidmap ] || need+=(uidmap)
+[ -x /usr/bin/pasta ] || need+=(passt)
+command -v setpriv >/dev/null || need+=(util-linux)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 apt_install test-deps "${need[@]}"

@@ -122,10 +122,13 @@ func (u *userNS) sysMaps() (uids, gids []syscall.SysProcIDMap) {
 }
 
 // writeMaps writes the maps of the user namespace of pid through newuidmap
-// and newgidmap. They check the ranges against /etc/subuid and /etc/subgid
-// themselves: a map this user may not have is refused there, with the
-// helper's own words.
+// and newgidmap, both at once (each is a set-user-ID program's start, a
+// good part of a rootless start). They check the ranges against /etc/subuid
+// and /etc/subgid themselves: a map this user may not have is refused
+// there, with the helper's own words.
 func (u *userNS) writeMaps(pid int) error {
+	var running []*helper
+	var errs []error
 	for _, h := range []struct {
 		path string
 		m    []IDRange
@@ -135,52 +138,73 @@ func (u *userNS) writeMaps(pid int) error {
 			args = append(args, strconv.FormatUint(uint64(r.Inside), 10),
 				strconv.FormatUint(uint64(r.Outside), 10), strconv.FormatUint(uint64(r.Count), 10))
 		}
-		if err := runHelper(args); err != nil {
-			return err
+		p, err := startHelper(args)
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
+		running = append(running, p)
 	}
-	return nil
+	for _, p := range running {
+		errs = append(errs, p.wait())
+	}
+	return errors.Join(errs...)
 }
 
-// runHelper runs a host program to its end, with nothing of ccsuper's
-// environment but PATH, and returns its failure with the last line it wrote
-// on stderr. syscall.ForkExec rather than os/exec: see Run.
-func runHelper(args []string) error {
+// helper is a host program ccsuper runs to its end (newuidmap, newgidmap).
+type helper struct {
+	name string
+	pid  int
+	out  *os.File // the read end of its stderr
+}
+
+// startHelper starts a host program with nothing of ccsuper's environment
+// but PATH, its stderr kept for wait to quote. syscall.ForkExec rather than
+// os/exec: see Run.
+func startHelper(args []string) (*helper, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
-		return fmt.Errorf("%s: %w", args[0], err)
+		return nil, fmt.Errorf("%s: %w", args[0], err)
 	}
-	defer r.Close()
+	defer w.Close()
 	null, err := os.Open(os.DevNull)
 	if err != nil {
-		_ = w.Close()
-		return fmt.Errorf("%s: %w", args[0], err)
+		_ = r.Close()
+		return nil, fmt.Errorf("%s: %w", args[0], err)
 	}
 	defer null.Close()
 	pid, err := syscall.ForkExec(args[0], args, &syscall.ProcAttr{
 		Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
 		Files: []uintptr{null.Fd(), null.Fd(), w.Fd()},
 	})
-	_ = w.Close()
 	if err != nil {
-		return fmt.Errorf("start %s: %w", args[0], err)
+		_ = r.Close()
+		return nil, fmt.Errorf("start %s: %w", args[0], err)
 	}
-	out, _ := io.ReadAll(io.LimitReader(r, 64<<10)) // what it said, if anything
+	return &helper{name: args[0], pid: pid, out: r}, nil
+}
+
+// wait waits for the helper to end and returns its failure with the last
+// line it wrote on stderr.
+func (h *helper) wait() error {
+	defer h.out.Close()
+	out, _ := io.ReadAll(io.LimitReader(h.out, 64<<10)) // what it said, if anything
 	var ws unix.WaitStatus
+	var err error
 	for {
-		_, err = unix.Wait4(pid, &ws, 0, nil)
+		_, err = unix.Wait4(h.pid, &ws, 0, nil)
 		if !errors.Is(err, unix.EINTR) {
 			break
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("wait for %s: %w", args[0], err)
+		return fmt.Errorf("wait for %s: %w", h.name, err)
 	}
 	if ws.Exited() && ws.ExitStatus() == 0 {
 		return nil
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return fmt.Errorf("%s failed (%s): %s", args[0], describeStatus(ws), lines[len(lines)-1])
+	return fmt.Errorf("%s failed (%s): %s", h.name, describeStatus(ws), lines[len(lines)-1])
 }
 
 // describeStatus says how a process ended, in a few words.

@@ -492,3 +492,42 @@ func processesOfUser(uid int) []string {
 	}
 	return out
 }
+
+// TestRootlessRootOptions: --overlay, --read-only, exit statuses and
+// signals as root's. The overlay's layer, where the container made files
+// of its range's IDs and a directory no one may enter, is gone after the
+// run, and the rootfs is untouched.
+func TestRootlessRootOptions(t *testing.T) {
+	t.Parallel()
+	super, _ := rootlessBinaries(t)
+	u := newTestUser(t, true)
+	root := u.rootfs(t, baseRootfs)
+	for _, tc := range []struct {
+		name   string
+		flags  []string
+		script string
+		code   int
+	}{
+		{"overlay", []string{"--overlay"}, "touch /made; mkdir -p /a/b; chown -R 1000:1000 /a; chmod 000 /a/b /a", 0},
+		{"read-only", []string{"--read-only"}, "touch /made", 1},
+		{"signal", nil, "kill -TERM $$", 143},
+		{"status", nil, "exit 7", 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--rootfs", root, "--net", "none", "-t=false"}, tc.flags...)
+			r := run(t, u.cmd(t, super, append(args, "--", "/bin/sh", "-c", tc.script)...))
+			wantExit(t, r, tc.code)
+			if _, err := os.Lstat(filepath.Join(root, "made")); err == nil {
+				t.Errorf("the container wrote to the rootfs\n%s", r)
+			}
+		})
+	}
+	r := run(t, u.cmd(t, super, "--rootfs", root, "--net", "none", "-t=false", "--", "/bin/true"))
+	wantExit(t, r, 0)
+	layers := filepath.Join(os.TempDir(), fmt.Sprintf("ccontainer-%d", u.uid), "overlay")
+	if left, _ := os.ReadDir(layers); len(left) > 0 {
+		t.Errorf("overlay layers left in %s: %v", layers, left)
+	}
+	r = run(t, u.cmd(t, super, "--rootfs", root, "--net", "none", "-t=false", "--", "nonexistent"))
+	wantOneLineError(t, r, 127)
+}

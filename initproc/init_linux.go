@@ -83,6 +83,14 @@ func run(o Options, t *tiniRun) (status int, err error) {
 			undo[i]()
 		}
 	}()
+	if o.Rootfs != "" && o.Overlay != "" && o.UserNS && !o.KeepLayer {
+		// Held for emptyLayer, before the host's paths go.
+		layer, err := unix.Open(o.Overlay, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return ExitSetup, fmt.Errorf("overlay layer %q: %w", o.Overlay, err)
+		}
+		defer emptyLayer(layer)
+	}
 	if o.Rootfs != "" {
 		end := rec.Begin("enter root: pivot_root, mounts, /dev")
 		if err := EnterRoot(o, rec); err != nil {

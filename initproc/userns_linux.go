@@ -112,3 +112,15 @@ func recvHostFDs(fd int) ([]int, error) {
 		return fds, nil
 	}
 }
+
+// emptyLayer removes what the container wrote in the upper directory of its
+// overlay layer (the directory layer), once every process of it is gone. In
+// a user namespace with a range, those files belong to the range's IDs on
+// the host, which the user running ccsuper may not remove; ccinit, root of
+// the namespace, may. ccsuper removes the rest. Best effort: what is left,
+// ccsuper's removal reports.
+func emptyLayer(layer int) {
+	defer unix.Close(layer)
+	// Through the container's own /proc: the layer is outside its root.
+	_ = os.RemoveAll(fmt.Sprintf("/proc/self/fd/%d/upper", layer))
+}

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -139,11 +140,31 @@ func (l *layer) release(ran bool) (kept string, err error) {
 		}
 		return kept, nil
 	}
-	if err := os.RemoveAll(l.dir); err != nil {
+	if err := removeLayer(l.dir); err != nil {
 		return "", fmt.Errorf("remove overlay layer: %w", err)
 	}
 	return "", nil
 }
+
+// removeLayer removes a layer. Rootless, the kernel makes overlayfs's
+// work/work directory with mode 0, and the container may leave directories
+// without write or search permission for their owner, the user: those of
+// the user's are opened up first (ccinit has removed what the range's IDs
+// own; see initproc's emptyLayer).
+func removeLayer(dir string) error {
+	if Rootless() {
+		// WalkDir calls back for a directory before it reads it: the
+		// chmod comes first. Others' directories refuse it; so be it.
+		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				_ = os.Chmod(p, 0o700)
+			}
+			return nil
+		})
+	}
+	return os.RemoveAll(dir)
+}
+
 
 // reclaimLayers removes the layers of supervisors that are gone. Their
 // overlays went with their containers' mount namespaces; a container
@@ -156,7 +177,7 @@ func reclaimLayers() error {
 	}
 	var errs []error
 	for _, d := range staleDirs(dir) {
-		if err := os.RemoveAll(d); err != nil {
+		if err := removeLayer(d); err != nil {
 			errs = append(errs, fmt.Errorf("remove stale overlay layer: %w", err))
 		}
 	}

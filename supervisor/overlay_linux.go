@@ -165,7 +165,6 @@ func removeLayer(dir string) error {
 	return os.RemoveAll(dir)
 }
 
-
 // reclaimLayers removes the layers of supervisors that are gone. Their
 // overlays went with their containers' mount namespaces; a container
 // outlives its supervisor only until the kernel delivers ccinit's

@@ -531,3 +531,40 @@ func TestRootlessRootOptions(t *testing.T) {
 	r = run(t, u.cmd(t, super, "--rootfs", root, "--net", "none", "-t=false", "--", "nonexistent"))
 	wantOneLineError(t, r, 127)
 }
+
+// TestRootlessSupervisorKilled: a rootless ccsuper killed with SIGKILL takes
+// its container and its pasta with it (both have its death as their
+// parent-death signal): nothing of the user's is left running.
+func TestRootlessSupervisorKilled(t *testing.T) {
+	t.Parallel()
+	super, _ := rootlessBinaries(t)
+	u := newTestUser(t, true)
+	root := u.rootfs(t, baseRootfs)
+	script := `ip link set lo up
+ip link add pk0 type veth peer name pk1
+ip addr add 10.250.1.2/24 dev pk0
+ip link set pk0 up; ip link set pk1 up
+ip route add default via 10.250.1.1 dev pk0
+setpriv --reuid "$USER_ID" --regid "$USER_ID" --clear-groups -- "$SUPER" --rootfs "$ROOT" -t=false -- /bin/sleep 60 &
+super=$!
+i=0
+until pgrep -u "$USER_ID" -x sleep >/dev/null && pgrep -u "$USER_ID" passt >/dev/null; do
+	i=$((i+1)); [ $i -lt 300 ] || { echo "the container or pasta never ran"; break; }
+	sleep 0.1
+done
+kill -KILL $super
+wait $super; echo "ccsuper: $?"
+i=0
+while pgrep -u "$USER_ID" >/dev/null; do
+	i=$((i+1)); [ $i -lt 300 ] || { echo "left: $(pgrep -a -u "$USER_ID")"; for p in $(pgrep -u "$USER_ID"); do kill -KILL $p; done; break; }
+	sleep 0.1
+done
+`
+	c := command(t, "unshare", "--net", "sh", "-c", script)
+	c.Env = append(os.Environ(), "USER_ID="+strconv.Itoa(u.uid), "SUPER="+super, "ROOT="+root)
+	r := run(t, c)
+	wantExit(t, r, 0)
+	if strings.TrimSpace(r.stdout) != "ccsuper: 137" {
+		t.Errorf("want ccsuper killed and nothing of the user's left\n%s", r)
+	}
+}

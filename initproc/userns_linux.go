@@ -27,7 +27,15 @@ const SyncMapped = "mapped"
 // capabilities, but only a map its caller may write itself; the ranges of
 // /etc/subuid take the set-user-ID newuidmap, which can only run once the
 // child exists.
+//
+// It also arms the parent-death signal again: the kernel clears it when an
+// exec raises the capabilities, as the second exec does, and a ccinit that
+// outlived a SIGKILLed ccsuper would run on unsupervised. Had ccsuper died
+// before this, the sync channel reads EOF where ccinit waits next.
 func AwaitMapping(fd int) error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("parent-death signal: %w", err)
+	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &data[0]); err != nil || data[0].Effective&(1<<unix.CAP_SYS_ADMIN) != 0 {

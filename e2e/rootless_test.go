@@ -341,6 +341,19 @@ echo x >> $exe && echo write-ok
 	}
 }
 
+// pastaHost is the start of a script run in a network namespace of the
+// test's own (unshare --net): its loopback up, and a veth with an address
+// and a default route through 10.250.0.1, which nothing answers: pasta
+// copies the host's interface, addresses and routes into the container's
+// namespace and wants one, and maps the gateway's address to the host's
+// loopback.
+const pastaHost = `ip link set lo up
+ip link add pt0 type veth peer name pt1
+ip addr add 10.250.0.2/24 dev pt0
+ip link set pt0 up; ip link set pt1 up
+ip route add default via 10.250.0.1 dev pt0
+`
+
 // TestRootlessPasta: the default network of a rootless container is pasta.
 // In a network namespace the test makes (a veth with a default route, so
 // that pasta has a host interface to copy), the container connects out to a
@@ -357,12 +370,7 @@ func TestRootlessPasta(t *testing.T) {
 	super, _ := rootlessBinaries(t)
 	u := newTestUser(t, true)
 	root := u.rootfs(t, baseRootfs)
-	script := `ip link set lo up
-ip link add pt0 type veth peer name pt1
-ip addr add 10.250.0.2/24 dev pt0
-ip link set pt0 up; ip link set pt1 up
-ip route add default via 10.250.0.1 dev pt0
-busybox nc -l -p 7777 -e echo hello-from-host &
+	script := pastaHost + `busybox nc -l -p 7777 -e echo hello-from-host &
 server=$!
 timeout 40 setpriv --reuid "$USER_ID" --regid "$USER_ID" --clear-groups -- "$SUPER" --rootfs "$ROOT" -t=false -p 127.0.0.1:18080:80 -- \
 	/bin/sh -c 'timeout 5 nc 10.250.0.1 7777 </dev/null; nc -l -p 80 -e echo hello-from-container' > "$OUT" 2>&1 &
@@ -540,12 +548,7 @@ func TestRootlessSupervisorKilled(t *testing.T) {
 	super, _ := rootlessBinaries(t)
 	u := newTestUser(t, true)
 	root := u.rootfs(t, baseRootfs)
-	script := `ip link set lo up
-ip link add pk0 type veth peer name pk1
-ip addr add 10.250.1.2/24 dev pk0
-ip link set pk0 up; ip link set pk1 up
-ip route add default via 10.250.1.1 dev pk0
-setpriv --reuid "$USER_ID" --regid "$USER_ID" --clear-groups -- "$SUPER" --rootfs "$ROOT" -t=false -- /bin/sleep 60 &
+	script := pastaHost + `setpriv --reuid "$USER_ID" --regid "$USER_ID" --clear-groups -- "$SUPER" --rootfs "$ROOT" -t=false -- /bin/sleep 60 &
 super=$!
 i=0
 until pgrep -u "$USER_ID" -x sleep >/dev/null && pgrep -u "$USER_ID" passt >/dev/null; do

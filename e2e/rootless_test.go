@@ -501,8 +501,8 @@ func processesOfUser(uid int) []string {
 	return out
 }
 
-// TestRootlessRootOptions: --overlay, --read-only, exit statuses and
-// signals as root's. The overlay's layer, where the container made files
+// TestRootlessRootOptions: --overlay, --read-only, exit statuses, signals
+// and the terminal as root's. The overlay's layer, where the container made files
 // of its range's IDs and a directory no one may enter, is gone after the
 // run, and the rootfs is untouched.
 func TestRootlessRootOptions(t *testing.T) {
@@ -538,6 +538,18 @@ func TestRootlessRootOptions(t *testing.T) {
 	}
 	r = run(t, u.cmd(t, super, "--rootfs", root, "--net", "none", "-t=false", "--", "nonexistent"))
 	wantOneLineError(t, r, 127)
+
+	// -t: a pty of the container's own, in a devpts the user namespace
+	// mounted, as /dev/console and the command's terminal.
+	p := newProc(u.cmd(t, super, "--rootfs", root, "--net", "none", "-t", "--", "/bin/sh", "-c", termScript+"exit 3"))
+	startOnTerminal(t, p)
+	r = p.wait(t)
+	wantExit(t, r, 3)
+	for _, want := range []string{"console-ok", "stdin-tty"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("-t: want %q\n%s", want, r)
+		}
+	}
 }
 
 // TestRootlessSupervisorKilled: a rootless ccsuper killed with SIGKILL takes

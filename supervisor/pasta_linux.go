@@ -42,6 +42,9 @@ type pasta struct {
 // the moment to go on. Until then its pidfd tells if it died instead; what
 // it said is then in the error.
 func startPasta(pid int, ports []Publish) (_ *pasta, err error) {
+	if unix.Access(pastaPath, unix.X_OK) != nil {
+		return nil, fmt.Errorf("--net pasta: %s is not installed (Debian package passt); --net none needs nothing", pastaPath)
+	}
 	stateDir, err := stateRoot()
 	if err != nil {
 		return nil, err

@@ -332,6 +332,7 @@ echo x >> $exe && echo write-ok
 		if !strings.Contains(r.stdout, "exe: ") {
 			t.Fatalf("the attack did not run:\n%s", r)
 		}
+		t.Logf("%s:\n%s", init, r.stdout)
 		if after != before {
 			t.Errorf("%s changed:\nbefore %+v\nafter  %+v\n%s", init, before, after, r)
 		}

@@ -297,19 +297,7 @@ func TestRootlessProcExe(t *testing.T) {
 	super, rootInit := rootlessBinaries(t)
 	u := newTestUser(t, true)
 	root := u.rootfs(t, probeRoot)
-	files := map[string]string{
-		"attack": "#!/proc/self/exe /.evil\n",
-		".evil": `#!/bin/sh
-exe=/proc/$PPID/exe
-echo "exe: $(readlink $exe)"
-chmod 0777 $exe && echo chmod-ok
-chown 1:1 $exe && echo chown-ok
-touch -c $exe && echo touch-ok
-echo x >> $exe && echo write-ok
-/bin/probe setcap $exe
-`,
-	}
-	for name, text := range files {
+	for name, text := range procExeAttack {
 		p := filepath.Join(root, name)
 		if err := os.WriteFile(p, []byte(text), 0o755); err != nil {
 			t.Fatal(err)

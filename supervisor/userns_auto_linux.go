@@ -108,26 +108,10 @@ func (u *userNS) release() error {
 	if u == nil || u.auto == nil {
 		return nil
 	}
-	var st autoState
-	l, err := lockState("userns", &st)
-	if err != nil {
-		return err
-	}
-	defer l.unlock()
-	st.Ranges = slices.DeleteFunc(st.Ranges, func(r autoRange) bool { return r.Owner == u.auto.Owner })
-	if err := st.store(l); err != nil {
+	if err := dropRanges(func(r autoRange) bool { return r.Owner == u.auto.Owner }); err != nil {
 		return fmt.Errorf("release --userns=auto range: %w", err)
 	}
 	return nil
-}
-
-// store writes st under its lock l, or removes the file when no range is
-// left.
-func (st *autoState) store(l *lockedFile) error {
-	if len(st.Ranges) == 0 {
-		return l.remove()
-	}
-	return l.save(st)
 }
 
 // reclaimAuto drops the ranges of supervisors that are gone (ccsuper
@@ -136,12 +120,21 @@ func reclaimAuto() error {
 	if _, err := os.Stat(stateFile("userns")); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
+	return dropRanges(func(r autoRange) bool { return !r.Owner.alive() })
+}
+
+// dropRanges removes the ranges drop picks from the pool's state, under its
+// lock, and the state file with the last of them.
+func dropRanges(drop func(autoRange) bool) error {
 	var st autoState
 	l, err := lockState("userns", &st)
 	if err != nil {
 		return err
 	}
 	defer l.unlock()
-	st.Ranges = slices.DeleteFunc(st.Ranges, func(r autoRange) bool { return !r.Owner.alive() })
-	return st.store(l)
+	st.Ranges = slices.DeleteFunc(st.Ranges, drop)
+	if len(st.Ranges) == 0 {
+		return l.remove()
+	}
+	return l.save(&st)
 }

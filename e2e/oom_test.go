@@ -62,19 +62,28 @@ echo "$(cat /proc/1/oom_score_adj) $c"`
 		const script = `(exec 3>/dev/shm/fill; rm /dev/shm/fill; exec dd if=/dev/zero bs=1M count=64 >&3 2>/dev/null); echo hog $?`
 		cmd := ccsuper(t, "--rootfs", baseRootfs, "--net", "none", "--memory", "32m", "--", "/bin/sh", "-c", script)
 		r := run(t, cmd)
+		// The kernel's own account names the process it chose first
+		// (see TestCgroupOOM for why there may be a second), and never
+		// ccinit.
+		victims := oomVictims(t, cmd.Process.Pid)
+		if len(victims) == 0 || victims[0] != "dd" || slices.Contains(victims, "ccinit") {
+			t.Fatalf("the kernel's log names %q as killed in the container's cgroup, want dd first and never ccinit\n%s", victims, r)
+		}
+		if r.code == 137 && slices.Contains(victims[1:], "sh") {
+			// dd's tmpfs pages are freed only when its file is closed,
+			// at the very end of its exit; on a loaded machine the
+			// kernel may meet the limit again before that and take the
+			// next in line, the shell (seen once in a full run). ccinit
+			// was still spared, which is what this checks.
+			t.Logf("the kernel went on to the shell while dd was dying: %q", victims)
+			return
+		}
 		wantExit(t, r, 0)
 		if r.stdout != "hog "+strconv.Itoa(137)+"\n" {
 			t.Errorf("got stdout %q, want the shell to see its child killed (hog 137)\n%s", r.stdout, r)
 		}
 		if !strings.Contains(oomCount.ReplaceAllString(r.stderr, "killed N of"), "out of memory: the kernel killed N of the container's processes") {
 			t.Errorf("no out-of-memory report on stderr:\n%s", r)
-		}
-		// The kernel's own account names the process it chose first
-		// (see TestCgroupOOM for why there may be a second), and never
-		// ccinit.
-		victims := oomVictims(t, cmd.Process.Pid)
-		if len(victims) == 0 || victims[0] != "dd" || slices.Contains(victims, "ccinit") {
-			t.Errorf("the kernel's log names %q as killed in the container's cgroup, want dd first and never ccinit", victims)
 		}
 	})
 }

@@ -43,9 +43,6 @@ func Run(c Config) (_ int, err error) {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return initproc.ExitSetup, fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
 	}
-	if os.Geteuid() != 0 {
-		return initproc.ExitSetup, errors.New("must be run as root")
-	}
 	if err := c.Validate(); err != nil {
 		return initproc.ExitSetup, err
 	}
@@ -72,8 +69,10 @@ func Run(c Config) (_ int, err error) {
 		signal.Notify(sigs, forwarded...)
 		// A write to a closed pipe on stdout (`ccsuper -t ... | head`)
 		// must fail with EPIPE, not kill ccsuper with the host terminal
-		// left raw and nothing torn down.
-		signal.Ignore(unix.SIGPIPE)
+		// left raw and nothing torn down. Caught, not ignored: an ignored
+		// signal stays ignored across exec, and pasta refuses to start
+		// with SIGPIPE ignored; a caught one is reset to its default.
+		signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 		close(notified)
 	}()
 
@@ -113,6 +112,18 @@ func Run(c Config) (_ int, err error) {
 	defer func() {
 		defer rec.Begin("tear down: lease, bridge, /etc files")()
 		if rerr := plan.release(); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("tear down: %w", rerr))
+		}
+	}()
+
+	endUserNS := rec.Begin("user namespace: maps")
+	uns, err := planUserNS(c, me)
+	endUserNS()
+	if err != nil {
+		return initproc.ExitSetup, err
+	}
+	defer func() {
+		if rerr := uns.release(); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("tear down: %w", rerr))
 		}
 	}()
@@ -206,6 +217,11 @@ func Run(c Config) (_ int, err error) {
 		opts.Cgroup2 = true
 	}
 	opts.Cgroup1 = cg.v1View()
+	if uns != nil {
+		flags |= unix.CLONE_NEWUSER
+		opts.UserNS = true
+		opts.HostFDs = uns.auto != nil
+	}
 	pidfd := -1
 	defer func() {
 		if pidfd >= 0 {
@@ -235,14 +251,28 @@ func Run(c Config) (_ int, err error) {
 	if fd := cg.cloneInto(); fd >= 0 {
 		attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = true, fd
 	}
+	if uns != nil {
+		attr.Sys.UidMappings, attr.Sys.GidMappings = uns.sysMaps()
+		attr.Sys.GidMappingsEnableSetgroups = uns.setgroups
+		if uns.auto != nil {
+			// Root's own IDs are not in the range: become the
+			// namespace's root once the maps are written and before
+			// the exec, which then grants every capability in it.
+			attr.Sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		}
+	}
 	// The configuration goes over the sync socket, not on ccinit's
-	// command line, which the container sees as /proc/1/cmdline.
+	// command line, which the container sees as /proc/1/cmdline. With
+	// maps written by newuidmap it waits until they are (see
+	// initproc.AwaitMapping).
 	argv := []string{"ccinit", "--sync-fd", strconv.Itoa(syncFD)}
-	if err := sendConfig(syncOurs, opts); err != nil {
-		return initproc.ExitSetup, err
+	if uns == nil || !uns.helper {
+		if err := sendConfig(syncOurs, opts); err != nil {
+			return initproc.ExitSetup, err
+		}
 	}
 	endClone := rec.Begin("read-only clone of ccinit to exec")
-	exe, exeFD, err := readOnlyInit(initPath, len(files))
+	exe, exeFD, err := initToExec(initPath, len(files))
 	endClone()
 	if err != nil {
 		return initproc.ExitSetup, err
@@ -341,8 +371,41 @@ func Run(c Config) (_ int, err error) {
 		}
 		return initproc.ExitSetup, err
 	}
+	if uns != nil && uns.helper {
+		end := rec.Begin("user namespace: newuidmap, newgidmap, config")
+		if err := uns.writeMaps(pid); err != nil {
+			return abort(err)
+		}
+		if err := unix.Send(int(syncOurs.Fd()), []byte(initproc.SyncMapped), 0); err != nil {
+			return abort(fmt.Errorf("sync socket: %w", err))
+		}
+		if err := sendConfig(syncOurs, opts); err != nil {
+			return abort(err)
+		}
+		end()
+	}
+	if opts.HostFDs {
+		end := rec.Begin("user namespace: idmapped mounts to ccinit")
+		if err := sendHostMounts(syncOurs, pid, opts); err != nil {
+			return abort(err)
+		}
+		end()
+	}
 	if err := hostSetup(pid, plan, cg, rec); err != nil {
 		return abort(err)
+	}
+	if c.Net == NetPasta {
+		end := rec.Begin("pasta: connect the network namespace")
+		pst, perr := startPasta(pid, c.Publish)
+		if perr != nil {
+			return abort(perr)
+		}
+		defer func() {
+			if rerr := pst.stop(); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("tear down: %w", rerr))
+			}
+		}()
+		end()
 	}
 	endHello := rec.Begin("ccinit's hello on the sync socket")
 	switch err := awaitHello(syncOurs, pidfd); {
@@ -456,7 +519,10 @@ func hostSetup(pid int, plan *netPlan, cg *cgroup, rec *trace.Recorder) error {
 			return err
 		}
 	}
-	if plan.mode == NetHost {
+	// A rootless ccsuper has no capability in the container's network
+	// namespace (ccinit brings its loopback up itself); pasta configures
+	// the rest.
+	if plan.mode == NetHost || Rootless() {
 		return nil
 	}
 	return plan.attach(pid)

@@ -14,6 +14,7 @@ import (
 // ccinit's other threads (reaping, signals) keep root's full rights.
 type hardening struct {
 	caps       *CapSet // the command's capabilities; nil: leave them as they are
+	bounding   *CapSet // its bounding set when not caps (an OCI config's)
 	cred       *Cred   // who the command runs as; nil: as ccinit
 	noNewPrivs bool
 	filter     []unix.SockFilter // seccomp filter; nil: none
@@ -21,7 +22,7 @@ type hardening struct {
 
 // active reports whether h changes anything.
 func (h hardening) active() bool {
-	return h.caps != nil || h.cred != nil || h.noNewPrivs || h.filter != nil
+	return h.caps != nil || h.bounding != nil || h.cred != nil || h.noNewPrivs || h.filter != nil
 }
 
 // planHardening turns o into what the command's thread will take on: the
@@ -46,12 +47,30 @@ func planHardening(o Options) (hardening, error) {
 		caps &= held
 		h.caps = &caps
 	}
+	if o.OCI.Bounding != "" {
+		b, err := ParseCapSet(o.OCI.Bounding)
+		if err != nil {
+			return h, err
+		}
+		h.bounding = &b
+	}
 	if o.User != "" {
 		c, err := LookupUser(o.User)
 		if err != nil {
 			return h, err
 		}
+		if o.OCI.Enabled {
+			// An OCI config's groups are exactly its additionalGids.
+			c.Groups = o.OCI.Groups
+		}
 		h.cred = &c
+	}
+	if o.OCI.Seccomp != "" {
+		f, err := decodeFilter(o.OCI.Seccomp)
+		if err != nil {
+			return h, err
+		}
+		h.filter = f
 	}
 	if o.Seccomp {
 		caps, err := filterCaps(h)
@@ -116,8 +135,11 @@ func (h hardening) apply() error {
 			return err
 		}
 	}
-	if h.caps != nil {
-		if err := dropBounding(*h.caps); err != nil {
+	if b := h.bounding; b != nil || h.caps != nil {
+		if b == nil {
+			b = h.caps
+		}
+		if err := dropBounding(*b); err != nil {
 			return err
 		}
 	}

@@ -74,7 +74,13 @@ func Run(o Options) (status int, err error) {
 			return ExitSetup, err
 		}
 		end()
-		if !o.ProcUnmasked {
+		if o.OCI.Enabled {
+			end := rec.Begin("sysctl, read-only and masked paths")
+			if err := ociPaths(o.OCI); err != nil {
+				return ExitSetup, err
+			}
+			end()
+		} else if !o.ProcUnmasked {
 			end := rec.Begin("mask /proc")
 			if err := maskProc(); err != nil {
 				return ExitSetup, err
@@ -96,6 +102,9 @@ func Run(o Options) (status int, err error) {
 			return ExitSetup, err
 		}
 		defer unix.Close(slave) // the command has its own copies once started
+		if err := setWinsize(slave, o.OCI.ConsoleRows, o.OCI.ConsoleCols); err != nil {
+			return ExitSetup, err
+		}
 		end()
 	}
 	if o.Hostname != "" {
@@ -158,6 +167,16 @@ func Run(o Options) (status int, err error) {
 		return ExitSetup, err
 	}
 	endPrep()
+	if o.OCI.ExecFIFO > 0 || o.OCI.ReadyFD > 0 {
+		end := rec.Begin("created: wait for start on the exec FIFO")
+		if st, err := waitStart(o.OCI, sigs); err != nil || st >= 0 {
+			return st, err
+		}
+		end()
+	}
+	if err := ociProcess(o.OCI); err != nil {
+		return ExitSetup, err
+	}
 	r := reaper{trace: rec, sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground, pty: slave, harden: harden}
 	if o.CPUs != "" {
 		if r.cpus, err = ParseCPUs(o.CPUs); err != nil {

@@ -99,6 +99,8 @@ type Options struct {
 	// Volumes are bound into the container after its own mounts (with
 	// --rootfs).
 	Volumes []Volume
+	// OCI is what only an OCI bundle's config.json asks for (see oci.go).
+	OCI OCI
 	// Args is the command and its arguments.
 	Args []string
 }
@@ -178,6 +180,7 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.Overlay, "overlay", "", "use `DIR`/upper and DIR/work as the writable layer of an overlay on the rootfs (with --rootfs)")
 	fs.BoolVar(&o.KeepLayer, "keep-layer", false, "the overlay layer is kept after the run: sync it (with --overlay)")
 	fs.Var((*volumeList)(&o.Volumes), "volume", "bind host `SRC:DST:ro|rw` into the rootfs, DST created if missing (repeatable, with --rootfs)")
+	ociFlags(fs, &o.OCI)
 	fs.Usage = func() {
 		fmt.Fprintf(w, "usage: ccinit [flags] [--] COMMAND [ARG...]\n\n")
 		fs.PrintDefaults()
@@ -233,6 +236,9 @@ func ParseArgs(args []string, usage io.Writer) (Options, error) {
 	}
 	if o.Overlay != "" && !strings.HasPrefix(o.Overlay, "/") {
 		return o, fmt.Errorf("--overlay %q is not absolute", o.Overlay)
+	}
+	if (o.OCI.Enabled || o.OCI.ExecFIFO > 0) && o.Rootfs == "" {
+		return o, errors.New("--oci and --exec-fifo need --rootfs")
 	}
 	if o.KeepLayer && o.Overlay == "" {
 		return o, errors.New("--keep-layer needs --overlay")
@@ -313,6 +319,7 @@ func (o Options) Argv() []string {
 	for _, v := range o.Volumes {
 		a = append(a, "--volume", v.String())
 	}
+	a = append(a, o.OCI.argv()...)
 	a = append(a, "--")
 	return append(a, o.Args...)
 }

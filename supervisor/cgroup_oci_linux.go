@@ -1,0 +1,384 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// An OCI container's cgroup is where its config says (linux.cgroupsPath),
+// not one named after a supervisor: the engine owns the name, and the
+// container outlives the ccsuper that made it. Its directories are kept in
+// the container's state, for kill --all, ps and delete.
+
+// ociV1Controllers are the v1 hierarchies an OCI container's cgroup is made
+// in. cpuset is left out: a new v1 cpuset cgroup holds no CPU until one is
+// copied in, and the config's cpus and mems are refused for now.
+var ociV1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "devices", "blkio", "freezer"}
+
+// ociCgroup is an OCI container's cgroup: one directory on v2, one per
+// hierarchy on v1.
+type ociCgroup struct {
+	V2   bool              `json:"v2"`
+	Dirs map[string]string `json:"dirs"` // controller ("" on v2) -> directory
+}
+
+// ociCgroupPath is the cgroup path of container id: the config's, or
+// /ccsuper/ID when it gives none. A relative path is taken from the root.
+func ociCgroupPath(path, id string) (string, error) {
+	if path == "" {
+		path = "/ccsuper/" + id
+	}
+	if strings.Contains(path, ":") {
+		return "", fmt.Errorf("linux.cgroupsPath %q: systemd slice:prefix:name paths are not supported (no --systemd-cgroup)", path)
+	}
+	clean := filepath.Clean("/" + path)
+	if clean == "/" {
+		return "", fmt.Errorf("linux.cgroupsPath %q: the root cgroup", path)
+	}
+	return clean, nil
+}
+
+// newOCICgroup makes the cgroup at path and applies r to it. Nothing is
+// left behind when it fails.
+func newOCICgroup(path string, r *specs.LinuxResources) (_ *ociCgroup, err error) {
+	layout, err := detectCgroups(cgroupFS)
+	if err != nil {
+		return nil, err
+	}
+	g := &ociCgroup{V2: layout.v2 != "", Dirs: map[string]string{}}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, g.remove())
+		}
+	}()
+	if g.V2 {
+		if err := g.makeV2(layout.v2, path); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, c := range ociV1Controllers {
+			root, err := filepath.EvalSymlinks(filepath.Join(cgroupFS, c))
+			if err != nil {
+				continue // not mounted here: a limit needing it fails below
+			}
+			dir := filepath.Join(root, path)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, fmt.Errorf("make cgroup %s: %w", dir, err)
+			}
+			g.Dirs[c] = dir
+		}
+	}
+	if err := g.apply(r); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// makeV2 makes path in the unified hierarchy, every controller handed down
+// to it that the root has.
+func (g *ociCgroup) makeV2(root, path string) error {
+	have, err := os.ReadFile(filepath.Join(root, "cgroup.controllers"))
+	if err != nil {
+		return fmt.Errorf("read cgroup controllers: %w", err)
+	}
+	var use []string
+	for _, c := range strings.Fields(string(have)) {
+		if c == "memory" || c == "cpu" || c == "pids" || c == "io" {
+			use = append(use, c)
+		}
+	}
+	dir := root
+	for _, part := range strings.Split(strings.Trim(path, "/"), "/") {
+		if err := enableControllers(dir, use); err != nil {
+			return err
+		}
+		dir = filepath.Join(dir, part)
+		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("make cgroup %s: %w", dir, err)
+		}
+	}
+	g.Dirs[""] = dir
+	return nil
+}
+
+// dir returns the directory of controller c, or an error naming it.
+func (g *ociCgroup) dir(c string) (string, error) {
+	if g.V2 {
+		return g.Dirs[""], nil
+	}
+	d, ok := g.Dirs[c]
+	if !ok {
+		return "", fmt.Errorf("no %s cgroup controller on this host", c)
+	}
+	return d, nil
+}
+
+// apply writes the config's resources into g.
+func (g *ociCgroup) apply(r *specs.LinuxResources) error {
+	if r == nil {
+		return nil
+	}
+	type write struct{ controller, v1, v2, value string }
+	var ws []write
+	num := func(n int64) string { return strconv.FormatInt(n, 10) }
+	max := func(n int64) string {
+		if n < 0 {
+			return "max"
+		}
+		return num(n)
+	}
+	if m := r.Memory; m != nil {
+		if m.Limit != nil {
+			v1 := num(*m.Limit)
+			ws = append(ws, write{"memory", "memory.limit_in_bytes", "memory.max", v1})
+			if g.V2 {
+				ws[len(ws)-1].value = max(*m.Limit)
+			}
+		}
+		if m.Reservation != nil {
+			ws = append(ws, write{"memory", "memory.soft_limit_in_bytes", "memory.low", num(*m.Reservation)})
+		}
+		if m.Swap != nil {
+			v := num(*m.Swap)
+			if g.V2 {
+				// v2's swap.max is swap alone, the config's is memory+swap.
+				v = "max"
+				if *m.Swap >= 0 && m.Limit != nil && *m.Limit >= 0 {
+					v = num(max64(*m.Swap-*m.Limit, 0))
+				}
+			}
+			ws = append(ws, write{"memory", "memory.memsw.limit_in_bytes", "memory.swap.max", v})
+		}
+		if m.Swappiness != nil {
+			if g.V2 {
+				return errors.New("linux.resources.memory.swappiness: not on cgroup v2")
+			}
+			ws = append(ws, write{"memory", "memory.swappiness", "", strconv.FormatUint(*m.Swappiness, 10)})
+		}
+		if m.DisableOOMKiller != nil && *m.DisableOOMKiller {
+			if g.V2 {
+				return errors.New("linux.resources.memory.disableOOMKiller: not on cgroup v2")
+			}
+			ws = append(ws, write{"memory", "memory.oom_control", "", "1"})
+		}
+		if m.UseHierarchy != nil {
+			return errors.New("linux.resources.memory.useHierarchy is not supported")
+		}
+		if m.CheckBeforeUpdate != nil && *m.CheckBeforeUpdate {
+			return errors.New("linux.resources.memory.checkBeforeUpdate is not supported")
+		}
+	}
+	if c := r.CPU; c != nil {
+		if c.Shares != nil {
+			v := strconv.FormatUint(*c.Shares, 10)
+			if g.V2 {
+				// The usual conversion of shares (2..262144) to weight (1..10000).
+				v = strconv.FormatUint(1+((*c.Shares-2)*9999)/262142, 10)
+			}
+			ws = append(ws, write{"cpu", "cpu.shares", "cpu.weight", v})
+		}
+		if c.Period != nil || c.Quota != nil {
+			period := uint64(cpuPeriod)
+			if c.Period != nil {
+				period = *c.Period
+			}
+			if g.V2 {
+				q := "max"
+				if c.Quota != nil && *c.Quota > 0 {
+					q = num(*c.Quota)
+				}
+				ws = append(ws, write{"cpu", "", "cpu.max", q + " " + strconv.FormatUint(period, 10)})
+			} else {
+				ws = append(ws, write{"cpu", "cpu.cfs_period_us", "", strconv.FormatUint(period, 10)})
+				if c.Quota != nil {
+					ws = append(ws, write{"cpu", "cpu.cfs_quota_us", "", num(*c.Quota)})
+				}
+			}
+		}
+	}
+	if p := r.Pids; p != nil && p.Limit != nil {
+		v := max(*p.Limit)
+		if *p.Limit == 0 {
+			v = "max"
+		}
+		ws = append(ws, write{"pids", "pids.max", "pids.max", v})
+	}
+	if b := r.BlockIO; b != nil {
+		if b.Weight != nil {
+			ws = append(ws, write{"blkio", "blkio.weight", "io.weight", strconv.Itoa(int(*b.Weight))})
+		}
+		if b.LeafWeight != nil || len(b.WeightDevice) > 0 {
+			return errors.New("linux.resources.blockIO: leafWeight and weightDevice are not supported")
+		}
+		for _, t := range []struct {
+			devs      []specs.LinuxThrottleDevice
+			v1, v2key string
+		}{
+			{b.ThrottleReadBpsDevice, "blkio.throttle.read_bps_device", "rbps"},
+			{b.ThrottleWriteBpsDevice, "blkio.throttle.write_bps_device", "wbps"},
+			{b.ThrottleReadIOPSDevice, "blkio.throttle.read_iops_device", "riops"},
+			{b.ThrottleWriteIOPSDevice, "blkio.throttle.write_iops_device", "wiops"},
+		} {
+			for _, d := range t.devs {
+				dev := fmt.Sprintf("%d:%d", d.Major, d.Minor)
+				if g.V2 {
+					ws = append(ws, write{"blkio", "", "io.max", fmt.Sprintf("%s %s=%d", dev, t.v2key, d.Rate)})
+				} else {
+					ws = append(ws, write{"blkio", t.v1, "", fmt.Sprintf("%s %d", dev, d.Rate)})
+				}
+			}
+		}
+	}
+	if len(r.Devices) > 0 {
+		if g.V2 {
+			return errors.New("linux.resources.devices: the cgroup v2 device filter (eBPF) is not implemented")
+		}
+		for _, d := range r.Devices {
+			file := "devices.deny"
+			if d.Allow {
+				file = "devices.allow"
+			}
+			ws = append(ws, write{"devices", file, "", deviceRule(d)})
+		}
+		// The devices every container has (the spec's default devices,
+		// the console, ptmx and the ptys) stay usable whatever the
+		// rules: ccinit makes them, and the spec says they work.
+		for _, rule := range defaultDeviceRules {
+			ws = append(ws, write{"devices", "devices.allow", "", rule})
+		}
+	}
+	for _, w := range ws {
+		file := w.v1
+		if g.V2 {
+			file = w.v2
+		}
+		if file == "" {
+			return fmt.Errorf("cgroup: %s has no equivalent on this host", w.v1+w.v2)
+		}
+		dir, err := g.dir(w.controller)
+		if err != nil {
+			return err
+		}
+		if err := writeCgroup(dir, file, w.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// defaultDeviceRules allow /dev/null, zero, full, random, urandom, tty,
+// console, ptmx and the container's ptys.
+var defaultDeviceRules = []string{
+	"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",
+}
+
+// deviceRule renders a device cgroup rule as v1's devices.allow wants it.
+func deviceRule(d specs.LinuxDeviceCgroup) string {
+	t := d.Type
+	if t == "" {
+		t = "a"
+	}
+	n := func(p *int64) string {
+		if p == nil || *p < 0 {
+			return "*"
+		}
+		return strconv.FormatInt(*p, 10)
+	}
+	access := d.Access
+	if access == "" {
+		access = "rwm"
+	}
+	if t == "a" {
+		return "a *:* " + access
+	}
+	return fmt.Sprintf("%s %s:%s %s", t, n(d.Major), n(d.Minor), access)
+}
+
+// place moves pid into every directory of g.
+func (g *ociCgroup) place(pid int) error {
+	for _, dir := range g.unique() {
+		if err := writeCgroup(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unique returns g's directories, each once, in a stable order.
+func (g *ociCgroup) unique() []string {
+	var out []string
+	for _, c := range append([]string{""}, ociV1Controllers...) {
+		if d, ok := g.Dirs[c]; ok && !containsString(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func containsString(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// pids returns the processes in g.
+func (g *ociCgroup) pids() ([]int, error) {
+	dirs := g.unique()
+	if len(dirs) == 0 {
+		return nil, nil
+	}
+	b, err := os.ReadFile(filepath.Join(dirs[0], "cgroup.procs"))
+	if err != nil {
+		return nil, fmt.Errorf("read cgroup: %w", err)
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out, nil
+}
+
+// remove kills what is left in g and removes its directories (not their
+// parents, which the engine owns).
+func (g *ociCgroup) remove() error {
+	if g == nil {
+		return nil
+	}
+	var errs []error
+	for _, dir := range g.unique() {
+		errs = append(errs, removeCgroupDir(dir, g.V2))
+	}
+	return errors.Join(errs...)
+}
+
+// signalAll sends sig to every process in g (kill --all).
+func (g *ociCgroup) signalAll(sig unix.Signal) error {
+	pids, err := g.pids()
+	if err != nil {
+		return err
+	}
+	for _, pid := range pids {
+		_ = unix.Kill(pid, sig) // gone meanwhile is fine
+	}
+	return nil
+}

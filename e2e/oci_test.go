@@ -180,7 +180,7 @@ func TestOCILifecycle(t *testing.T) {
 }
 
 // TestOCIKillCreated: a created container ends on SIGTERM without its
-// command ever running, and delete removes a created container outright.
+// command ever running, and delete --force removes a created container.
 func TestOCIKillCreated(t *testing.T) {
 	bundle, root := ociBundle(t, []string{"sh", "-c", "touch /ran"}, nil)
 	wantExit(t, oci(t, root, "create", "--bundle", bundle, "k1"), 0)
@@ -191,7 +191,8 @@ func TestOCIKillCreated(t *testing.T) {
 
 	wantExit(t, oci(t, root, "create", "--bundle", bundle, "k2"), 0)
 	pid := ociState(t, root, "k2").Pid
-	wantExit(t, oci(t, root, "delete", "k2"), 0)
+	wantOneLineError(t, oci(t, root, "delete", "k2"), 125) // not stopped
+	wantExit(t, oci(t, root, "delete", "--force", "k2"), 0)
 	if alive(pid) {
 		t.Errorf("ccinit %d of a deleted created container lives on", pid)
 	}

@@ -15,6 +15,11 @@ import (
 type hardening struct {
 	caps       *CapSet // the command's capabilities; nil: leave them as they are
 	bounding   *CapSet // its bounding set when not caps (an OCI config's)
+	// An OCI config's inheritable and ambient sets. With them set the
+	// capabilities are kept across a change of user (PR_SET_KEEPCAPS), as
+	// the config gives a user other than root its capabilities that way.
+	inheritable, ambient CapSet
+	keepCaps             bool
 	cred       *Cred   // who the command runs as; nil: as ccinit
 	noNewPrivs bool
 	filter     []unix.SockFilter // seccomp filter; nil: none
@@ -22,7 +27,7 @@ type hardening struct {
 
 // active reports whether h changes anything.
 func (h hardening) active() bool {
-	return h.caps != nil || h.bounding != nil || h.cred != nil || h.noNewPrivs || h.filter != nil
+	return h.caps != nil || h.bounding != nil || h.cred != nil || h.noNewPrivs || h.filter != nil || h.ambient != 0
 }
 
 // planHardening turns o into what the command's thread will take on: the
@@ -53,6 +58,17 @@ func planHardening(o Options) (hardening, error) {
 			return h, err
 		}
 		h.bounding = &b
+		h.keepCaps = true
+		if o.OCI.Inheritable != "" {
+			if h.inheritable, err = ParseCapSet(o.OCI.Inheritable); err != nil {
+				return h, err
+			}
+		}
+		if o.OCI.Ambient != "" {
+			if h.ambient, err = ParseCapSet(o.OCI.Ambient); err != nil {
+				return h, err
+			}
+		}
 	}
 	if o.User != "" {
 		c, err := LookupUser(o.User)
@@ -143,6 +159,11 @@ func (h hardening) apply() error {
 			return err
 		}
 	}
+	if h.keepCaps {
+		if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("keep capabilities across the change of user: %w", err)
+		}
+	}
 	if h.cred != nil {
 		if err := setCred(*h.cred); err != nil {
 			return err
@@ -150,12 +171,23 @@ func (h hardening) apply() error {
 	}
 	if h.caps != nil {
 		set := *h.caps
-		if h.cred != nil && h.cred.UID != 0 {
+		if h.cred != nil && h.cred.UID != 0 && !h.keepCaps {
 			set = 0
 		}
-		if err := setCaps(set); err != nil {
+		if err := setCaps(set, h.inheritable); err != nil {
 			return err
 		}
+	}
+	for c := 0; c < 64; c++ {
+		if h.ambient&(1<<c) == 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
+			return fmt.Errorf("raise ambient capability %d: %w", c, err)
+		}
+	}
+	if h.keepCaps {
+		_ = unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0) // cleared by execve anyway
 	}
 	if h.noNewPrivs {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
@@ -189,15 +221,16 @@ func dropBounding(keep CapSet) error {
 }
 
 // setCaps makes set the thread's effective and permitted capabilities, so a
-// root exec gets exactly set. The inheritable set is emptied, as runc does
-// since CVE-2022-24769: with it, a program with inheritable file
-// capabilities run by another user would gain them.
-func setCaps(set CapSet) error {
+// root exec gets exactly set, and inh its inheritable set. ccsuper's own
+// runs give an empty inheritable set, as runc does since CVE-2022-24769:
+// with it, a program with inheritable file capabilities run by another user
+// would gain them; only an OCI config that asks for one gets one.
+func setCaps(set, inh CapSet) error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	for i := range data {
 		half := uint32(set >> (32 * i))
-		data[i] = unix.CapUserData{Effective: half, Permitted: half}
+		data[i] = unix.CapUserData{Effective: half, Permitted: half, Inheritable: uint32(inh >> (32 * i))}
 	}
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("set capabilities: %w", err)

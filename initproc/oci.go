@@ -116,8 +116,8 @@ type OCI struct {
 	// Umask, when set, is the command's umask, in octal.
 	Umask string
 	// Bounding is the command's bounding set as a hex mask (Caps is its
-	// effective and permitted set).
-	Bounding string
+	// effective and permitted set), Inheritable and Ambient its other two.
+	Bounding, Inheritable, Ambient string
 	// Seccomp is a compiled filter, hex of its struct sock_filter array.
 	Seccomp string
 	// ConsoleRows and ConsoleCols size the pty (consoleSize).
@@ -192,6 +192,8 @@ func ociFlags(fs interface {
 		return nil
 	})
 	fs.StringVar(&o.Bounding, "bounding", "", "the command's bounding set, a hex mask")
+	fs.StringVar(&o.Inheritable, "inheritable", "", "the command's inheritable set, a hex mask (with --bounding)")
+	fs.StringVar(&o.Ambient, "ambient", "", "the command's ambient set, a hex mask (with --bounding)")
 	fs.Func("seccomp-bpf", "install this compiled filter (hex) for the command", func(v string) error {
 		if _, err := hex.DecodeString(v); err != nil || len(v)%16 != 0 {
 			return fmt.Errorf("--seccomp-bpf: not a hex filter")
@@ -246,6 +248,12 @@ func (o OCI) argv() []string {
 	}
 	if o.Bounding != "" {
 		a = append(a, "--bounding", o.Bounding)
+	}
+	if o.Inheritable != "" {
+		a = append(a, "--inheritable", o.Inheritable)
+	}
+	if o.Ambient != "" {
+		a = append(a, "--ambient", o.Ambient)
 	}
 	if o.Seccomp != "" {
 		a = append(a, "--seccomp-bpf", o.Seccomp)

@@ -1,9 +1,13 @@
 #!/bin/sh
 # oci-validate.sh: build the OCI runtime-tools validation programs from the Go
 # module proxy and run them against each runtime named, writing a table of
-# pass/fail/skip per test program.
+# pass/fail/skip per test program to OUTDIR/table.md (and each program's TAP
+# output to OUTDIR/RUNTIME/TEST.tap, its stderr to TEST.err).
 #
 #   scripts/oci-validate.sh OUTDIR RUNTIME...     (each RUNTIME a command path)
+#
+# OCI_TESTS="create state ..." runs only those programs; OCI_TABLE_ONLY=1
+# only rewrites the table from the results there.
 #
 # The suite lives outside our module (its own go.mod and vendor directory);
 # it is fetched with `go mod download` into the module cache and built there,
@@ -13,6 +17,7 @@
 # cgroups while /sys/fs/cgroup/unified is mounted, so that mount is detached
 # there, in the copy, never on the host.
 set -eu
+. "$(dirname "$0")/lib.sh"
 RT_VERSION=${RT_VERSION:-v0.9.1-0.20251114084447-edf4cb3d2116}
 out=$1; shift
 [ $# -gt 0 ] || { echo "usage: $0 OUTDIR RUNTIME..." >&2; exit 2; }
@@ -21,6 +26,13 @@ out=$(cd "$out" && pwd)
 
 # Build, once per version: the programs, runtimetest (copied into each
 # container by the suite, so static) and the rootfs tarball they unpack.
+if [ "${OCI_VALIDATE_INSIDE:-}" != 1 ]; then
+	for rt in "$@"; do
+		case $(basename "$rt") in
+		runc | crun) command -v "$rt" >/dev/null || apt_install oci-validate "$(basename "$rt")" ;;
+		esac
+	done
+fi
 if [ ! -f "$out/bin/.built-$RT_VERSION" ]; then
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT

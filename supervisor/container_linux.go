@@ -448,20 +448,17 @@ func (r Runtime) Kill(id string, sig unix.Signal, all bool) error {
 }
 
 // Delete removes container id: its cgroup and state, after the poststop
-// hooks. A running container needs force (it is killed first); a created
-// one is killed without, as runc does.
+// hooks. A container that is not stopped needs force, and is killed first
+// (the spec: deleting one that is not stopped MUST fail).
 func (r Runtime) Delete(id string, force bool) error {
 	st, dir, err := r.load(id)
 	if err != nil {
 		return err
 	}
-	switch st.status(dir) {
-	case specs.StateRunning:
+	if s := st.status(dir); s != specs.StateStopped {
 		if !force {
-			return fmt.Errorf("container %s is running: stop it first, or delete --force", id)
+			return fmt.Errorf("container %s is %s: stop it first, or delete --force", id, s)
 		}
-		fallthrough
-	case specs.StateCreated:
 		if err := st.killAndWait(); err != nil {
 			return err
 		}

@@ -217,12 +217,9 @@ var rlimits = map[string]int{
 	"RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
-// planCaps maps the config's five capability sets onto ccinit's two: the
-// bounding set, and the effective and permitted set. A root command gets
-// its permitted set from the bounding set at exec anyway; the inheritable
-// and ambient sets only matter to a command that is not root, whose
-// capabilities ccinit drops whole (a config giving such a command any is
-// refused rather than run with fewer than it asked for).
+// planCaps maps the config's five capability sets onto ccinit's: the
+// bounding set, the effective and permitted set (one: what the kernel
+// gives at exec follows from the others), the inheritable and the ambient.
 func planCaps(o *initproc.Options, pr *specs.Process) error {
 	c := pr.Capabilities
 	if c == nil {
@@ -243,11 +240,13 @@ func planCaps(o *initproc.Options, pr *specs.Process) error {
 	if eff&^perm != 0 || perm&^bounding != 0 {
 		return errors.New("process.capabilities: effective must be within permitted, permitted within bounding")
 	}
-	if pr.User.UID != 0 && (perm|inh|amb) != 0 {
-		return errors.New("process.capabilities: capabilities for a user other than root are not supported")
+	if amb&^(perm&inh) != 0 {
+		return errors.New("process.capabilities: ambient must be within permitted and inheritable")
 	}
 	o.Caps = perm.String()
 	o.OCI.Bounding = bounding.String()
+	o.OCI.Inheritable = inh.String()
+	o.OCI.Ambient = amb.String()
 	return nil
 }
 

@@ -94,7 +94,7 @@ func TestPlanBundleRefuses(t *testing.T) {
 		{"effective beyond permitted", func(s *specs.Spec) {
 			s.Process.Capabilities.Effective = append(s.Process.Capabilities.Effective, "CAP_SYS_ADMIN")
 		}, "effective"},
-		{"caps for non-root", func(s *specs.Spec) { s.Process.User.UID = 1000 }, "other than root"},
+		{"ambient beyond inheritable", func(s *specs.Spec) { s.Process.Capabilities.Ambient = []string{"CAP_KILL"} }, "ambient"},
 		{"oom score", func(s *specs.Spec) { n := 2000; s.Process.OOMScoreAdj = &n }, "oomScoreAdj"},
 		{"user namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // ociBundle makes a bundle from `ccsuper spec` with its own rootfs copy,
@@ -301,4 +302,99 @@ func alive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i > 0 && len(s) > i+2 && s[i+2] != 'Z'
+}
+
+// TestOCIExec runs processes in a running container: the argv form with
+// its status passed on, a process.json as another user, and a detached one
+// whose proxy (the pid file's PID) passes signals on and, killed, takes the
+// process with it.
+func TestOCIExec(t *testing.T) {
+	bundle, root := ociBundle(t, []string{"sleep", "1000"}, nil)
+	wantExit(t, oci(t, root, "create", "--bundle", bundle, "x1"), 0)
+	t.Cleanup(func() { oci(t, root, "delete", "--force", "x1") })
+	wantExit(t, oci(t, root, "start", "x1"), 0)
+
+	r := oci(t, root, "exec", "x1", "sh", "-c", "echo in $(hostname); exit 7")
+	wantExit(t, r, 7)
+	if r.stdout != "in ccontainer\n" {
+		t.Errorf("exec output: got %q", r.stdout)
+	}
+	wantOneLineError(t, oci(t, root, "exec", "x1", "no-such-command"), 127)
+	wantOneLineError(t, oci(t, root, "exec", "nope", "true"), 125)
+
+	proc := specs.Process{Args: []string{"sh", "-c", "id -u; id -g; grep CapEff /proc/self/status"}, Cwd: "/tmp",
+		User: specs.User{UID: 1000, GID: 1000}, Env: []string{"PATH=/bin:/usr/bin"}}
+	b, _ := json.Marshal(proc)
+	pf := filepath.Join(t.TempDir(), "process.json")
+	if err := os.WriteFile(pf, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = oci(t, root, "exec", "--process", pf, "x1")
+	wantExit(t, r, 0)
+	if r.stdout != "1000\n1000\nCapEff:\t0000000000000000\n" {
+		t.Errorf("exec --process: got %q", r.stdout)
+	}
+
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	wantExit(t, oci(t, root, "exec", "-d", "--pid-file", pidFile, "x1", "sleep", "1000"), 0)
+	proxy := readPid(t, pidFile)
+	if !alive(proxy) {
+		t.Fatal("the detached proxy is gone")
+	}
+	waitPids(t, root, "x1", 3) // ccinit, sleep, the exec'd sleep
+	if err := unix.Kill(proxy, unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitPids(t, root, "x1", 2) // the TERM reached the exec'd sleep
+	waitGone(t, proxy)
+
+	wantExit(t, oci(t, root, "exec", "-d", "--pid-file", pidFile, "x1", "sleep", "1000"), 0)
+	waitPids(t, root, "x1", 3)
+	if err := unix.Kill(readPid(t, pidFile), unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitPids(t, root, "x1", 2) // the proxy's death took the process with it
+}
+
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(string(b))
+	if err != nil {
+		t.Fatalf("pid file %q: %v", b, err)
+	}
+	return pid
+}
+
+// waitPids waits until container id has n processes.
+func waitPids(t *testing.T, root, id string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		r := oci(t, root, "ps", "--format", "json", id)
+		var ps []int
+		_ = json.Unmarshal([]byte(r.stdout), &ps)
+		if len(ps) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container %s has processes %v, want %d", id, ps, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitGone waits until pid has exited.
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d lives on", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -53,6 +53,9 @@ func Run(o Options) (status int, err error) {
 	}()
 	endSigs()
 
+	if o.OCI.ExecSock > 0 {
+		unix.CloseOnExec(o.OCI.ExecSock) // ccinit's alone, never the command's
+	}
 	pid1 := os.Getpid() == 1
 	if !pid1 {
 		// Orphans of the command are re-parented to us rather than to the
@@ -195,6 +198,10 @@ func Run(o Options) (status int, err error) {
 		return ExitSetup, err
 	}
 	endStart()
+	if o.OCI.ExecSock > 0 {
+		r.execs = &execServer{conns: map[int]int{}}
+		go r.execs.serve(o.OCI.ExecSock)
+	}
 	status = r.loop()
 	rec.Record("command runs", r.execDone, r.childDone)
 	rec.Span("after the command: TERM the rest, grace, reap", r.childDone)

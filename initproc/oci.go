@@ -129,6 +129,9 @@ type OCI struct {
 	// ReadyFD, when above 0, is where ccinit says it is ready: everything
 	// but the command's start is done.
 	ReadyFD int
+	// ExecSock, when above 0, is a listening socket on which ccinit takes
+	// exec requests once the command runs (see exec_linux.go).
+	ExecSock int
 }
 
 // ociFlags binds o's fields to ccinit's flag set.
@@ -207,6 +210,7 @@ func ociFlags(fs interface {
 	})
 	fs.IntVar(&o.ExecFIFO, "exec-fifo", 0, "once ready, wait for the start FIFO on this `FD` (O_PATH)")
 	fs.IntVar(&o.ReadyFD, "ready-fd", 0, "say \"ready\" on this `FD` before waiting for the start")
+	fs.IntVar(&o.ExecSock, "exec-sock", 0, "take exec requests on this listening socket `FD` once the command runs")
 }
 
 // argv renders o for ociFlags.
@@ -266,6 +270,9 @@ func (o OCI) argv() []string {
 	}
 	if o.ReadyFD > 0 {
 		a = append(a, "--ready-fd", strconv.Itoa(o.ReadyFD))
+	}
+	if o.ExecSock > 0 {
+		a = append(a, "--exec-sock", strconv.Itoa(o.ExecSock))
 	}
 	return a
 }

@@ -68,6 +68,7 @@ type reaper struct {
 	pty        int          // the container's pty slave for the command's stdio, or -1
 	cpus       *unix.CPUSet // see Options.CPUs; nil: leave as is
 	harden     hardening    // see Options.Caps, User, NoNewPrivs, Seccomp
+	execs      *execServer  // processes of ccsuper exec; nil: none
 
 	child int // the command's PID
 
@@ -117,16 +118,24 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 		}
 		return pid, nil
 	}
-	if r.cpus == nil && !r.harden.active() {
-		pid, err := forkExec()
-		r.child = pid
-		return err
+	pid, err := onHardenedThread(r.cpus, r.harden, forkExec)
+	r.child = pid
+	return err
+}
+
+// onHardenedThread runs fork (a fork and exec) on a thread that took on h
+// and the CPU set cpus first, or on the calling thread when there is
+// nothing to take on.
+//
+// The child inherits the affinity, the capabilities, the user, the
+// no_new_privs bit and the seccomp filter of the thread that forks it, and
+// all are per thread: they are set on a thread of its own, which exits with
+// its goroutine (never unlocked), so that no other goroutine ever runs with
+// them and ccinit's other threads keep their full rights.
+func onHardenedThread(cpus *unix.CPUSet, h hardening, fork func() (int, error)) (int, error) {
+	if cpus == nil && !h.active() {
+		return fork()
 	}
-	// The child inherits the affinity, the capabilities, the user, the
-	// no_new_privs bit and the seccomp filter of the thread that forks it,
-	// and all are per thread: set them on a thread of its own, which exits
-	// with its goroutine (never unlocked), so that no other goroutine ever
-	// runs with them and ccinit's other threads keep their full rights.
 	type started struct {
 		pid int
 		err error
@@ -134,22 +143,21 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 	done := make(chan started, 1)
 	go func() {
 		runtime.LockOSThread()
-		if r.cpus != nil {
-			if err := unix.SchedSetaffinity(0, r.cpus); err != nil {
+		if cpus != nil {
+			if err := unix.SchedSetaffinity(0, cpus); err != nil {
 				done <- started{err: fmt.Errorf("give the command its CPUs back: %w", err)}
 				return
 			}
 		}
-		if err := r.harden.apply(); err != nil {
+		if err := h.apply(); err != nil {
 			done <- started{err: err}
 			return
 		}
-		pid, err := forkExec()
+		pid, err := fork()
 		done <- started{pid, err}
 	}()
 	s := <-done
-	r.child = s.pid
-	return s.err
+	return s.pid, s.err
 }
 
 // loop is the only place that waits for children. It returns the command's
@@ -226,6 +234,8 @@ func (r *reaper) reap(status *int) bool {
 			if r.trace != nil {
 				r.childDone = trace.Now()
 			}
+		default:
+			r.execs.exited(pid, ws)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # oci-validate.sh: build the OCI runtime-tools validation programs from the Go
 # module proxy and run them against each runtime named, writing a table of
 # pass/fail/skip per test program to OUTDIR/table.md (and each program's TAP

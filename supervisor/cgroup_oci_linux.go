@@ -19,9 +19,8 @@ import (
 // the container's state, for kill --all, ps and delete.
 
 // ociV1Controllers are the v1 hierarchies an OCI container's cgroup is made
-// in. cpuset is left out: a new v1 cpuset cgroup holds no CPU until one is
-// copied in, and the config's cpus and mems are refused for now.
-var ociV1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "devices", "blkio", "freezer"}
+// in.
+var ociV1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "devices", "blkio", "freezer", "cpuset"}
 
 // ociCgroup is an OCI container's cgroup: one directory on v2, one per
 // hierarchy on v1.
@@ -70,8 +69,8 @@ func newOCICgroup(path string, r *specs.LinuxResources) (_ *ociCgroup, err error
 				continue // not mounted here: a limit needing it fails below
 			}
 			dir := filepath.Join(root, path)
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return nil, fmt.Errorf("make cgroup %s: %w", dir, err)
+			if err := mkdirV1(root, path, c == "cpuset"); err != nil {
+				return nil, err
 			}
 			g.Dirs[c] = dir
 		}
@@ -80,6 +79,37 @@ func newOCICgroup(path string, r *specs.LinuxResources) (_ *ociCgroup, err error
 		return nil, err
 	}
 	return g, nil
+}
+
+// mkdirV1 makes path under the v1 hierarchy root, level by level. A new v1
+// cpuset cgroup has no CPU and no memory node, and takes no process until
+// it has: each level made gets its parent's.
+func mkdirV1(root, path string, cpuset bool) error {
+	dir := root
+	for _, part := range strings.Split(strings.Trim(path, "/"), "/") {
+		parent := dir
+		dir = filepath.Join(dir, part)
+		err := os.Mkdir(dir, 0o755)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("make cgroup %s: %w", dir, err)
+		}
+		if !cpuset {
+			continue
+		}
+		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+			b, err := os.ReadFile(filepath.Join(parent, f))
+			if err != nil {
+				return fmt.Errorf("read %s: %w", filepath.Join(parent, f), err)
+			}
+			if err := writeCgroup(dir, f, strings.TrimSpace(string(b))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // makeV2 makes path in the unified hierarchy, every controller handed down
@@ -91,7 +121,7 @@ func (g *ociCgroup) makeV2(root, path string) error {
 	}
 	var use []string
 	for _, c := range strings.Fields(string(have)) {
-		if c == "memory" || c == "cpu" || c == "pids" || c == "io" {
+		if c == "memory" || c == "cpu" || c == "pids" || c == "io" || c == "cpuset" {
 			use = append(use, c)
 		}
 	}
@@ -169,6 +199,13 @@ func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 			}
 			ws = append(ws, write{"memory", "memory.oom_control", "", "1"})
 		}
+		// Kernels since 5.4 accept and ignore these on v1; v2 has none.
+		if m.Kernel != nil { //nolint:staticcheck // deprecated in the spec, still passed on
+			ws = append(ws, write{"memory", "memory.kmem.limit_in_bytes", "", num(*m.Kernel)}) //nolint:staticcheck
+		}
+		if m.KernelTCP != nil { //nolint:staticcheck
+			ws = append(ws, write{"memory", "memory.kmem.tcp.limit_in_bytes", "", num(*m.KernelTCP)}) //nolint:staticcheck
+		}
 		if m.UseHierarchy != nil {
 			return errors.New("linux.resources.memory.useHierarchy is not supported")
 		}
@@ -184,6 +221,12 @@ func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 				v = strconv.FormatUint(1+((*c.Shares-2)*9999)/262142, 10)
 			}
 			ws = append(ws, write{"cpu", "cpu.shares", "cpu.weight", v})
+		}
+		if c.Cpus != "" {
+			ws = append(ws, write{"cpuset", "cpuset.cpus", "cpuset.cpus", c.Cpus})
+		}
+		if c.Mems != "" {
+			ws = append(ws, write{"cpuset", "cpuset.mems", "cpuset.mems", c.Mems})
 		}
 		if c.Period != nil || c.Quota != nil {
 			period := uint64(cpuPeriod)

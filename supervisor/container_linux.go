@@ -56,6 +56,10 @@ type containerState struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Cgroup      *ociCgroup        `json:"cgroup,omitempty"`
 	Hooks       *specs.Hooks      `json:"hooks,omitempty"`
+	// Process and Seccomp (the compiled filter, hex) are the base of
+	// exec's processes.
+	Process *specs.Process `json:"process,omitempty"`
+	Seccomp string         `json:"seccomp,omitempty"`
 }
 
 // ErrExist and ErrNotExist are a container ID already taken, or unknown.
@@ -178,7 +182,8 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	}()
 
 	st := containerState{ID: id, Bundle: plan.bundle, Rootfs: plan.init.Rootfs, Created: time.Now().UTC(),
-		Annotations: plan.spec.Annotations, Hooks: plan.spec.Hooks}
+		Annotations: plan.spec.Annotations, Hooks: plan.spec.Hooks, Process: plan.spec.Process,
+		Seccomp: plan.init.OCI.Seccomp}
 	cgPath, err := ociCgroupPath(plan.cgroupsPath, id)
 	if err != nil {
 		return nil, err
@@ -210,9 +215,15 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	defer readyR.Close()
 	defer readyW.Close()
 
-	files := []uintptr{0, 1, 2, syncR.Fd(), uintptr(fifoFD), readyW.Fd()}
+	execSock, err := listenExec(filepath.Join(dir, execSockFile))
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(execSock)
+
+	files := []uintptr{0, 1, 2, syncR.Fd(), uintptr(fifoFD), readyW.Fd(), uintptr(execSock)}
 	opts := plan.init
-	opts.SyncFD, opts.OCI.ExecFIFO, opts.OCI.ReadyFD = 3, 4, 5
+	opts.SyncFD, opts.OCI.ExecFIFO, opts.OCI.ReadyFD, opts.OCI.ExecSock = 3, 4, 5, 6
 	if o.ConsoleSocket != "" {
 		conn, err := net.Dial("unix", o.ConsoleSocket)
 		if err != nil {
@@ -285,6 +296,23 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 		}
 	}
 	return proc, nil
+}
+
+// listenExec makes the socket ccinit takes exec requests on.
+func listenExec(path string) (int, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("exec socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		_ = unix.Close(fd)
+		return -1, fmt.Errorf("exec socket %s: %w", path, err)
+	}
+	if err := unix.Listen(fd, 16); err != nil {
+		_ = unix.Close(fd)
+		return -1, fmt.Errorf("exec socket %s: %w", path, err)
+	}
+	return fd, nil
 }
 
 // spec renders st as the OCI state, with status.

@@ -114,8 +114,8 @@ func planBundle(bundle string, s *specs.Spec) (*bundlePlan, error) {
 	if err := planMounts(p, s.Mounts); err != nil {
 		return nil, err
 	}
-	if p.clone&unix.CLONE_NEWUTS == 0 && o.Hostname != "" {
-		return nil, errors.New("config.json: hostname needs a new uts namespace")
+	if !has(p, unix.CLONE_NEWUTS) && o.Hostname != "" {
+		return nil, errors.New("config.json: hostname needs a uts namespace of the container's own")
 	}
 	if s.Hooks != nil {
 		h := s.Hooks
@@ -284,8 +284,8 @@ func planLinux(p *bundlePlan, l *specs.Linux) error {
 	if p.clone&unix.CLONE_NEWNS == 0 {
 		return errors.New("linux.namespaces: a new mount namespace is required")
 	}
-	if p.clone&unix.CLONE_NEWPID == 0 {
-		return errors.New("linux.namespaces: a new pid namespace is required (ccinit is PID 1 of it)")
+	if !has(p, unix.CLONE_NEWPID) {
+		return errors.New("linux.namespaces: a pid namespace of the container's own is required (new, or joined by path)")
 	}
 	p.newNet = p.clone&unix.CLONE_NEWNET != 0
 	if len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0 {
@@ -295,7 +295,7 @@ func planLinux(p *bundlePlan, l *specs.Linux) error {
 		if strings.ContainsAny(k, "/\x00") || strings.Contains(k, "..") || k == "" {
 			return fmt.Errorf("linux.sysctl: bad name %q", k)
 		}
-		if err := sysctlAllowed(k, p.clone, p.join); err != nil {
+		if err := sysctlAllowed(k, p); err != nil {
 			return err
 		}
 		o.OCI.Sysctl = append(o.OCI.Sysctl, k+"="+v)
@@ -351,19 +351,22 @@ func planLinux(p *bundlePlan, l *specs.Linux) error {
 	return nil
 }
 
+// has reports whether the container has a namespace of type flag of its
+// own: new, or joined by path (one the engine made for it).
+func has(p *bundlePlan, flag uintptr) bool {
+	return p.clone&flag != 0 || slices.ContainsFunc(p.join, func(j nsJoin) bool { return j.flag == flag })
+}
+
 // sysctlAllowed accepts only the sysctls that belong to a namespace the
 // container has of its own: anything else would change the host.
-func sysctlAllowed(k string, clone uintptr, join []nsJoin) error {
-	has := func(flag uintptr) bool {
-		return clone&flag != 0 || slices.ContainsFunc(join, func(j nsJoin) bool { return j.flag == flag })
-	}
+func sysctlAllowed(k string, p *bundlePlan) error {
 	switch {
-	case strings.HasPrefix(k, "net.") && has(unix.CLONE_NEWNET):
+	case strings.HasPrefix(k, "net.") && has(p, unix.CLONE_NEWNET):
 		return nil
-	case (k == "kernel.hostname" || k == "kernel.domainname") && has(unix.CLONE_NEWUTS):
+	case (k == "kernel.hostname" || k == "kernel.domainname") && has(p, unix.CLONE_NEWUTS):
 		return nil
 	case (strings.HasPrefix(k, "kernel.msg") || strings.HasPrefix(k, "kernel.sem") || strings.HasPrefix(k, "kernel.shm") ||
-		strings.HasPrefix(k, "fs.mqueue.")) && has(unix.CLONE_NEWIPC):
+		strings.HasPrefix(k, "fs.mqueue.")) && has(p, unix.CLONE_NEWIPC):
 		return nil
 	}
 	return fmt.Errorf("linux.sysctl %q: not namespaced for this container (it would change the host)", k)
@@ -414,12 +417,6 @@ func checkResources(r *specs.LinuxResources) error {
 		return errors.New("linux.resources.rdma is not supported")
 	case len(r.Unified) > 0:
 		return errors.New("linux.resources.unified is not supported")
-	case r.Memory != nil && r.Memory.Kernel != nil && *r.Memory.Kernel != 0: //nolint:staticcheck // refused, as kernels no longer have it
-		return errors.New("linux.resources.memory.kernel is not supported (gone from current kernels)")
-	case r.Memory != nil && r.Memory.KernelTCP != nil && *r.Memory.KernelTCP != 0: //nolint:staticcheck
-		return errors.New("linux.resources.memory.kernelTCP is not supported")
-	case r.CPU != nil && (r.CPU.Cpus != "" || r.CPU.Mems != ""):
-		return errors.New("linux.resources.cpu.cpus and mems (cpusets) are not supported yet")
 	case r.CPU != nil && (r.CPU.RealtimePeriod != nil || r.CPU.RealtimeRuntime != nil):
 		return errors.New("linux.resources.cpu realtime limits are not supported")
 	case r.CPU != nil && r.CPU.Idle != nil:

@@ -110,7 +110,7 @@ func TestPlanBundleRefuses(t *testing.T) {
 		{"hugetlb", func(s *specs.Spec) {
 			s.Linux.Resources.HugepageLimits = []specs.LinuxHugepageLimit{{Pagesize: "2MB"}}
 		}, "hugepageLimits"},
-		{"cpuset", func(s *specs.Spec) { s.Linux.Resources.CPU = &specs.LinuxCPU{Cpus: "0"} }, "cpusets"},
+		{"realtime", func(s *specs.Spec) { n := int64(5); s.Linux.Resources.CPU = &specs.LinuxCPU{RealtimeRuntime: &n} }, "realtime"},
 		{"device outside /dev", func(s *specs.Spec) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/etc/x", Type: "c"}}
 		}, "not under /dev"},

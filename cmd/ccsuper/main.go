@@ -189,6 +189,9 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, traceFlag, err
 
 func main() {
 	origin := trace.Now()
+	if len(os.Args) == 2 && os.Args[1] == execProxyArg {
+		os.Exit(supervisor.ExecProxy())
+	}
 	if isOCI(os.Args[1:]) {
 		os.Exit(runOCI(os.Args[1:]))
 	}

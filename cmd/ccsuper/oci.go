@@ -34,6 +34,7 @@ OCI runtime commands (runc's command line):
   kill [--all] ID [SIGNAL] send SIGNAL (default TERM), name or number
   delete [--force] ID      remove a stopped (or created) container
   run [-d] [--bundle DIR] [--pid-file F] ID   create and start (and wait)
+  exec [--process F | -t -u U --cwd D -e K=V] [-d] [--pid-file F] ID [CMD...]
   ps [--format table|json] ID
   list [--format table|json] [-q]
   spec [--bundle DIR]      write a default config.json
@@ -311,8 +312,42 @@ func cmdDelete(e *ociEnv, args []string) (int, error) {
 	return 0, err
 }
 
-func cmdExec(_ *ociEnv, _ []string) (int, error) {
-	return 0, errors.New("exec is not supported yet")
+// execProxyArg is the hidden command of a detached exec's proxy.
+const execProxyArg = "exec-proxy"
+
+func cmdExec(e *ociEnv, args []string) (int, error) {
+	var o supervisor.ExecOptions
+	fs := subFlags("exec")
+	fs.StringVar(&o.ProcessFile, "process", "", "")
+	fs.StringVar(&o.ProcessFile, "p", "", "")
+	fs.BoolVar(&o.TTY, "tty", false, "")
+	fs.BoolVar(&o.TTY, "t", false, "")
+	fs.StringVar(&o.ConsoleSocket, "console-socket", "", "")
+	fs.StringVar(&o.PidFile, "pid-file", "", "")
+	fs.BoolVar(&o.Detach, "detach", false, "")
+	fs.BoolVar(&o.Detach, "d", false, "")
+	fs.StringVar(&o.Cwd, "cwd", "", "")
+	fs.Var((*listFlag)(&o.Env), "env", "")
+	fs.Var((*listFlag)(&o.Env), "e", "")
+	fs.StringVar(&o.User, "user", "", "")
+	fs.StringVar(&o.User, "u", "", "")
+	fs.Bool("no-new-privs", false, "")
+	if err := fs.Parse(args); err != nil {
+		return 0, err
+	}
+	if fs.NArg() < 1 {
+		return 0, errors.New("exec: want ID [COMMAND...]")
+	}
+	if fs.Lookup("no-new-privs").Value.String() == "true" {
+		return 0, errors.New("exec: --no-new-privs: give it in --process")
+	}
+	o.Args = fs.Args()[1:]
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	o.Proxy = []string{self, execProxyArg}
+	return e.rt.Exec(fs.Arg(0), o)
 }
 
 func cmdPs(e *ociEnv, args []string) (int, error) {

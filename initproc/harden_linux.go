@@ -13,16 +13,16 @@ import (
 // fork, so that the command inherits it: everything here is per thread, and
 // ccinit's other threads (reaping, signals) keep root's full rights.
 type hardening struct {
-	caps       *CapSet // the command's capabilities; nil: leave them as they are
-	bounding   *CapSet // its bounding set when not caps (an OCI config's)
+	caps     *CapSet // the command's capabilities; nil: leave them as they are
+	bounding *CapSet // its bounding set when not caps (an OCI config's)
 	// An OCI config's inheritable and ambient sets. With them set the
 	// capabilities are kept across a change of user (PR_SET_KEEPCAPS), as
 	// the config gives a user other than root its capabilities that way.
 	inheritable, ambient CapSet
 	keepCaps             bool
-	cred       *Cred   // who the command runs as; nil: as ccinit
-	noNewPrivs bool
-	filter     []unix.SockFilter // seccomp filter; nil: none
+	cred                 *Cred // who the command runs as; nil: as ccinit
+	noNewPrivs           bool
+	filter               []unix.SockFilter // seccomp filter; nil: none
 }
 
 // active reports whether h changes anything.

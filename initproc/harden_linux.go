@@ -69,6 +69,13 @@ func planHardening(o Options) (hardening, error) {
 				return h, err
 			}
 		}
+		// As for Caps: what ccinit does not hold cannot be passed on (the
+		// kernel refuses an inheritable capability outside the permitted
+		// set, and an ambient one outside both).
+		if h.caps != nil {
+			h.inheritable &= *h.caps
+			h.ambient &= *h.caps
+		}
 	}
 	if o.User != "" {
 		c, err := LookupUser(o.User)

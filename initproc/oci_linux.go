@@ -138,6 +138,8 @@ var bindAttrs = []struct {
 	{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY}, {unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
 	{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV}, {unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
 	{unix.MS_NODIRATIME, unix.MOUNT_ATTR_NODIRATIME},
+	{unix.MS_NOATIME, unix.MOUNT_ATTR_NOATIME}, {unix.MS_RELATIME, unix.MOUNT_ATTR_RELATIME},
+	{unix.MS_STRICTATIME, unix.MOUNT_ATTR_STRICTATIME},
 }
 
 // ociMount makes one mount of the config inside the new root. src is the
@@ -163,16 +165,35 @@ func ociMount(m Mount, src hostFile) error {
 				attr.Attr_set |= b.attr
 			}
 		}
-		flags := uint(unix.AT_EMPTY_PATH)
-		if m.Flags&unix.MS_REC != 0 {
-			flags |= unix.AT_RECURSIVE
+		if m.Flags&(unix.MS_NOATIME|unix.MS_RELATIME|unix.MS_STRICTATIME) != 0 {
+			// The access-time mode is one field: clear it to set it.
+			attr.Attr_clr |= unix.MOUNT_ATTR__ATIME
 		}
-		if attr.Attr_set != 0 {
-			if err := unix.MountSetattr(src.fd, "", flags, &attr); err != nil {
+		recursive := uint(0)
+		if m.Flags&unix.MS_REC != 0 {
+			recursive = unix.AT_RECURSIVE
+		}
+		// The clone was made before pivot_root, ahead of the mounts before
+		// it in the config, and the kernel lists mounts (mountinfo) in the
+		// order they were made: clone it again here, in its turn, now that
+		// it is in our namespace, and put the new clone in its place.
+		if err := unix.MoveMount(src.fd, "", unix.AT_FDCWD, m.Target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+			return fmt.Errorf("bind %s on %s: %w", src.path, m.Target, err)
+		}
+		again, err := unix.OpenTree(unix.AT_FDCWD, m.Target, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|recursive)
+		if err != nil {
+			return fmt.Errorf("bind %s on %s: clone: %w", src.path, m.Target, err)
+		}
+		defer unix.Close(again)
+		if err := unix.Unmount(m.Target, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("bind %s on %s: %w", src.path, m.Target, err)
+		}
+		if attr.Attr_set != 0 || attr.Attr_clr != 0 {
+			if err := unix.MountSetattr(again, "", unix.AT_EMPTY_PATH|recursive, &attr); err != nil {
 				return fmt.Errorf("mount %s: set options: %w", m.Target, err)
 			}
 		}
-		if err := unix.MoveMount(src.fd, "", unix.AT_FDCWD, m.Target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		if err := unix.MoveMount(again, "", unix.AT_FDCWD, m.Target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 			return fmt.Errorf("bind %s on %s: %w", src.path, m.Target, err)
 		}
 	case m.Type == "cgroup":

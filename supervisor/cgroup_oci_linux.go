@@ -18,15 +18,48 @@ import (
 // container outlives the ccsuper that made it. Its directories are kept in
 // the container's state, for kill --all, ps and delete.
 
-// ociV1Controllers are the v1 hierarchies an OCI container's cgroup is made
-// in.
+// ociV1Controllers are the v1 hierarchies an OCI container's cgroup may be
+// made in.
 var ociV1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "devices", "blkio", "freezer", "cpuset"}
+
+// v1Needed returns the v1 hierarchies the container's cgroup is made in:
+// pids always (ps and kill --all read it; every process of the container is
+// there), and those r's limits need. runc joins every hierarchy; moving a
+// process into a v1 cgroup costs up to a few milliseconds each here (the
+// kernel waits out an RCU grace period), so only those that do something.
+func v1Needed(r *specs.LinuxResources) map[string]bool {
+	need := map[string]bool{"pids": true}
+	if r == nil {
+		return need
+	}
+	if r.Memory != nil {
+		need["memory"] = true
+	}
+	if c := r.CPU; c != nil {
+		if c.Shares != nil || c.Quota != nil || c.Period != nil {
+			need["cpu"] = true
+		}
+		if c.Cpus != "" || c.Mems != "" {
+			need["cpuset"] = true
+		}
+	}
+	if len(r.Devices) > 0 {
+		need["devices"] = true
+	}
+	if r.BlockIO != nil {
+		need["blkio"] = true
+	}
+	return need
+}
 
 // ociCgroup is an OCI container's cgroup: one directory on v2, one per
 // hierarchy on v1.
 type ociCgroup struct {
 	V2   bool              `json:"v2"`
 	Dirs map[string]string `json:"dirs"` // controller ("" on v2) -> directory
+	// fd is the open v2 directory, to clone ccinit straight into
+	// (CLONE_INTO_CGROUP: no migration afterwards), or -1.
+	fd int
 }
 
 // ociCgroupPath is the cgroup path of container id: the config's, or
@@ -52,7 +85,7 @@ func newOCICgroup(path string, r *specs.LinuxResources) (_ *ociCgroup, err error
 	if err != nil {
 		return nil, err
 	}
-	g := &ociCgroup{V2: layout.v2 != "", Dirs: map[string]string{}}
+	g := &ociCgroup{V2: layout.v2 != "", Dirs: map[string]string{}, fd: -1}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, g.remove())
@@ -63,10 +96,14 @@ func newOCICgroup(path string, r *specs.LinuxResources) (_ *ociCgroup, err error
 			return nil, err
 		}
 	} else {
+		need := v1Needed(r)
 		for _, c := range ociV1Controllers {
+			if !need[c] {
+				continue
+			}
 			root, err := filepath.EvalSymlinks(filepath.Join(cgroupFS, c))
 			if err != nil {
-				continue // not mounted here: a limit needing it fails below
+				return nil, fmt.Errorf("no %s cgroup controller on this host (none mounted under %s)", c, cgroupFS)
 			}
 			dir := filepath.Join(root, path)
 			if err := mkdirV1(root, path, c == "cpuset"); err != nil {
@@ -136,7 +173,22 @@ func (g *ociCgroup) makeV2(root, path string) error {
 		}
 	}
 	g.Dirs[""] = dir
+	g.fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open cgroup %s: %w", dir, err)
+	}
 	return nil
+}
+
+// cloneInto returns the directory descriptor to clone ccinit into, or -1,
+// and closeFD releases it once ccinit is there.
+func (g *ociCgroup) cloneInto() int { return g.fd }
+
+func (g *ociCgroup) closeFD() {
+	if g.fd >= 0 {
+		_ = unix.Close(g.fd)
+		g.fd = -1
+	}
 }
 
 // dir returns the directory of controller c, or an error naming it.
@@ -352,8 +404,12 @@ func deviceRule(d specs.LinuxDeviceCgroup) string {
 	return fmt.Sprintf("%s %s:%s %s", t, n(d.Major), n(d.Minor), access)
 }
 
-// place moves pid into every directory of g.
+// place moves pid into every directory of g; on v2 ccinit was cloned
+// there already.
 func (g *ociCgroup) place(pid int) error {
+	if g.V2 {
+		return nil
+	}
 	for _, dir := range g.unique() {
 		if err := writeCgroup(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
 			return err
@@ -407,6 +463,7 @@ func (g *ociCgroup) remove() error {
 	if g == nil {
 		return nil
 	}
+	g.closeFD()
 	var errs []error
 	for _, dir := range g.unique() {
 		errs = append(errs, removeCgroupDir(dir, g.V2))

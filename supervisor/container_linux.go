@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ccontainer/ccontainer/initproc"
+	"github.com/ccontainer/ccontainer/trace"
 )
 
 // DefaultRoot is where ccsuper keeps the state of OCI containers (--root).
@@ -35,6 +36,8 @@ type Runtime struct {
 	Init string
 	// Warn reports what does not fail a command (a poststart hook's error).
 	Warn func(error)
+	// Trace, when not nil, records the OCI steps (ccsuper --trace).
+	Trace *trace.Recorder
 }
 
 // CreateOptions are create's flags.
@@ -134,6 +137,9 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	if os.Geteuid() != 0 {
 		return nil, errors.New("must be run as root")
 	}
+	rec := r.Trace
+	end := rec.Begin("create: read config.json, plan it")
+	defer func() { end() }()
 	dir, err := r.dir(id)
 	if err != nil {
 		return nil, err
@@ -144,6 +150,9 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	plan, err := loadBundle(o.Bundle)
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range plan.warnings {
+		r.warn(errors.New(w))
 	}
 	if plan.terminal && o.ConsoleSocket == "" {
 		return nil, errors.New("process.terminal needs --console-socket")
@@ -161,6 +170,8 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	if st, err := os.Stat(plan.init.Rootfs); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("root.path %q is not a directory", plan.init.Rootfs)
 	}
+	end()
+	end = rec.Begin("create: state directory")
 	if err := os.MkdirAll(r.Root, 0o711); err != nil {
 		return nil, fmt.Errorf("state root: %w", err)
 	}
@@ -184,6 +195,8 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	st := containerState{ID: id, Bundle: plan.bundle, Rootfs: plan.init.Rootfs, Created: time.Now().UTC(),
 		Annotations: plan.spec.Annotations, Hooks: plan.spec.Hooks, Process: plan.spec.Process,
 		Seccomp: plan.init.OCI.Seccomp}
+	end()
+	end = rec.Begin("create: cgroup, resources")
 	cgPath, err := ociCgroupPath(plan.cgroupsPath, id)
 	if err != nil {
 		return nil, err
@@ -193,6 +206,8 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	}
 	st.Cgroup = cg
 
+	end()
+	end = rec.Begin("create: exec FIFO, pipes, sockets")
 	fifo := filepath.Join(dir, fifoFile)
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		return nil, fmt.Errorf("make exec FIFO: %w", err)
@@ -238,15 +253,20 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 		files = append(files, sock.Fd())
 		opts.ConsoleSocket = len(files) - 1
 	}
+	end()
+	end = rec.Begin("create: clone+exec ccinit (new namespaces)")
 	proc, err = spawnInit(spawnSpec{
 		path: initPath, argv: append([]string{"ccinit"}, opts.Argv()...), files: files,
-		clone: plan.clone, join: plan.join, cgroupFD: -1,
+		clone: plan.clone, join: plan.join, cgroupFD: cg.cloneInto(),
 	})
 	if err != nil {
 		return nil, err
 	}
 	_ = syncR.Close()
 	_ = readyW.Close()
+	cg.closeFD()
+	end()
+	end = rec.Begin("create: cgroup: place ccinit")
 	st.Pid = proc.pid
 	if st.PidStart, err = startTime(proc.pid); err != nil {
 		return proc, fmt.Errorf("read ccinit's start time: %w", err)
@@ -254,6 +274,8 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	if err := cg.place(proc.pid); err != nil {
 		return proc, err
 	}
+	end()
+	end = rec.Begin("create: oom_score_adj, lo up, hooks")
 	if a := plan.oomScoreAdj; a != nil {
 		// Inherited by the command ccinit forks.
 		if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", proc.pid), []byte(strconv.Itoa(*a)), 0); err != nil {
@@ -273,6 +295,8 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 			}
 		}
 	}
+	end()
+	end = rec.Begin(`create: "go"; ccinit's mounts, pivot_root, until "ready"`)
 	if _, err := syncW.Write([]byte(initproc.SyncGo)); err != nil {
 		return proc, fmt.Errorf("signal ccinit: %w", err)
 	}
@@ -287,6 +311,8 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 		}
 		return proc, fmt.Errorf("container %s: ccinit ended before it was ready", id)
 	}
+	end()
+	end = rec.Begin("create: state.json, pid file")
 	if err := writeJSON(filepath.Join(dir, stateFile), st); err != nil {
 		return proc, err
 	}
@@ -390,6 +416,8 @@ func (r Runtime) Start(id string) error {
 		return err
 	}
 	defer unix.Close(pidfd)
+	end := r.Trace.Begin("start: open exec FIFO, ccinit's byte")
+	defer func() { end() }()
 	fifo := filepath.Join(dir, fifoFile)
 	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -415,6 +443,8 @@ func (r Runtime) Start(id string) error {
 			return fmt.Errorf("container %s: ccinit ended before the start", id)
 		}
 	}
+	end()
+	end = r.Trace.Begin("start: remove exec FIFO, poststart hooks")
 	if err := os.Remove(fifo); err != nil {
 		return fmt.Errorf("remove exec FIFO: %w", err)
 	}
@@ -487,10 +517,15 @@ func (r Runtime) Delete(id string, force bool) error {
 		if !force {
 			return fmt.Errorf("container %s is %s: stop it first, or delete --force", id, s)
 		}
-		if err := st.killAndWait(); err != nil {
+		end := r.Trace.Begin("delete: SIGKILL ccinit, wait for its end")
+		err := st.killAndWait()
+		end()
+		if err != nil {
 			return err
 		}
 	}
+	end := r.Trace.Begin("delete: cgroup, poststop hooks, state")
+	defer end()
 	var errs []error
 	errs = append(errs, st.Cgroup.remove())
 	if st.Hooks != nil && len(st.Hooks.Poststop) > 0 {

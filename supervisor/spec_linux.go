@@ -34,6 +34,8 @@ type bundlePlan struct {
 	resources   *specs.LinuxResources
 	oomScoreAdj *int
 	terminal    bool
+	// warnings are what create logs and does not fail on.
+	warnings []string
 }
 
 // nsJoin is a namespace the container enters by path.
@@ -509,7 +511,12 @@ func planMounts(p *bundlePlan, ms []specs.Mount) error {
 				out.Source = filepath.Join(p.bundle, out.Source)
 			}
 			if len(data) > 0 {
-				return fmt.Errorf("mounts %s: bind mounts take no file system options (%s)", m.Destination, out.Data)
+				// mount(2) ignores them for a bind mount too.
+				p.warnings = append(p.warnings, fmt.Sprintf("mounts %s: file system options on a bind mount do nothing (%s)", m.Destination, out.Data))
+				out.Data = ""
+			}
+			if out.Flags&(unix.MS_SYNCHRONOUS|unix.MS_DIRSYNC|unix.MS_MANDLOCK) != 0 {
+				return fmt.Errorf("mounts %s: sync, dirsync and mand are not supported on a bind mount", m.Destination)
 			}
 		} else if m.Type == "" {
 			return fmt.Errorf("mounts %s: type is required", m.Destination)

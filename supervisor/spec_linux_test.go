@@ -121,9 +121,9 @@ func TestPlanBundleRefuses(t *testing.T) {
 		{"mount label", func(s *specs.Spec) { s.Linux.MountLabel = "x" }, "SELinux"},
 		{"relative mount", func(s *specs.Spec) { s.Mounts[0].Destination = "proc" }, "not absolute"},
 		{"idmap option", func(s *specs.Spec) { s.Mounts[0].Options = []string{"idmap"} }, "idmap"},
-		{"bind with data", func(s *specs.Spec) {
-			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/tmp", Options: []string{"rbind", "size=1"}})
-		}, "no file system options"},
+		{"bind with sync", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/tmp", Options: []string{"rbind", "sync"}})
+		}, "sync"},
 		{"bind without source", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Options: []string{"bind"}})
 		}, "needs a source"},

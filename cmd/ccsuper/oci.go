@@ -17,6 +17,8 @@ import (
 
 	"github.com/ccontainer/ccontainer/initproc"
 	"github.com/ccontainer/ccontainer/supervisor"
+	"github.com/ccontainer/ccontainer/trace"
+	"github.com/ccontainer/ccontainer/trace/report"
 )
 
 // The OCI front end: runc's command line, as engines (podman, containerd's
@@ -46,6 +48,7 @@ global flags:
   --log-format F    text or json (lines with level, msg, time)
   --debug           log each command as it starts
   --systemd-cgroup  accepted for engines; systemd cgroup paths are refused
+  --trace[=json]    print the command's steps with their times on stderr
   --version         print the version
 `
 
@@ -82,7 +85,7 @@ func isOCI(args []string) bool {
 		}
 		if n, _, eq := strings.Cut(name, "="); ociGlobals[n] && !eq {
 			i++
-		} else if !ociGlobals[n] && n != "debug" && n != "systemd-cgroup" {
+		} else if !ociGlobals[n] && n != "debug" && n != "systemd-cgroup" && n != "trace" {
 			return false
 		}
 	}
@@ -101,6 +104,8 @@ func runOCI(args []string) int {
 	fs.Bool("systemd-cgroup", false, "")
 	fs.String("criu", "", "")
 	fs.String("rootless", "", "")
+	var tr traceFlag
+	fs.Var(&tr, "trace", "")
 	version := fs.Bool("version", false, "")
 	fs.BoolVar(version, "v", false, "")
 	if err := fs.Parse(args); err != nil {
@@ -130,6 +135,18 @@ func runOCI(args []string) int {
 	cmd := ociCommands[rest[0]]
 	if env.debug {
 		env.logLine("debug", "ccsuper "+strings.Join(args, " "))
+	}
+	if tr != "" {
+		env.rt.Trace = trace.New("ccsuper")
+		origin := trace.Now()
+		defer func() {
+			rep := report.Report{Origin: origin, End: trace.Now(), Events: env.rt.Trace.Events()}
+			write := rep.WriteText
+			if tr == "json" {
+				write = rep.WriteJSON
+			}
+			_ = write(os.Stderr) // a report: nothing to do about a failure
+		}()
 	}
 	status, err := cmd(env, rest[1:])
 	if errors.Is(err, flag.ErrHelp) {

@@ -353,8 +353,10 @@ func ociPaths(o OCI) error {
 // process-wide anyway: resource limits and the umask.
 func ociProcess(o OCI) error {
 	for _, r := range o.Rlimits {
-		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
-		if err := unix.Prlimit(0, r.Resource, &lim, nil); err != nil {
+		// syscall's, not a raw prlimit: for RLIMIT_NOFILE it also drops the
+		// soft limit the Go runtime saved at start, which ForkExec would
+		// otherwise put back in the command.
+		if err := syscall.Setrlimit(r.Resource, &syscall.Rlimit{Cur: r.Soft, Max: r.Hard}); err != nil {
 			return fmt.Errorf("rlimit %d: %w", r.Resource, err)
 		}
 	}

@@ -288,9 +288,11 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 		}
 	}
 	if h := plan.spec.Hooks; h != nil {
-		state := st.spec(specs.StateCreating)
+		// The spec calls a container "created" once its environment is
+		// made (lifecycle step 2), which these hooks follow.
+		state := st.spec(specs.StateCreated)
 		for _, hs := range [][]specs.Hook{h.CreateRuntime, h.Prestart} { //nolint:staticcheck // Prestart is deprecated, still honoured
-			if err := runHooks(hs, state); err != nil {
+			if err := runHooks(hs, state, nil); err != nil {
 				return proc, err
 			}
 		}
@@ -449,10 +451,9 @@ func (r Runtime) Start(id string) error {
 		return fmt.Errorf("remove exec FIFO: %w", err)
 	}
 	if st.Hooks != nil && len(st.Hooks.Poststart) > 0 {
-		if err := runHooks(st.Hooks.Poststart, st.spec(specs.StateRunning)); err != nil {
-			// The spec: a poststart failure is logged, the container runs on.
-			r.warn(err)
-		}
+		// The spec: a poststart failure is logged, and the other hooks
+		// and the container go on.
+		_ = runHooks(st.Hooks.Poststart, st.spec(specs.StateRunning), r.warn)
 	}
 	return nil
 }
@@ -529,9 +530,7 @@ func (r Runtime) Delete(id string, force bool) error {
 	var errs []error
 	errs = append(errs, st.Cgroup.remove())
 	if st.Hooks != nil && len(st.Hooks.Poststop) > 0 {
-		if err := runHooks(st.Hooks.Poststop, st.spec(specs.StateStopped)); err != nil {
-			r.warn(err) // the spec: logged, the delete goes on
-		}
+		_ = runHooks(st.Hooks.Poststop, st.spec(specs.StateStopped), r.warn) // as poststart
 	}
 	errs = append(errs, os.RemoveAll(dir))
 	return errors.Join(errs...)
@@ -638,9 +637,10 @@ func (r Runtime) Run(id string, o CreateOptions, detach bool, sigs <-chan os.Sig
 	}
 }
 
-// runHooks runs hooks in order with state as JSON on their stdin; the first
-// failure ends them.
-func runHooks(hooks []specs.Hook, state specs.State) error {
+// runHooks runs hooks in order with state as JSON on their stdin. The first
+// failure ends them, unless warn is set: then each failure goes to warn and
+// the rest run.
+func runHooks(hooks []specs.Hook, state specs.State, warn func(error)) error {
 	b, err := json.Marshal(state)
 	if err != nil {
 		return err
@@ -667,11 +667,14 @@ func runHooks(hooks []specs.Hook, state specs.State) error {
 			defer t.Stop()
 		}
 		if err := cmd.Run(); err != nil {
-			msg := strings.TrimSpace(stderr.String())
-			if msg != "" {
-				return fmt.Errorf("hook %s: %w: %s", h.Path, err, msg)
+			if msg := strings.TrimSpace(stderr.String()); msg != "" {
+				err = fmt.Errorf("%w: %s", err, msg)
 			}
-			return fmt.Errorf("hook %s: %w", h.Path, err)
+			err = fmt.Errorf("hook %s: %w", h.Path, err)
+			if warn == nil {
+				return err
+			}
+			warn(err)
 		}
 	}
 	return nil

@@ -10,8 +10,10 @@ package e2e
 // Keep it that way: a network test that calls t.Parallel breaks them all.
 //
 // Every test starts by checking that the throwaway host has no network state
-// of ccsuper's (netTest), and, when it failed, scrubs what it left so that
-// the next test reports its own failures rather than this one's.
+// of ccsuper's (netTest), and ends with `ccsuper cleanup`, which must leave
+// none: a bridge outlives its last container (as docker0 does) until cleanup
+// removes it. When a test failed, it scrubs what it left so that the next
+// test reports its own failures rather than this one's.
 
 import (
 	"bufio"
@@ -51,47 +53,121 @@ const (
 )
 
 // netTest prepares a network test: the throwaway host must have none of
-// ccsuper's network state, and if the test fails, whatever it left is
-// removed once its processes are gone (cleanups run last-registered first,
-// so this one runs after every kill registered later).
+// ccsuper's network state. When the test is over, `ccsuper cleanup` must
+// remove the bridges it kept, and then nothing of ccsuper's may be left; if
+// the test failed, whatever it left is removed. (Cleanups run
+// last-registered first, so this one runs after every kill registered
+// later.)
 func netTest(t *testing.T) {
 	t.Helper()
 	if left := vethsGone(t); len(left) > 0 {
 		t.Fatalf("host veths of earlier tests' containers never went away: %v", left)
 	}
-	if left := netLeftovers(t); len(left) > 0 {
+	if left := netLeftovers(t, false); len(left) > 0 {
 		t.Fatalf("network state left by an earlier test (or by a parallel test: network tests must not be parallel):\n%s",
 			strings.Join(left, "\n"))
 	}
 	t.Cleanup(func() {
+		if !t.Failed() {
+			wantCleanedUp(t, "at the end of the test")
+		}
 		if t.Failed() {
 			scrubNetwork()
 		}
 	})
 }
 
+// wantCleanedUp runs `ccsuper cleanup` and fails the test unless it
+// succeeded and left nothing of ccsuper's network state on the throwaway
+// host: no bridge, kept or not, and no state file.
+func wantCleanedUp(t *testing.T, when string) {
+	t.Helper()
+	if r := run(t, command(t, ccsuperBin, "cleanup")); r.code != 0 || r.stdout != "" || r.stderr != "" {
+		t.Errorf("ccsuper cleanup %s: want exit status 0 and no output\n%s", when, r)
+	}
+	if left := netLeftovers(t, false); len(left) > 0 {
+		t.Errorf("left on the host after ccsuper cleanup %s:\n%s", when, strings.Join(left, "\n"))
+	}
+}
+
 // netLeftovers describes ccsuper's network state on the throwaway host that
-// a supervisor removes itself before it exits: bridges, NAT tables, state
-// files and /etc files directories. Host veths are not in it: ccsuper
-// leaves them to the kernel's teardown of the container's network namespace,
-// which runs in the background (vethsGone).
-func netLeftovers(t *testing.T) []string {
+// a supervisor removes itself before it exits: NAT tables, leases, /etc
+// files directories, and with kept false, bridges and their state files.
+// With kept true, a bridge that outlived its last container is no
+// leftover: a state file saying the bridge is ccontainer's, with no lease
+// and no NAT, and the bridge itself, up, holding the host's address and no
+// port. Host veths are not in it: ccsuper leaves them to the kernel's
+// teardown of the container's network namespace, which runs in the
+// background (vethsGone).
+func netLeftovers(t *testing.T, kept bool) []string {
 	t.Helper()
 	var left []string
+	keptBridges := map[string]bool{}
+	files, _ := filepath.Glob(filepath.Join(stateDir, "net", "*.json"))
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		if kept && name != "ip_forward" && isKeptBridge(t, name) {
+			keptBridges[name] = true
+			continue
+		}
+		left = append(left, "state file "+f)
+	}
 	for _, l := range linkNames(t, "ccbr") {
-		left = append(left, "link "+l+linkDetails(l))
+		if !keptBridges[l] {
+			left = append(left, "link "+l+linkDetails(l))
+		}
 	}
 	for _, tb := range nftTables(t, "ccbr") {
 		left = append(left, "nftables table "+tb)
-	}
-	files, _ := filepath.Glob(filepath.Join(stateDir, "net", "*.json"))
-	for _, f := range files {
-		left = append(left, "state file "+f)
 	}
 	for _, d := range filesDirs(t, "") {
 		left = append(left, "files directory "+d)
 	}
 	return left
+}
+
+// isKeptBridge reports whether bridge is one ccsuper keeps after its last
+// container: its state file owns it with no lease and no NAT, and it is up,
+// with its subnet's first address and no port.
+func isKeptBridge(t *testing.T, bridge string) bool {
+	t.Helper()
+	var st struct {
+		Subnet string            `json:"subnet"`
+		Owned  bool              `json:"owned"`
+		NAT    bool              `json:"nat"`
+		Leases []json.RawMessage `json:"leases"`
+	}
+	b, err := os.ReadFile(filepath.Join(stateDir, "net", bridge+".json"))
+	if err != nil || json.Unmarshal(b, &st) != nil || !st.Owned || st.NAT || len(st.Leases) > 0 {
+		return false
+	}
+	subnet, err := netip.ParsePrefix(st.Subnet)
+	if err != nil {
+		return false
+	}
+	l, err := netlink.LinkByName(bridge)
+	if err != nil {
+		return false
+	}
+	if _, ok := l.(*netlink.Bridge); !ok || l.Attrs().Flags&net.FlagUp == 0 {
+		return false
+	}
+	links, err := listLinks()
+	if err != nil {
+		return false
+	}
+	for _, port := range links {
+		if port.Attrs().MasterIndex == l.Attrs().Index {
+			return false
+		}
+	}
+	addrs, err := netlink.AddrList(l, netlink.FAMILY_V4)
+	if err != nil || len(addrs) != 1 {
+		return false
+	}
+	a, _ := netip.AddrFromSlice(addrs[0].IP)
+	ones, _ := addrs[0].Mask.Size()
+	return netip.PrefixFrom(a.Unmap(), ones) == netip.PrefixFrom(subnet.Addr().Next(), subnet.Bits())
 }
 
 // linkDetails describes link name for a report.
@@ -104,17 +180,28 @@ func linkDetails(name string) string {
 	return fmt.Sprintf(" (%s, %s, master %d, peer index %d, peer netns id %d)", l.Type(), a.OperState, a.MasterIndex, a.ParentIndex, a.NetNsID)
 }
 
-// wantNoNetState fails the test if anything of ccsuper's network state is
-// left on the throwaway host: at once for what the supervisors remove
-// themselves, and for the host veths once the kernel is done with the
-// containers' namespaces.
+// wantNoNetState fails the test if anything of ccsuper's network state but
+// the bridges it keeps is left on the throwaway host, once the kernel is done
+// with the containers' namespaces and so with their host veths (a kept
+// bridge has no port).
 func wantNoNetState(t *testing.T, when string) {
 	t.Helper()
-	if left := netLeftovers(t); len(left) > 0 {
-		t.Errorf("left on the host %s:\n%s", when, strings.Join(left, "\n"))
-	}
 	if left := vethsGone(t); len(left) > 0 {
 		t.Errorf("host veths %s never went away:\n%s", when, strings.Join(left, "\n"))
+	}
+	if left := netLeftovers(t, true); len(left) > 0 {
+		t.Errorf("left on the host %s:\n%s", when, strings.Join(left, "\n"))
+	}
+}
+
+// wantKeptBridge fails the test unless bridge is there, kept as
+// isKeptBridge describes.
+func wantKeptBridge(t *testing.T, bridge, when string) {
+	t.Helper()
+	if !isKeptBridge(t, bridge) {
+		st, _ := os.ReadFile(filepath.Join(stateDir, "net", bridge+".json"))
+		t.Errorf("bridge %s %s: want it kept (up, the host's address, no port, state owned with no lease): link%s, state %q",
+			bridge, when, linkDetails(bridge), st)
 	}
 }
 
@@ -163,11 +250,24 @@ func scrubNetwork() {
 	}
 }
 
+// listLinks lists the throwaway host's links. The kernel interrupts a dump
+// when links change under it, as they do while containers' veths go away:
+// such a list may be incomplete, so it is taken again.
+func listLinks() ([]netlink.Link, error) {
+	for range 100 {
+		links, err := netlink.LinkList()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return links, err
+		}
+	}
+	return nil, fmt.Errorf("list links: %w, 100 times", netlink.ErrDumpInterrupted)
+}
+
 // linkNames returns the names of the throwaway host's links that start with
 // one of prefixes, sorted.
 func linkNames(t *testing.T, prefixes ...string) []string {
 	t.Helper()
-	links, err := netlink.LinkList()
+	links, err := listLinks()
 	if err != nil {
 		t.Fatalf("list links: %v", err)
 	}
@@ -924,8 +1024,9 @@ func readLeases(t *testing.T, bridge string) leaseFile {
 
 // TestNetworkSupervisorKilled SIGKILLs a ccsuper of a --nat container: its
 // lease, bridge, NAT table, ip_forward and /etc files stay behind, and both
-// `ccsuper cleanup` and the next ccsuper's start reclaim them, while a live
-// container's are left alone.
+// `ccsuper cleanup` and the next ccsuper's start reclaim them (but the
+// bridge, which only cleanup removes), while a live container's are left
+// alone.
 func TestNetworkSupervisorKilled(t *testing.T) {
 	netTest(t)
 	setIPForward(t, "0")
@@ -975,6 +1076,9 @@ func TestNetworkSupervisorKilled(t *testing.T) {
 			t.Errorf("ccsuper cleanup said something:\n%s", r)
 		}
 		wantReclaimed(t, pid, "ccsuper cleanup")
+		if left := netLeftovers(t, false); len(left) > 0 {
+			t.Errorf("left after ccsuper cleanup, bridge included:\n%s", strings.Join(left, "\n"))
+		}
 		// Nothing to do is no error either.
 		wantExit(t, runCCSuper(t, "cleanup"), 0)
 	})
@@ -1027,6 +1131,9 @@ cat >/dev/null`)
 	// lease a supervisor with the live one's PID would have left on the
 	// default bridge, SIGKILLed before the PID came round again.
 	t.Run("reclaim spares a live veth of the same name", func(t *testing.T) {
+		// The stale state file replaces the default bridge's: start with
+		// no bridge kept, whose record it would overwrite.
+		wantCleanedUp(t, "before the stale lease is written")
 		live := startBox(t, "--rootfs", baseRootfs, "--subnet", "10.77.0.0/24", "--", "/bin/sh", "-c", printAddr+"; cat >/dev/null")
 		addr := live.addr(t)
 		pid := live.cmd.Process.Pid
@@ -1163,6 +1270,14 @@ func TestNetworkBadInput(t *testing.T) {
 		{"subnet too small", []string{"--subnet", "10.0.0.0/30"}, "10.0.0.0/30"},
 		{"subnet with host bits", []string{"--subnet", "192.168.20.1/24"}, "192.168.20.1/24"},
 		{"subnet IPv6", []string{"--subnet", "fd00::/64"}, "fd00::/64"},
+		// Ranges that are not a network of hosts (issue 10, item 5a): the
+		// container's default route went to 127.0.0.1 with the first.
+		{"subnet loopback", []string{"--subnet", "127.0.0.0/8"}, "127.0.0.0/8"},
+		{"subnet link-local", []string{"--subnet", "169.254.0.0/16"}, "169.254.0.0/16"},
+		{"subnet reserved", []string{"--subnet", "240.0.0.0/8"}, "240.0.0.0/8"},
+		{"subnet multicast", []string{"--subnet", "224.0.0.0/24"}, "224.0.0.0/24"},
+		{"subnet this network", []string{"--subnet", "0.0.0.0/8"}, "0.0.0.0/8"},
+		{"subnet around link-local", []string{"--subnet", "169.0.0.0/8"}, "169.0.0.0/8"},
 		{"unknown mode", []string{"--net", "overlay"}, "overlay"},
 		{"nat without bridge", []string{"--nat", "--net", "none"}, "--nat"},
 		{"nat with host", []string{"--nat", "--net", "host"}, "--nat"},
@@ -1240,8 +1355,9 @@ func firstLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// TestNetworkTeardown checks that a run leaves no network state, whether the
-// command ran and exited, was not found, or ccinit failed before it.
+// TestNetworkTeardown checks that a run leaves no network state but the kept
+// bridge, whether the command ran and exited, was not found, or ccinit
+// failed before it.
 func TestNetworkTeardown(t *testing.T) {
 	netTest(t)
 	for _, tc := range []struct {
@@ -1266,4 +1382,5 @@ func TestNetworkTeardown(t *testing.T) {
 			wantIPForward(t, "0", "after the run")
 		})
 	}
+	wantKeptBridge(t, defaultBridge, "after the runs")
 }

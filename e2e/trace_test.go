@@ -50,10 +50,10 @@ func TestTrace(t *testing.T) {
 				return s
 			}
 			clone := get("ccsuper: clone+exec ccinit (new namespaces)")
-			goWritten := get(`ccsuper: write "go" on the sync pipe`)
+			goWritten := get(`ccsuper: send "go" on the sync socket`)
 			runs := get("ccsuper: container runs (until ccinit exits)")
-			inMain := get("ccinit: ccinit: in main, flags parsed")
-			waitGo := get(`ccinit: wait for "go" on the sync pipe`)
+			inMain := get("ccinit: ccinit: in main, configuration received")
+			waitGo := get(`ccinit: wait for "go" on the sync socket`)
 			cmdExec := get("ccinit: fork+exec command (until its first instruction)")
 			exit := get("ccinit: ccinit: exit")
 			get("ccinit: enter root: pivot_root, mounts, /dev")
@@ -65,8 +65,11 @@ func TestTrace(t *testing.T) {
 				what          string
 				before, after int64
 			}{
-				{"ccinit's main after its exec", clone.end, inMain.start},
-				{`ccinit's wait for "go" ends after "go" was written`, goWritten.start, waitGo.end},
+				// After the clone began: when ForkExec returns in
+				// ccsuper, ccinit (in a session, so a scheduling
+				// autogroup, of its own) may well be in main already.
+				{"ccinit's main after its clone", clone.start, inMain.start},
+				{`ccinit's wait for "go" ends after "go" was sent`, goWritten.start, waitGo.end},
 				{"the command starts after ccinit's wait", waitGo.end, cmdExec.start},
 				{"ccinit exits before ccsuper sees the container end", exit.start, runs.end},
 			} {

@@ -298,16 +298,24 @@ func TestStdioWithoutTerminal(t *testing.T) {
 	})
 }
 
+// hostRoot opens the host's root directory, closed at cleanup: a descriptor
+// that leads out of any container's root.
+func hostRoot(t *testing.T) *os.File {
+	t.Helper()
+	root, err := os.Open("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	return root
+}
+
 // TestNoInheritedDescriptors: a descriptor ccsuper inherited, here one of the
 // host's root directory, must not reach the container, where it would lead
 // out of the new root.
 func TestNoInheritedDescriptors(t *testing.T) {
 	t.Parallel()
-	root, err := os.Open("/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
+	root := hostRoot(t)
 	// ls lists its own descriptors: 0, 1, 2 and 3, the one it reads
 	// /proc/self/fd through. A leaked one would come before it, as 3.
 	cmd := ccsuper(t, "--rootfs", baseRootfs, "--net", "none", "--", "ls", "/proc/self/fd/")

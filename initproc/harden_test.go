@@ -70,12 +70,18 @@ broken line
 nobody:x:65534:65534:nobody:/nonexistent:/bin/false
 app:x:1000:1000::/home/app:/bin/sh
 nohome:x:1001:1001:::/bin/sh
+nochange:x:4294967295:1000::/:/bin/sh
+nochangegid:x:1002:4294967295::/:/bin/sh
+negative:x:-1:1000::/:/bin/sh
+member:x:1003:1003::/:/bin/sh
 `
 	const group = `root:x:0:
 tty:x:5:app
 audio:x:29:other,app
 app:x:1000:
 nogroup:x:65534:
+nochangegrp:x:4294967295:
+badmember:x:4294967295:member
 `
 	for _, tc := range []struct {
 		spec    string
@@ -99,6 +105,19 @@ nogroup:x:65534:
 		{spec: "app:", wantErr: "want USER[:GROUP]"},
 		{spec: "1:2:3", wantErr: "want USER[:GROUP]"},
 		{spec: "4294967296", wantErr: "out of range"},
+		// (uid_t)-1 is "no change" to setresuid: the command would stay root.
+		{spec: "4294967295", wantErr: "out of range"},
+		{spec: "1000:4294967295", wantErr: "out of range"},
+		{spec: "4294967294:4294967294", want: Cred{UID: 4294967294, GID: 4294967294, Home: "/"}},
+		{spec: "-1", wantErr: "out of range"},
+		{spec: "1000:-1", wantErr: "out of range"},
+		{spec: "nochange", wantErr: "uid 4294967295 is out of range"},
+		{spec: "4294967295:0", wantErr: "out of range"},
+		{spec: "nochangegid", wantErr: "gid 4294967295 is out of range"},
+		{spec: "1002", wantErr: "gid 4294967295 is out of range"},
+		{spec: "negative", wantErr: "uid -1 is out of range"},
+		{spec: "app:nochangegrp", wantErr: "gid 4294967295 is out of range"},
+		{spec: "member", wantErr: `group "badmember"`},
 	} {
 		got, err := lookupUser(tc.spec, strings.NewReader(passwd), strings.NewReader(group))
 		switch {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -21,18 +22,36 @@ type Cred struct {
 	Home string
 }
 
+// MaxID is the largest user or group ID a command may run as. IDs are 32-bit
+// and 4294967295, (uid_t)-1, is not one: setresuid and setresgid read it as
+// "leave this ID as it is", so a command asked to run as it would keep
+// ccinit's root. Everywhere else too the kernel keeps it as the invalid ID:
+// no user namespace can map it.
+const MaxID = 1<<32 - 2
+
+// parseID reads a user or group ID in 0..MaxID.
+func parseID(s string) (uint32, error) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil || n > MaxID {
+		return 0, fmt.Errorf("%s is out of range 0 to %d", s, MaxID)
+	}
+	return uint32(n), nil
+}
+
 // CheckUser checks the form of a --user value, USER[:GROUP], where each is
 // a name or a number, without looking anything up: names are looked up
-// inside the container, in its own /etc/passwd and /etc/group.
+// inside the container, in its own /etc/passwd and /etc/group. Numbers must
+// be IDs (parseID); a negative one, -1 above all, is refused rather than
+// taken for a name.
 func CheckUser(spec string) error {
 	u, g, hasGroup := strings.Cut(spec, ":")
 	if u == "" || hasGroup && (g == "" || strings.Contains(g, ":")) || strings.ContainsAny(spec, "\x00\n") {
 		return fmt.Errorf("--user %q: want USER[:GROUP], names or numbers", spec)
 	}
 	for _, part := range []string{u, g} {
-		if isNumber(part) {
-			if _, err := strconv.ParseUint(part, 10, 32); err != nil {
-				return fmt.Errorf("--user %q: %s is out of range", spec, part)
+		if isNumber(strings.TrimPrefix(part, "-")) {
+			if _, err := parseID(part); err != nil {
+				return fmt.Errorf("--user %q: %w", spec, err)
 			}
 		}
 	}
@@ -84,22 +103,28 @@ func lookupUser(spec string, passwd, group io.Reader) (Cred, error) {
 	}
 	found := false
 	for _, f := range users {
-		if f[0] == userPart || isNumber(userPart) && f[2] == userPart {
-			uid, err1 := strconv.ParseUint(f[2], 10, 32)
-			gid, err2 := strconv.ParseUint(f[3], 10, 32)
-			if err1 != nil || err2 != nil {
-				continue // a broken line cannot be this user
-			}
-			c.UID, c.GID, c.Home, name, found = uint32(uid), uint32(gid), f[5], f[0], true
-			break
+		if f[0] != userPart && !(isNumber(userPart) && f[2] == userPart) {
+			continue
 		}
+		// An entry's IDs are the rootfs author's word: one out of range
+		// would leave the command root (MaxID), so it is an error, not a
+		// line to skip.
+		uid, err := parseID(f[2])
+		if err != nil {
+			return c, fmt.Errorf("--user %q: user %q in the container's /etc/passwd: uid %w", spec, f[0], err)
+		}
+		gid, err := parseID(f[3])
+		if err != nil {
+			return c, fmt.Errorf("--user %q: user %q in the container's /etc/passwd: gid %w", spec, f[0], err)
+		}
+		c.UID, c.GID, c.Home, name, found = uid, gid, f[5], f[0], true
+		break
 	}
 	if !found {
 		if !isNumber(userPart) {
 			return c, fmt.Errorf("--user %q: no user %q in the container's /etc/passwd", spec, userPart)
 		}
-		n, _ := strconv.ParseUint(userPart, 10, 32) // checked by CheckUser
-		c.UID = uint32(n)
+		c.UID, _ = parseID(userPart) // checked by CheckUser
 	}
 	if c.Home == "" {
 		c.Home = "/"
@@ -109,9 +134,9 @@ func lookupUser(spec string, passwd, group io.Reader) (Cred, error) {
 		return c, fmt.Errorf("read /etc/group: %w", err)
 	}
 	if hasGroup {
-		gid, ok := groupID(groupPart, groups)
-		if !ok {
-			return c, fmt.Errorf("--user %q: no group %q in the container's /etc/group", spec, groupPart)
+		gid, err := groupID(groupPart, groups)
+		if err != nil {
+			return c, fmt.Errorf("--user %q: %w", spec, err)
 		}
 		c.GID = gid
 	}
@@ -119,32 +144,33 @@ func lookupUser(spec string, passwd, group io.Reader) (Cred, error) {
 		return c, nil
 	}
 	for _, f := range groups {
-		gid, err := strconv.ParseUint(f[2], 10, 32)
-		if err != nil {
+		if !slices.Contains(strings.Split(f[3], ","), name) {
 			continue
 		}
-		for _, member := range strings.Split(f[3], ",") {
-			if member == name {
-				c.Groups = append(c.Groups, uint32(gid))
-			}
+		gid, err := parseID(f[2])
+		if err != nil {
+			return c, fmt.Errorf("--user %q: group %q in the container's /etc/group: gid %w", spec, f[0], err)
 		}
+		c.Groups = append(c.Groups, gid)
 	}
 	return c, nil
 }
 
 // groupID resolves a group name or number.
-func groupID(g string, groups [][]string) (uint32, bool) {
+func groupID(g string, groups [][]string) (uint32, error) {
 	if isNumber(g) {
-		n, _ := strconv.ParseUint(g, 10, 32) // checked by CheckUser
-		return uint32(n), true
+		return parseID(g) // checked by CheckUser
 	}
 	for _, f := range groups {
 		if f[0] == g {
-			n, err := strconv.ParseUint(f[2], 10, 32)
-			return uint32(n), err == nil
+			gid, err := parseID(f[2])
+			if err != nil {
+				return 0, fmt.Errorf("group %q in the container's /etc/group: gid %w", g, err)
+			}
+			return gid, nil
 		}
 	}
-	return 0, false
+	return 0, fmt.Errorf("no group %q in the container's /etc/group", g)
 }
 
 // entries reads colon-separated lines of at least n fields, skipping

@@ -12,7 +12,7 @@ import (
 	"github.com/ccontainer/ccontainer/trace"
 )
 
-// ErrSupervisorGone means the sync pipe ended without "go": the supervisor
+// ErrSupervisorGone means the sync channel ended before "go": the supervisor
 // gave up or died, and nothing was started.
 var ErrSupervisorGone = errors.New("supervisor went away before the start signal")
 
@@ -22,11 +22,14 @@ var ErrSupervisorGone = errors.New("supervisor went away before the start signal
 //
 // Once the command runs nothing is fatal: a failure to forward a signal or to
 // clean up is not a reason to abandon the container (a PID 1 death kills it).
-func Run(o Options) (status int, err error) {
+func Run(o Options) (status int, err error) { return run(o, nil) }
+
+// run is Run, under tini's name when t is not nil (see RunTini).
+func run(o Options, t *tiniRun) (status int, err error) {
 	var rec *trace.Recorder
 	if o.TraceFD > 0 {
 		rec = trace.New("ccinit")
-		rec.Mark("ccinit: in main, flags parsed")
+		rec.Mark("ccinit: in main, configuration received")
 		unix.CloseOnExec(o.TraceFD) // the command has no use for it
 		defer func() {
 			rec.Mark("ccinit: exit")
@@ -56,8 +59,20 @@ func Run(o Options) (status int, err error) {
 	if o.OCI.ExecSock > 0 {
 		unix.CloseOnExec(o.OCI.ExecSock) // ccinit's alone, never the command's
 	}
+	if o.SyncFD > 0 {
+		// Started by a supervisor: nothing of the container may
+		// reach the host's terminal (docs/security.md).
+		if err := dropControllingTerminal(); err != nil {
+			return ExitSetup, err
+		}
+	}
+
 	pid1 := os.Getpid() == 1
-	if !pid1 {
+	if t != nil {
+		if err := t.setup(pid1); err != nil {
+			return ExitSetup, err
+		}
+	} else if !pid1 {
 		// Orphans of the command are re-parented to us rather than to the
 		// real init, so we can reap them.
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
@@ -90,7 +105,7 @@ func Run(o Options) (status int, err error) {
 			}
 			end()
 		}
-	} else {
+	} else if t == nil {
 		u, err := mountMissing()
 		undo = append(undo, u...)
 		if err != nil {
@@ -116,7 +131,7 @@ func Run(o Options) (status int, err error) {
 		}
 	}
 	if o.SyncFD > 0 {
-		end := rec.Begin(`wait for "go" on the sync pipe`)
+		end := rec.Begin(`wait for "go" on the sync socket`)
 		if err := waitGo(o.SyncFD); err != nil {
 			return ExitSetup, err
 		}
@@ -136,14 +151,17 @@ func Run(o Options) (status int, err error) {
 	case os.Getuid() != 0:
 		home = "/"
 	}
-	env := BuildEnv(EnvSpec{
-		Inherited: os.Environ(),
-		Clean:     o.CleanEnv,
-		Hostname:  hostname,
-		Home:      home,
-		Terminal:  slave >= 0 || IsTerminal(0),
-		Extra:     o.Env,
-	})
+	env := os.Environ() // tini passes its own on untouched
+	if t == nil {
+		env = BuildEnv(EnvSpec{
+			Inherited: os.Environ(),
+			Clean:     o.CleanEnv,
+			Hostname:  hostname,
+			Home:      home,
+			Terminal:  slave >= 0 || IsTerminal(0),
+			Extra:     o.Env,
+		})
+	}
 	dir := o.Workdir
 	if dir == "" {
 		dir = "/"
@@ -161,7 +179,11 @@ func Run(o Options) (status int, err error) {
 			return ExitSetup, err
 		}
 	}
-	path, err := Resolve(o.Args[0], Getenv(env, "PATH"), dir)
+	search := Getenv(env, "PATH")
+	if _, set := os.LookupEnv("PATH"); t != nil && !set {
+		search = DefaultPath // where execvp would look, by and large
+	}
+	path, err := Resolve(o.Args[0], search, dir)
 	if err != nil {
 		var ee *ExecError
 		if errors.As(err, &ee) {
@@ -180,7 +202,7 @@ func Run(o Options) (status int, err error) {
 	if err := ociProcess(o.OCI); err != nil {
 		return ExitSetup, err
 	}
-	r := reaper{trace: rec, sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, foreground: o.Foreground, pty: slave, harden: harden}
+	r := reaper{trace: rec, sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, pty: slave, harden: harden, tini: t}
 	if o.CPUs != "" {
 		if r.cpus, err = ParseCPUs(o.CPUs); err != nil {
 			return ExitSetup, err
@@ -202,6 +224,9 @@ func Run(o Options) (status int, err error) {
 		r.execs = &execServer{conns: map[int]int{}}
 		go r.execs.serve(o.OCI.ExecSock)
 	}
+	if t != nil {
+		t.infof("started %s as pid %d", path, r.child)
+	}
 	status = r.loop()
 	rec.Record("command runs", r.execDone, r.childDone)
 	rec.Span("after the command: TERM the rest, grace, reap", r.childDone)
@@ -217,28 +242,89 @@ func takeConsole(sock int) (slave int, err error) {
 	return openConsole(sock)
 }
 
+// ReceiveConfig speaks ccinit's side of the sync channel on fd up to the
+// configuration (see sync.go): it sends hello, then reads the config message
+// and parses it. The options returned keep fd as their SyncFD, for "go".
+func ReceiveConfig(fd int) (Options, error) {
+	if err := sendMsg(fd, []byte(SyncVersion)); err != nil {
+		return Options{}, err
+	}
+	msg, err := recvMsg(fd)
+	if err != nil {
+		return Options{}, err
+	}
+	o, err := DecodeConfig(msg)
+	if err != nil {
+		return o, err
+	}
+	o.SyncFD = fd
+	// ccsuper execs ccinit as /proc/self/fd/N (supervisor/initexe_linux.go),
+	// which the kernel makes the command name: ps inside would list PID 1
+	// as "N". /proc/self/comm is the main thread's, whichever thread writes.
+	_ = os.WriteFile("/proc/self/comm", []byte("ccinit"), 0) // cosmetic: a failure changes nothing else
+	return o, nil
+}
+
 // waitGo blocks until the supervisor says "go" on fd (see sync.go).
 func waitGo(fd int) error {
 	defer unix.Close(fd)
-	var buf [len(SyncGo) + 1]byte
-	n := 0
-	for n < len(buf) {
-		m, err := unix.Read(fd, buf[n:])
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("read sync pipe: %w", err)
-		}
-		if m == 0 {
-			break
-		}
-		n += m
+	msg, err := recvMsg(fd)
+	if err != nil {
+		return err
 	}
-	if string(buf[:n]) != SyncGo {
+	if string(msg) != SyncGo {
 		return ErrSupervisorGone
 	}
 	return nil
+}
+
+// sendMsg sends one message on the sync channel. EPIPE means the supervisor
+// is gone.
+func sendMsg(fd int, msg []byte) error {
+	for {
+		err := unix.Send(fd, msg, 0)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EPIPE), errors.Is(err, unix.ECONNRESET):
+			return ErrSupervisorGone
+		case err != nil:
+			return fmt.Errorf("sync channel: send: %w", err)
+		}
+		return nil
+	}
+}
+
+// recvMsg receives one whole message from the sync channel, whatever its
+// size: a look at the next one (MSG_PEEK|MSG_TRUNC) gives its length. EOF
+// (an empty read: no message is ever empty) means the supervisor is gone.
+func recvMsg(fd int) ([]byte, error) {
+	var one [1]byte
+	for {
+		n, _, _, _, err := unix.Recvmsg(fd, one[:], nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ECONNRESET):
+			return nil, ErrSupervisorGone
+		case err != nil:
+			return nil, fmt.Errorf("sync channel: receive: %w", err)
+		case n == 0:
+			return nil, ErrSupervisorGone
+		}
+		buf := make([]byte, n)
+		m, _, flags, _, err := unix.Recvmsg(fd, buf, nil, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue // the message is still there
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sync channel: receive: %w", err)
+		}
+		if m != n || flags&unix.MSG_TRUNC != 0 {
+			return nil, errors.New("sync channel: message cut short")
+		}
+		return buf, nil
+	}
 }
 
 // mountMissing mounts proc and sys where they are missing, for ccinit run
@@ -269,6 +355,26 @@ func mountMissing() ([]func(), error) {
 		undo = append(undo, func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
 	}
 	return undo, nil
+}
+
+// dropControllingTerminal gives up the controlling terminal ccinit inherited
+// from its supervisor, if any, so that no process of the container has one:
+// /dev/tty then opens nothing (ENXIO), and without a terminal of its own a
+// process needs CAP_SYS_ADMIN to push input into one (TIOCSTI) or to take
+// one over (TIOCSCTTY), even given a descriptor of it. ccinit stays in the
+// supervisor's session (see ccsuper's Run for why not setsid), but as it is
+// not the session's leader, TIOCNOTTY only detaches ccinit: nothing is sent
+// to the session.
+func dropControllingTerminal() error {
+	fd, err := unix.Open("/dev/tty", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil // ENXIO: no controlling terminal; or no /dev/tty to reach one through
+	}
+	defer unix.Close(fd)
+	if err := unix.IoctlSetInt(fd, unix.TIOCNOTTY, 0); err != nil {
+		return fmt.Errorf("give up the controlling terminal: %w", err)
+	}
+	return nil
 }
 
 // IsTerminal reports whether fd is a terminal.

@@ -22,14 +22,17 @@ import (
 const DefaultGrace = 2 * time.Second
 
 // Options is ccinit's whole configuration. The supervisor builds one, turns it
-// into an argv with Argv, and ccinit reads it back with ParseArgs, so both sides
-// share one definition of the command line.
+// into an argv with Argv, sends it over the sync channel (EncodeConfig), and
+// ccinit reads it back with ParseArgs, so both sides share one definition of
+// the command line, which is also ccinit's own when it runs standalone.
 type Options struct {
 	// Rootfs, when set, is the host path of the directory to pivot_root into.
 	// Empty means standalone mode: ccinit stays in the root it was started in.
 	Rootfs string
-	// SyncFD, when above 0, is the read end of the supervisor's sync pipe
-	// (0 is stdin, never the pipe, so 0 means none). See sync.go.
+	// SyncFD, when above 0, is ccinit's end of the supervisor's sync
+	// channel (0 is stdin, never the channel, so 0 means none). Given on the
+	// command line (`ccinit --sync-fd 3`, and nothing else), it says the rest
+	// of the configuration comes over the channel. See sync.go.
 	SyncFD int
 	// Hostname is set in the (new) UTS namespace when not empty.
 	Hostname string
@@ -46,12 +49,6 @@ type Options struct {
 	// Grace is the time between SIGTERM and SIGKILL for processes left over
 	// after the command exits.
 	Grace time.Duration
-	// Foreground hands the foreground of the controlling terminal on stdin to
-	// the command even when ccinit's own group does not hold it. ccsuper sets
-	// it when ccsuper itself is in the foreground: ccinit runs in a group of
-	// its own there. Without it ccinit passes the foreground on only when it
-	// holds it, so a container started in the background stays there.
-	Foreground bool
 	// CPUs, when set, is the CPU list (as in "0-3,8") the command runs on.
 	// ccsuper starts ccinit pinned to one CPU, because the Go runtime's
 	// start-up hand-offs between threads are much cheaper on one CPU, and
@@ -77,8 +74,6 @@ type Options struct {
 	// ProcUnmasked leaves /proc and /sys as mounted, without the masks of
 	// maskProc (--privileged).
 	ProcUnmasked bool
-	// Console is the host path of the terminal to bind on /dev/console.
-	Console string
 	// ConsoleSocket, when above 0, is a unix socket to the supervisor: ccinit
 	// makes a pty in the container's devpts, sends its master there and gives
 	// the slave to the command as controlling terminal (see tty_linux.go).
@@ -158,14 +153,13 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("ccinit", flag.ContinueOnError)
 	fs.SetOutput(w)
 	fs.StringVar(&o.Rootfs, "rootfs", "", "pivot_root into this directory, then mount proc, sys and /dev in it")
-	fs.IntVar(&o.SyncFD, "sync-fd", 0, "wait for \"go\" on this file descriptor before starting the command")
+	fs.IntVar(&o.SyncFD, "sync-fd", 0, "take the configuration from the supervisor's sync channel on this `FD`, and wait for its \"go\" (alone)")
 	fs.StringVar(&o.Hostname, "hostname", "", "set this hostname (needs a private UTS namespace)")
 	fs.Var((*envList)(&o.Env), "e", "set `KEY=VALUE` in the command's environment (repeatable)")
 	fs.BoolVar(&o.CleanEnv, "clean-env", false, "start from an empty environment instead of the inherited one")
 	fs.StringVar(&o.Workdir, "workdir", "", "run the command in this directory")
 	fs.BoolVar(&o.Group, "g", false, "forward signals to the command's process group, not only the command")
 	fs.DurationVar(&o.Grace, "grace", DefaultGrace, "time between SIGTERM and SIGKILL for processes left after the command exits")
-	fs.BoolVar(&o.Foreground, "foreground", false, "give the command the terminal's foreground even when ccinit does not hold it")
 	fs.Var((*bindList)(&o.Binds), "bind", "bind host file `SRC:DST` into the rootfs (repeatable, with --rootfs)")
 	fs.StringVar(&o.Caps, "caps", "", "run the command with these capabilities, a hex `MASK` (bit N: capability N)")
 	fs.StringVar(&o.User, "user", "", "run the command as `USER[:GROUP]`, names or numbers")
@@ -173,7 +167,6 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.Seccomp, "seccomp", false, "run the command under the default seccomp filter")
 	fs.BoolVar(&o.ProcUnmasked, "proc-unmasked", false, "do not mask or freeze the host-wide parts of /proc and /sys (with --rootfs)")
 	fs.StringVar(&o.CPUs, "cpus", "", "run the command on these CPUs (a list such as 0-3,8)")
-	fs.StringVar(&o.Console, "console", "", "bind this terminal on /dev/console (with --rootfs)")
 	fs.IntVar(&o.TraceFD, "trace-fd", 0, "write the steps taken, with their times, to this `FD` at exit")
 	fs.IntVar(&o.ConsoleSocket, "console-socket", 0, "make a pty, send its master over this unix socket `FD`, run the command on it")
 	fs.BoolVar(&o.ReadOnly, "read-only", false, "make the container's root read-only (with --rootfs)")
@@ -182,25 +175,37 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.Var((*volumeList)(&o.Volumes), "volume", "bind host `SRC:DST:ro|rw` into the rootfs, DST created if missing (repeatable, with --rootfs)")
 	ociFlags(fs, &o.OCI)
 	fs.Usage = func() {
-		fmt.Fprintf(w, "usage: ccinit [flags] [--] COMMAND [ARG...]\n\n")
+		fmt.Fprintf(fs.Output(), "usage: ccinit [flags] [--] COMMAND [ARG...]\n\n")
 		fs.PrintDefaults()
 	}
 	return fs
 }
 
-// ParseArgs parses ccinit's arguments (without argv[0]).
+// ParseArgs parses ccinit's arguments (without argv[0]). The usage text
+// goes to usage for -h only: a bad flag is only the error returned, for the
+// caller's one line.
 func ParseArgs(args []string, usage io.Writer) (Options, error) {
 	var o Options
-	fs := NewFlagSet(&o, usage)
+	fs := NewFlagSet(&o, io.Discard)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, ErrHelp) {
+			fs.SetOutput(usage)
+			fs.Usage()
+		}
 		return o, err
 	}
 	o.Args = fs.Args()
-	if len(o.Args) == 0 {
-		return o, errors.New("no command given")
-	}
 	if o.SyncFD < 0 {
 		return o, fmt.Errorf("--sync-fd %d is negative", o.SyncFD)
+	}
+	if o.SyncFD > 0 {
+		if fs.NFlag() != 1 || len(o.Args) > 0 {
+			return o, errors.New("--sync-fd comes alone: the rest of the configuration comes over the channel")
+		}
+		return o, nil
+	}
+	if len(o.Args) == 0 {
+		return o, errors.New("no command given")
 	}
 	if o.TraceFD < 0 {
 		return o, fmt.Errorf("--trace-fd %d is negative", o.TraceFD)
@@ -208,10 +213,10 @@ func ParseArgs(args []string, usage io.Writer) (Options, error) {
 	if o.ConsoleSocket < 0 {
 		return o, fmt.Errorf("--console-socket %d is negative", o.ConsoleSocket)
 	}
-	if o.ConsoleSocket > 0 && (o.Rootfs == "" || o.Console != "") {
+	if o.ConsoleSocket > 0 && o.Rootfs == "" {
 		// Standalone, the pty's bind on /dev/console could land in a
 		// mount namespace shared with the host, and nothing undoes it.
-		return o, errors.New("--console-socket needs --rootfs and no --console")
+		return o, errors.New("--console-socket needs --rootfs")
 	}
 	if o.CPUs != "" {
 		if _, err := ParseCPUs(o.CPUs); err != nil {
@@ -274,9 +279,6 @@ func (o Options) Argv() []string {
 	if o.Grace != DefaultGrace {
 		a = append(a, "--grace", o.Grace.String())
 	}
-	if o.Foreground {
-		a = append(a, "--foreground")
-	}
 	for _, b := range o.Binds {
 		a = append(a, "--bind", b)
 	}
@@ -297,9 +299,6 @@ func (o Options) Argv() []string {
 	}
 	if o.CPUs != "" {
 		a = append(a, "--cpus", o.CPUs)
-	}
-	if o.Console != "" {
-		a = append(a, "--console", o.Console)
 	}
 	if o.ConsoleSocket > 0 {
 		a = append(a, "--console-socket", strconv.Itoa(o.ConsoleSocket))

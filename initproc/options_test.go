@@ -12,9 +12,9 @@ func TestArgvRoundTrip(t *testing.T) {
 	for _, o := range []Options{
 		{Grace: DefaultGrace, Args: []string{"/bin/true"}},
 		{
-			Rootfs: "/srv/root", SyncFD: 3, Hostname: "box",
+			Rootfs: "/srv/root", Hostname: "box",
 			Env: []string{"A=1", "B=x=y"}, CleanEnv: true, Workdir: "/tmp",
-			Group: true, Grace: 500 * time.Millisecond, Foreground: true, Caps: "0xa00425fb", User: "nobody:65534", NoNewPrivs: true, Seccomp: true, ProcUnmasked: true, CPUs: "0-3,8", Binds: []string{"/run/x/hosts:/etc/hosts", "/a:/b"},
+			Group: true, Grace: 500 * time.Millisecond, Caps: "0xa00425fb", User: "nobody:65534", NoNewPrivs: true, Seccomp: true, ProcUnmasked: true, CPUs: "0-3,8", Binds: []string{"/run/x/hosts:/etc/hosts", "/a:/b"},
 			ReadOnly: true, Overlay: "/var/lib/l", KeepLayer: true, ConsoleSocket: 4, TraceFD: 5,
 			Volumes: []Volume{{Source: "/srv", Target: "/data", ReadOnly: true}, {Source: "/f", Target: "/etc/f"}},
 			Args:    []string{"/bin/sh", "-c", "echo --; exit 3"},
@@ -46,6 +46,9 @@ func TestParseArgs(t *testing.T) {
 		{args: []string{"-e", "NOEQUALS", "--", "sh"}, wantErr: "not KEY=VALUE"},
 		{args: []string{"--grace", "-1s", "--", "sh"}, wantErr: "negative"},
 		{args: []string{"--sync-fd", "-2", "--", "sh"}, wantErr: "negative"},
+		{args: []string{"--sync-fd", "3"}, want: []string{}}, // the rest comes over the channel
+		{args: []string{"--sync-fd", "3", "--", "sh"}, wantErr: "comes alone"},
+		{args: []string{"--sync-fd", "3", "-g"}, wantErr: "comes alone"},
 		{args: []string{"--nope", "--", "sh"}, wantErr: "not defined"},
 		{args: []string{"--cpus", "1-0", "--", "sh"}, wantErr: "CPU list"},
 		{args: []string{"--bind", "/a", "--", "sh"}, wantErr: "SRC:DST"},

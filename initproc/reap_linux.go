@@ -60,15 +60,15 @@ func rest() []os.Signal {
 }
 
 type reaper struct {
-	sigs       chan os.Signal
-	group      bool // forward to the command's process group
-	grace      time.Duration
-	pid1       bool
-	foreground bool         // see Options.Foreground
-	pty        int          // the container's pty slave for the command's stdio, or -1
-	cpus       *unix.CPUSet // see Options.CPUs; nil: leave as is
-	harden     hardening    // see Options.Caps, User, NoNewPrivs, Seccomp
-	execs      *execServer  // processes of ccsuper exec; nil: none
+	sigs   chan os.Signal
+	group  bool // forward to the command's process group
+	grace  time.Duration
+	pid1   bool
+	pty    int          // the container's pty slave for the command's stdio, or -1
+	cpus   *unix.CPUSet // see Options.CPUs; nil: leave as is
+	harden hardening    // see Options.Caps, User, NoNewPrivs, Seccomp
+	tini   *tiniRun     // under tini's name, else nil (see RunTini)
+	execs  *execServer  // processes of ccsuper exec; nil: none
 
 	child int // the command's PID
 
@@ -90,7 +90,7 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 		// so that a shell has job control and ^C reaches its
 		// foreground job through the line discipline.
 		sys = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	} else if fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP); err == nil && (r.foreground || fg == unix.Getpgrp()) {
+	} else if fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP); err == nil && fg == unix.Getpgrp() {
 		// TIOCGPGRP fails unless fd 0 is our controlling terminal.
 		sys.Foreground = true
 		sys.Ctty = 0
@@ -103,7 +103,7 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 		// in the microseconds between the two calls would end a ccinit
 		// that is not PID 1.)
 		_ = setReservedRT(sigDfl)
-		pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+		pid, err := forkExecUnblocked(path, argv, &syscall.ProcAttr{
 			Dir:   dir,
 			Env:   env,
 			Files: stdio,
@@ -172,6 +172,9 @@ func (r *reaper) loop() int {
 	var deadline <-chan time.Time
 	for {
 		alive := r.reap(&status)
+		if status >= 0 && r.tini != nil {
+			return r.tini.exitStatus(status) // tini leaves the rest
+		}
 		if !alive && status >= 0 {
 			return status
 		}
@@ -237,6 +240,9 @@ func (r *reaper) reap(status *int) bool {
 		default:
 			r.execs.exited(pid, ws)
 		}
+		if r.tini != nil {
+			r.tini.reaped(pid, pid == r.child, ws)
+		}
 	}
 }
 
@@ -244,6 +250,9 @@ func (r *reaper) forward(sig syscall.Signal) {
 	target := r.child
 	if r.group {
 		target = -r.child
+	}
+	if r.tini != nil {
+		r.tini.forwarding(sig, target)
 	}
 	// ESRCH: the command is exiting; its SIGCHLD is on the way.
 	_ = unix.Kill(target, sig)

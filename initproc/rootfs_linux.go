@@ -41,7 +41,7 @@ type hostFile struct {
 // EnterRoot makes o.Rootfs the root of the calling process's mount
 // namespace: it pivots into it, detaches the old root, so no host mount is
 // reachable from inside, and then mounts proc, sys and a fresh /dev in it and
-// binds the console, each of o.Binds ("SRC:DST": the host file SRC on DST
+// binds each of o.Binds ("SRC:DST": the host file SRC on DST
 // inside) and each of o.Volumes. With o.Overlay the root is an overlayfs
 // whose lower layer is the rootfs and whose upper layer is o.Overlay/upper,
 // so that nothing below, mount points included, is made in the rootfs.
@@ -97,13 +97,6 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 	}
 	end()
 	end = rec.Begin("  hold host files (open_tree clones)")
-	cons := hostFile{fd: -1}
-	if o.Console != "" {
-		var err error
-		if cons, err = hold(o.Console, false); err != nil {
-			return fmt.Errorf("console: %w", err)
-		}
-	}
 	type bind struct {
 		src hostFile
 		dst string
@@ -141,8 +134,8 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 		return err
 	}
 	end()
-	end = rec.Begin("  /dev nodes, devpts, shm, mqueue, console")
-	if err := populateDev(cons); err != nil {
+	end = rec.Begin("  /dev nodes, devpts, shm, mqueue")
+	if err := populateDev(); err != nil {
 		return err
 	}
 	end()
@@ -209,9 +202,11 @@ func mountSpecial() error {
 	return nil
 }
 
-// populateDev makes the nodes, links and mounts of the /dev tmpfs, and binds
-// the console (if cons.fd >= 0) on /dev/console.
-func populateDev(cons hostFile) error {
+// populateDev makes the nodes, links and mounts of the /dev tmpfs. There is
+// no /dev/console unless the container has a pty of its own (-t), which
+// ccinit binds there later: the host's terminal never is (see
+// docs/security.md, terminal injection).
+func populateDev() error {
 	dev, err := unix.Open("/dev", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open /dev: %w", err)
@@ -255,17 +250,6 @@ func populateDev(cons hostFile) error {
 	// mqueue belongs to the new IPC namespace.
 	if _, err := mount.Mount("mqueue", "/dev/mqueue", "mqueue", "", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
 		return err
-	}
-	if cons.fd < 0 {
-		return nil
-	}
-	fd, err := unix.Openat(dev, "console", unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return fmt.Errorf("create /dev/console: %w", err)
-	}
-	_ = unix.Close(fd) // only a mount point; nothing was written
-	if err := unix.MoveMount(cons.fd, "", dev, "console", unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-		return fmt.Errorf("bind terminal %q on /dev/console: %w", cons.path, err)
 	}
 	return nil
 }

@@ -1,26 +1,99 @@
 package initproc
 
-// The sync pipe between ccsuper (host) and ccinit (PID 1 of the container).
-//
-//	ccsuper                                    ccinit
-//	-------                                    ------
-//	pipe2(O_CLOEXEC) -> r, w
-//	clone+exec ccinit, r as fd 3 ──────────>  mounts, pivot_root, sethostname
-//	w stays only in ccsuper (CLOEXEC)          read(3) blocks
-//	host-side setup with the child's PID
-//	  (cgroups on v1, network namespace)
-//	write(w, "go"); close(w)  ─────────────>  read returns "go": close(3), start the command
-//
-//	If ccsuper fails during its setup it closes w without writing and kills
-//	ccinit; if ccsuper dies, the kernel closes w for it. Either way ccinit's
-//	read returns EOF (0 bytes) and ccinit exits without running anything.
-//	Anything other than exactly "go" is treated the same way.
-//
-// There is no timeout on either side. Because w is close-on-exec and lives in
-// ccsuper alone, "ccsuper is gone" always shows up as EOF, and the child also
-// has Pdeathsig set, so a wait can never hang on a dead peer. The pipe carries
-// one message in one direction; ccinit reports its own failures on stderr and
-// in its exit status, which ccsuper passes on.
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
 
-// SyncGo is the only message on the sync pipe.
+// The sync channel between ccsuper (host) and ccinit (PID 1 of the
+// container): a SOCK_SEQPACKET socket pair, so that every message arrives
+// whole or not at all, and either side's end of the socket reads EOF once the
+// other side's process is gone.
+//
+//	ccsuper                                      ccinit
+//	-------                                      ------
+//	socketpair(SEQPACKET, CLOEXEC) -> s, c
+//	send(s, config)  (queued in the socket)
+//	clone+exec ccinit, c as fd 3,
+//	  argv "ccinit --sync-fd 3" ──────────────>  Go runtime starts
+//	close c                                      send(3, hello)
+//	                                             recv(3): config -> ParseArgs
+//	host-side setup with the child's PID         mounts, pivot_root, sethostname
+//	  (cgroups, network namespace)               [-t: pty master on the console socket]
+//	poll(s, ccinit's pidfd); recv(s): hello <──  recv(3) blocks
+//	[-t: recv the pty master]
+//	send(s, "go"); close(s) ──────────────────>  recv returns "go": close(3), start the command
+//
+//	config is SyncVersion, a NUL, then ccinit's arguments (Options.Argv),
+//	each followed by a NUL: the same arguments ccinit would take on its
+//	command line, parsed by the same ParseArgs, but out of sight of the
+//	container (/proc/1/cmdline inside names no host path). hello is
+//	SyncVersion. A config larger than the socket's default buffer is sent
+//	after raising the buffer (SO_SNDBUFFORCE): a message is never split.
+//
+//	EOF (or ccinit's exit, seen on its pidfd, with nothing queued) where
+//	ccsuper waits for hello: the program started as ccinit ended without
+//	speaking the protocol (`--init /bin/false`): ccsuper says it is
+//	not a ccinit and exits 125. A hello of another version: a ccinit of
+//	another build, refused the same way. ccinit sends hello before it reads
+//	its configuration, so that any failure after it is ccinit's own, which
+//	it reports itself on stderr and in its exit status (125), and ccsuper
+//	passes on.
+//
+//	EOF where ccinit waits for config or "go": ccsuper gave up (it kills
+//	ccinit first) or died (the kernel closes s for it). ccinit then exits 125
+//	without a word and without running anything. Anything other than
+//	exactly "go" is treated the same way.
+//
+// There is no timeout on either side. s is close-on-exec and lives in
+// ccsuper alone, so "ccsuper is gone" always shows up as EOF, and ccinit also
+// has Pdeathsig set. ccsuper's wait for hello ends when ccinit either speaks
+// or exits; a program given as --init that does neither (`--init
+// /bin/sleep`) keeps ccsuper waiting until it is interrupted, as any command
+// that hangs would.
+
+// SyncVersion names the protocol: ccinit's hello, and the head of the
+// config message. A ccsuper and a ccinit with different versions refuse each
+// other.
+const SyncVersion = "ccinit-sync-1"
+
+// SyncGo is the last message on the sync channel: start the command.
 const SyncGo = "go"
+
+// EncodeConfig renders o as the config message (see above).
+func EncodeConfig(o Options) []byte {
+	var b strings.Builder
+	b.WriteString(SyncVersion)
+	b.WriteByte(0)
+	for _, a := range o.Argv() {
+		b.WriteString(a)
+		b.WriteByte(0)
+	}
+	return []byte(b.String())
+}
+
+// errConfig means the config message was not one of ours.
+var errConfig = errors.New("sync channel: malformed configuration")
+
+// DecodeConfig parses a config message with ParseArgs. The options it
+// carries may not name a sync channel themselves.
+func DecodeConfig(msg []byte) (Options, error) {
+	head, rest, ok := strings.Cut(string(msg), "\x00")
+	if !ok || head != SyncVersion {
+		return Options{}, fmt.Errorf("%w: want version %s", errConfig, SyncVersion)
+	}
+	if !strings.HasSuffix(rest, "\x00") {
+		return Options{}, errConfig
+	}
+	args := strings.Split(strings.TrimSuffix(rest, "\x00"), "\x00")
+	o, err := ParseArgs(args, io.Discard) // no usage text: nobody reads it here
+	if err != nil {
+		return o, err
+	}
+	if o.SyncFD != 0 {
+		return o, fmt.Errorf("%w: it names a sync channel", errConfig)
+	}
+	return o, nil
+}

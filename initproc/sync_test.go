@@ -2,40 +2,95 @@ package initproc
 
 import (
 	"errors"
-	"os"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestWaitGo(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		write string
-		want  error
+		name string
+		send []string // messages, then the supervisor's end is closed
+		want error
 	}{
-		{"go", SyncGo, nil},
-		{"EOF: supervisor gone", "", ErrSupervisorGone},
-		{"anything else", "stop", ErrSupervisorGone},
-		{"go with trailing bytes", SyncGo + "!", ErrSupervisorGone},
-		{"a prefix of go", SyncGo[:1], ErrSupervisorGone},
+		{"go", []string{SyncGo}, nil},
+		{"EOF: supervisor gone", nil, ErrSupervisorGone},
+		{"anything else", []string{"stop"}, ErrSupervisorGone},
+		{"go with trailing bytes", []string{SyncGo + "!"}, ErrSupervisorGone},
+		{"a prefix of go", []string{SyncGo[:1]}, ErrSupervisorGone},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, w, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
+			ours, theirs := syncPair(t)
+			for _, m := range tc.send {
+				if err := sendMsg(ours, []byte(m)); err != nil {
+					t.Fatal(err)
+				}
 			}
-			if _, err := w.WriteString(tc.write); err != nil {
-				t.Fatal(err)
-			}
-			w.Close()
+			closeFD(t, ours)
 			// waitGo owns and closes the fd it is given.
-			fd, err := dupFD(r)
-			r.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := waitGo(fd); !errors.Is(got, tc.want) {
-				t.Errorf("waitGo after %q = %v, want %v", tc.write, got, tc.want)
+			if got := waitGo(theirs); !errors.Is(got, tc.want) {
+				t.Errorf("waitGo after %q = %v, want %v", tc.send, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestConfigRoundTrip(t *testing.T) {
+	o := Options{
+		Rootfs: "/srv/root with space", Hostname: "box", Env: []string{"A=1", "B=x=y", "C=line\nbreak"}, CleanEnv: true,
+		Grace: 500 * time.Millisecond, Caps: "0xa00425fb", Overlay: "/var/lib/l", TraceFD: 5,
+		Args: []string{"/bin/sh", "-c", "echo --; exit 3", ""},
+	}
+	got, err := DecodeConfig(EncodeConfig(o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, o) {
+		t.Errorf("DecodeConfig(EncodeConfig(o))\n got %+v\nwant %+v", got, o)
+	}
+}
+
+func TestDecodeConfigRefuses(t *testing.T) {
+	good := string(EncodeConfig(Options{Grace: DefaultGrace, Args: []string{"sh"}}))
+	for _, tc := range []struct{ name, msg, wantErr string }{
+		{"another version", strings.Replace(good, SyncVersion, "ccinit-sync-0", 1), "version"},
+		{"no version", "--\x00sh\x00", "version"},
+		{"cut short", strings.TrimSuffix(good, "\x00"), "malformed"},
+		{"names a channel", SyncVersion + "\x00--sync-fd\x003\x00", "names a sync channel"},
+		{"no command", SyncVersion + "\x00--\x00", "no command"},
+	} {
+		if _, err := DecodeConfig([]byte(tc.msg)); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%s: DecodeConfig(%q) = %v, want an error containing %q", tc.name, tc.msg, err, tc.wantErr)
+		}
+	}
+}
+
+// TestReceiveConfig plays the supervisor: the config waits in the socket
+// before ccinit looks, and hello comes back.
+func TestReceiveConfig(t *testing.T) {
+	ours, theirs := syncPair(t)
+	defer closeFD(t, theirs)
+	big := strings.Repeat("x", 100<<10) // more than one page, less than the default buffer
+	want := Options{Grace: DefaultGrace, Env: []string{"BIG=" + big}, Args: []string{"/bin/true"}}
+	if err := sendMsg(ours, EncodeConfig(want)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReceiveConfig(theirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.SyncFD = theirs
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ReceiveConfig: got %d env bytes, args %q; want the options sent", len(strings.Join(got.Env, "")), got.Args)
+	}
+	hello, err := recvMsg(ours)
+	if err != nil || string(hello) != SyncVersion {
+		t.Errorf("hello: got %q (%v), want %q", hello, err, SyncVersion)
+	}
+	closeFD(t, ours)
+	// The supervisor gone before "go".
+	if _, err := ReceiveConfig(theirs); !errors.Is(err, ErrSupervisorGone) {
+		t.Errorf("ReceiveConfig after the supervisor closed its end: %v, want ErrSupervisorGone", err)
 	}
 }

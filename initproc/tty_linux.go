@@ -18,7 +18,7 @@ import (
 //	(EOF instead: ccinit failed and said why)
 //	copy stdin -> master, master -> stdout,
 //	window size on start and on SIGWINCH
-//	"go" on the sync pipe        ───────────>    slave becomes the command's stdio
+//	"go" on the sync socket      ───────────>    slave becomes the command's stdio
 //	                                             and controlling terminal (setsid)
 //
 // The pty lives in the container's own devpts, so `tty` inside names a path

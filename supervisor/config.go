@@ -69,7 +69,7 @@ type Config struct {
 	// Args is the command, resolved inside the container.
 	Args []string
 	// Trace, when not nil, records the steps of the run on both sides of
-	// the sync pipe (ccsuper --trace).
+	// the sync socket (ccsuper --trace).
 	Trace *trace.Recorder
 	// Limits constrain the container through a cgroup of its own.
 	Limits Limits

@@ -217,28 +217,21 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 		return nil, fmt.Errorf("open exec FIFO: %w", err)
 	}
 	defer unix.Close(fifoFD)
-	syncR, syncW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("sync pipe: %w", err)
-	}
-	defer syncR.Close()
-	defer syncW.Close()
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("ready pipe: %w", err)
 	}
 	defer readyR.Close()
 	defer readyW.Close()
-
 	execSock, err := listenExec(filepath.Join(dir, execSockFile))
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(execSock)
 
-	files := []uintptr{0, 1, 2, syncR.Fd(), uintptr(fifoFD), readyW.Fd(), uintptr(execSock)}
+	extra := []uintptr{uintptr(fifoFD), readyW.Fd(), uintptr(execSock)}
 	opts := plan.init
-	opts.SyncFD, opts.OCI.ExecFIFO, opts.OCI.ReadyFD, opts.OCI.ExecSock = 3, 4, 5, 6
+	opts.OCI.ExecFIFO, opts.OCI.ReadyFD, opts.OCI.ExecSock = extraFD(0), extraFD(1), extraFD(2)
 	if o.ConsoleSocket != "" {
 		conn, err := net.Dial("unix", o.ConsoleSocket)
 		if err != nil {
@@ -250,21 +243,23 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 			return nil, fmt.Errorf("console socket: %w", err)
 		}
 		defer sock.Close()
-		files = append(files, sock.Fd())
-		opts.ConsoleSocket = len(files) - 1
+		extra = append(extra, sock.Fd())
+		opts.ConsoleSocket = extraFD(len(extra) - 1)
 	}
 	end()
-	end = rec.Begin("create: clone+exec ccinit (new namespaces)")
 	proc, err = spawnInit(spawnSpec{
-		path: initPath, argv: append([]string{"ccinit"}, opts.Argv()...), files: files,
-		clone: plan.clone, join: plan.join, cgroupFD: cg.cloneInto(),
+		path: initPath, opts: opts, stdio: [3]uintptr{0, 1, 2}, extra: extra,
+		clone: plan.clone, join: plan.join, cgroupFD: cg.cloneInto(), rec: rec,
 	})
 	if err != nil {
 		return nil, err
 	}
-	_ = syncR.Close()
 	_ = readyW.Close()
 	cg.closeFD()
+	end = rec.Begin("create: ccinit's hello on the sync socket")
+	if err := proc.awaitHello(); err != nil {
+		return proc, err
+	}
 	end()
 	end = rec.Begin("create: cgroup: place ccinit")
 	st.Pid = proc.pid
@@ -299,10 +294,9 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	}
 	end()
 	end = rec.Begin(`create: "go"; ccinit's mounts, pivot_root, until "ready"`)
-	if _, err := syncW.Write([]byte(initproc.SyncGo)); err != nil {
-		return proc, fmt.Errorf("signal ccinit: %w", err)
+	if err := proc.sendGo(); err != nil {
+		return proc, err
 	}
-	_ = syncW.Close()
 	var ready [8]byte
 	n, _ := io.ReadFull(readyR, ready[:5])
 	if string(ready[:n]) != "ready" {

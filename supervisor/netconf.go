@@ -31,8 +31,25 @@ func ParseNetMode(s string) (NetMode, error) {
 	return "", fmt.Errorf("--net %q: want bridge, none or host", s)
 }
 
+// notHostRanges are the IPv4 ranges that are not a network of hosts
+// (RFC 6890), which a bridge subnet must not touch. Their addresses mean
+// something else to the kernel: a container given 127.0.0.0/8 got a default
+// route via 127.0.0.1, its own loopback.
+var notHostRanges = []struct {
+	p    netip.Prefix
+	what string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), `"this network"`},
+	{netip.MustParsePrefix("127.0.0.0/8"), "loopback"},
+	{netip.MustParsePrefix("169.254.0.0/16"), "link-local"},
+	{netip.MustParsePrefix("224.0.0.0/4"), "multicast"},
+	// Includes 255.255.255.255, the limited broadcast.
+	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},
+}
+
 // ParseSubnet accepts an IPv4 network in CIDR form with room for the host and
-// at least two containers (/29 or larger), given by its network address.
+// at least two containers (/29 or larger), given by its network address, and
+// none of it in notHostRanges.
 func ParseSubnet(s string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
@@ -49,6 +66,11 @@ func ParseSubnet(s string) (netip.Prefix, error) {
 	}
 	if p.Masked() != p {
 		return netip.Prefix{}, fmt.Errorf("--subnet %q has host bits set; the network is %s", s, p.Masked())
+	}
+	for _, r := range notHostRanges {
+		if p.Overlaps(r.p) {
+			return netip.Prefix{}, fmt.Errorf("--subnet %q overlaps %s, the %s range", s, r.p, r.what)
+		}
 	}
 	return p, nil
 }

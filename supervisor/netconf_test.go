@@ -11,6 +11,16 @@ func TestParseSubnet(t *testing.T) {
 		"192.168.20.0/24": "", "10.0.0.0/8": "", "10.0.0.8/29": "",
 		"192.168.20.0": "not a CIDR", "nonsense": "not a CIDR", "10.0.0.0/30": "too small",
 		"0.0.0.0/0": "too large", "10.0.0.0/7": "too large", "10.0.0.1/24": "host bits", "fd00::/64": "only IPv4",
+		// Not networks of hosts (issue 10), and larger ranges around them.
+		"0.0.0.0/8": "this network", "0.1.2.0/24": "this network",
+		"127.0.0.0/8": "loopback", "127.0.0.0/24": "loopback", "127.255.255.248/29": "loopback",
+		"169.254.0.0/16": "link-local", "169.254.1.0/24": "link-local", "169.0.0.0/8": "link-local",
+		"224.0.0.0/24": "multicast", "239.255.255.0/24": "multicast", "224.0.0.0/8": "multicast",
+		"240.0.0.0/8": "reserved", "255.255.255.248/29": "reserved", "250.0.0.0/16": "reserved",
+		"255.255.255.255/32": "too small", "10.0.0.0/31": "too small",
+		// Their neighbours are ordinary networks.
+		"1.0.0.0/8": "", "126.255.255.0/24": "", "128.0.0.0/8": "", "169.253.0.0/16": "", "169.255.0.0/16": "",
+		"223.255.255.248/29": "", "172.16.0.0/12": "", "100.64.0.0/10": "",
 	} {
 		_, err := ParseSubnet(s)
 		if (err == nil) != (wantErr == "") || (err != nil && !strings.Contains(err.Error(), wantErr)) {

@@ -52,6 +52,7 @@ func prepareNetwork(c Config, me owner) (_ *netPlan, err error) {
 			return nil, err
 		}
 	}
+	defer p.trace.Begin("  /etc files: hosts, hostname, resolv.conf")()
 	if err := p.writeFiles(c.Hostname); err != nil {
 		return nil, err
 	}
@@ -59,21 +60,40 @@ func prepareNetwork(c Config, me owner) (_ *netPlan, err error) {
 }
 
 func (p *netPlan) lease() (err error) {
+	endLock := p.trace.Begin("  lease: lock, read state")
 	ls, st, err := lockBridgeState(p.bridge)
 	if err != nil {
 		return err
 	}
 	defer ls.unlock()
+	endLock()
+	endCheck := p.trace.Begin("  lease: reclaim, check routes, pick, save")
+	defer endCheck()
 	reclaimLeases(st, p.bridge)
 	if st.Subnet != "" && st.Subnet != p.subnet.String() && len(st.Leases) > 0 {
 		return fmt.Errorf("bridge %s is in use for %s", p.bridge, st.Subnet)
 	}
-	if err := checkRoutes(p.subnet, p.bridge); err != nil {
-		return err
-	}
-	if !st.Owned {
-		if err := checkForeignBridge(p.bridge, p.subnet); err != nil {
+	br, _ := netlink.LinkByName(p.bridge) // nil: not there (yet)
+	_, isBridge := br.(*netlink.Bridge)
+	// Our bridge of this subnet, kept from earlier containers: its network
+	// was checked when it was made, and its route is the subnet's, so the
+	// common start needs neither the route dump nor the checks.
+	if !(st.Owned && st.Subnet == p.subnet.String() && isBridge) {
+		if err := checkRoutes(p.subnet, p.bridge); err != nil {
 			return err
+		}
+		if st.Owned && st.Subnet != p.subnet.String() {
+			// Our kept bridge of another subnet whose name this one
+			// shares (crc32 collides): unused, so it can go.
+			if err := deleteLink(p.bridge); err != nil {
+				return err
+			}
+			st.Owned, br = false, nil
+		}
+		if !st.Owned {
+			if err := checkForeignBridge(p.bridge, p.subnet); err != nil {
+				return err
+			}
 		}
 	}
 	taken := map[string]bool{}
@@ -93,8 +113,11 @@ func (p *netPlan) lease() (err error) {
 	if err := ls.save(st); err != nil {
 		return err
 	}
+	endCheck()
 	// From here on, a failure is undone by release: the lease is recorded.
-	if err := ensureBridge(p.bridge, p.subnet); err != nil {
+	endBridge := p.trace.Begin("  bridge: find (kept) or create; NAT")
+	defer endBridge()
+	if err := ensureBridge(p.bridge, p.subnet, br); err != nil {
 		return err
 	}
 	switch {
@@ -116,6 +139,11 @@ func (p *netPlan) lease() (err error) {
 // that network.
 func checkRoutes(subnet netip.Prefix, bridge string) error {
 	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	for try := 0; errors.Is(err, netlink.ErrDumpInterrupted) && try < 10; try++ {
+		// Routes changed during the dump (another container's veth
+		// came or went): the list may be incomplete; take it again.
+		routes, err = netlink.RouteList(nil, netlink.FAMILY_V4)
+	}
 	if err != nil {
 		return fmt.Errorf("list host routes: %w", err)
 	}
@@ -129,6 +157,12 @@ func checkRoutes(subnet netip.Prefix, bridge string) error {
 		}
 		dst, ok := netipPrefix(r.Dst)
 		if ok && dst.Bits() > 0 && dst.Overlaps(subnet) {
+			if l, err := netlink.LinkByIndex(r.LinkIndex); err == nil && strings.HasPrefix(l.Attrs().Name, "ccbr") {
+				// Most likely a bridge of ours that outlived its last
+				// container: say how to remove it.
+				return fmt.Errorf("--subnet %s overlaps %s, the host's route to %s on %s (ccsuper cleanup removes ccontainer's unused bridges)",
+					subnet, dst, dst, l.Attrs().Name)
+			}
 			return fmt.Errorf("--subnet %s overlaps the host's route to %s", subnet, dst)
 		}
 	}
@@ -167,9 +201,20 @@ func checkForeignBridge(name string, subnet netip.Prefix) error {
 }
 
 // ensureBridge creates the bridge with the host's address when it is not
-// there, and brings it up.
-func ensureBridge(name string, subnet netip.Prefix) error {
-	if _, err := netlink.LinkByName(name); err == nil {
+// there (l, the link of its name, is nil), and brings it up. A bridge
+// outlives its containers (retire), so usually it is there and up, and this
+// costs nothing.
+func ensureBridge(name string, subnet netip.Prefix, l netlink.Link) error {
+	if l != nil {
+		if _, ok := l.(*netlink.Bridge); !ok {
+			return fmt.Errorf("link %s exists and is not a bridge: remove it or choose another --subnet", name)
+		}
+		if l.Attrs().Flags&net.FlagUp != 0 {
+			return nil
+		}
+		if err := netlink.LinkSetUp(l); err != nil {
+			return fmt.Errorf("bring bridge %s up: %w", name, err)
+		}
 		return nil
 	}
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
@@ -226,6 +271,22 @@ func (p *netPlan) attach(pid int) error {
 		if err := netlink.LinkSetUp(veth); err != nil {
 			return fmt.Errorf("bring veth %s up: %w", veth.Name, err)
 		}
+		// The container's MAC is this port's from the start, for good.
+		// Addresses, and so MACs, are reused, and the bridge may have
+		// learnt this MAC on the port of the container that had the
+		// address before, whose veth stays until the kernel has torn its
+		// namespace down: until this container sent a frame of its own,
+		// frames for it went there, and its dying stack answered a
+		// connection with a reset. Static and sticky (as `bridge fdb
+		// replace MAC dev VETH master static sticky`): learning never
+		// moves it; it goes with the port.
+		fdb := &netlink.Neigh{
+			LinkIndex: veth.Attrs().Index, Family: unix.AF_BRIDGE, HardwareAddr: veth.PeerHardwareAddr,
+			Flags: netlink.NTF_MASTER | netlink.NTF_STICKY, State: netlink.NUD_NOARP,
+		}
+		if err := netlink.NeighSet(fdb); err != nil {
+			return fmt.Errorf("bridge entry for %s on %s: %w", fdb.HardwareAddr, veth.Name, err)
+		}
 		end()
 	}
 	defer p.trace.Begin("net: lo, eth0 address and route inside")()
@@ -264,10 +325,10 @@ func (p *netPlan) attach(pid int) error {
 	return nil
 }
 
-// release undoes prepareNetwork: the lease, and, when the last lease of the
-// bridge goes, the bridge and the NAT rules; then the /etc files. (The veth
-// goes with the container's namespace.) It is safe to call on a partly
-// prepared plan.
+// release undoes prepareNetwork: the lease, and, when the last NAT user of
+// the bridge goes, the NAT rules; then the /etc files. The bridge stays (see
+// retire), and the veth goes with the container's namespace. It is safe to
+// call on a partly prepared plan.
 func (p *netPlan) release() error {
 	var errs []error
 	if p.bridge != "" {
@@ -298,7 +359,7 @@ func (p *netPlan) dropLease() error {
 	// ms here, on the way out of every container. Should a new supervisor
 	// with the same PID find it still there, attach replaces it.
 	reclaimLeases(st, p.bridge)
-	return retire(ls, st, p.bridge)
+	return retire(ls, st, p.bridge, false)
 }
 
 // reclaimLeases drops the leases of supervisors that are gone, and their
@@ -308,14 +369,17 @@ func (p *netPlan) dropLease() error {
 // have been given since.
 func reclaimLeases(st *bridgeState, bridge string) {
 	kept := st.Leases[:0]
-	brIndex := -1
-	if br, err := netlink.LinkByName(bridge); err == nil {
-		brIndex = br.Attrs().Index
-	}
+	brIndex := 0 // looked up at the first dead lease: most starts have none
 	for _, l := range st.Leases {
 		if l.Owner.alive() {
 			kept = append(kept, l)
 			continue
+		}
+		if brIndex == 0 {
+			brIndex = -1
+			if br, err := netlink.LinkByName(bridge); err == nil {
+				brIndex = br.Attrs().Index
+			}
 		}
 		if v, err := netlink.LinkByName(l.Veth); err == nil && v.Attrs().MasterIndex == brIndex {
 			_ = deleteLink(l.Veth) // best effort; a later reclaim tries again
@@ -324,10 +388,16 @@ func reclaimLeases(st *bridgeState, bridge string) {
 	st.Leases = kept
 }
 
-// retire turns NAT off when no lease needs it any more, and removes the
-// bridge and the state file when no lease is left; otherwise it saves st.
-// What fails stays recorded, for the next start or `ccsuper cleanup`.
-func retire(ls *lockedFile, st *bridgeState, bridge string) error {
+// retire turns NAT off when no lease needs it any more (and with it the
+// bridge's use of ip_forward). With dropBridge (`ccsuper cleanup`), it also
+// removes the bridge when no lease is left; a container leaving never does:
+// the bridge is kept, as Docker keeps docker0, because deleting a network
+// device waits for the kernel's RCU grace periods (about 50 ms here), which a
+// lone container paid on every run, and the next container would create it
+// again. The state file goes with the last of lease, NAT and bridge;
+// otherwise st is saved. What fails stays recorded, for the next start or
+// `ccsuper cleanup`.
+func retire(ls *lockedFile, st *bridgeState, bridge string, dropBridge bool) error {
 	var errs []error
 	if st.NAT && st.natUsers() == 0 {
 		if err := natOff(bridge); err != nil {
@@ -336,7 +406,7 @@ func retire(ls *lockedFile, st *bridgeState, bridge string) error {
 			st.NAT = false
 		}
 	}
-	if len(st.Leases) == 0 && st.Owned {
+	if dropBridge && len(st.Leases) == 0 && st.Owned {
 		if err := deleteLink(bridge); err != nil {
 			errs = append(errs, err)
 		} else {
@@ -396,9 +466,11 @@ func reclaimFiles() {
 }
 
 // Cleanup reclaims what supervisors that are gone left behind: leases, host
-// veths, bridges no live container uses, NAT rules, /etc files, overlay
-// layers and cgroups. Every start does this for its own bridge (and the
-// cgroups, when it makes one); `ccsuper cleanup` does it for all.
+// veths, NAT rules, /etc files, overlay layers and cgroups; and it removes
+// the bridges no live container uses, which outlive their last container
+// until then. Every start reclaims the same for its own bridge (and the
+// cgroups, when it makes one), but keeps the bridge; `ccsuper cleanup` does
+// it for all.
 func Cleanup() error {
 	var errs []error
 	reclaimFiles()
@@ -415,7 +487,7 @@ func Cleanup() error {
 			continue
 		}
 		reclaimLeases(st, bridge)
-		errs = append(errs, retire(ls, st, bridge))
+		errs = append(errs, retire(ls, st, bridge, true))
 		ls.unlock()
 	}
 	errs = append(errs, cleanupCgroups())

@@ -25,7 +25,7 @@ const keptSuffix = ".kept"
 type layer struct {
 	dir  string
 	keep bool
-	sync int // a copy of the sync pipe's read end (see watch), or -1
+	sync int // a copy of ccinit's end of the sync socket (see watch), or -1
 }
 
 // prepareLayer removes the layers of supervisors that are gone and, when c
@@ -70,15 +70,15 @@ func prepareLayer(c Config, rootfs string, me owner) (_ *layer, err error) {
 	return l, nil
 }
 
-// watch keeps a copy of the sync pipe's read end r, for release to see
-// whether ccinit took the "go" from it. Only a layer to keep needs it.
+// watch keeps a copy of ccinit's end r of the sync socket, for release to
+// see whether ccinit took the "go" from it. Only a layer to keep needs it.
 func (l *layer) watch(r *os.File) error {
 	if l == nil || !l.keep {
 		return nil
 	}
 	fd, err := unix.FcntlInt(r.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("sync pipe: %w", err)
+		return fmt.Errorf("sync socket: %w", err)
 	}
 	l.sync = fd
 	return nil
@@ -88,9 +88,9 @@ func (l *layer) watch(r *os.File) error {
 // "go" that ccsuper wrote (ran): then it is renamed out of reclaimLayers'
 // way, and its new path returned. It is safe to call on a nil layer.
 //
-// A write to the pipe succeeds while ccinit lives, even if it is about to
+// A send on the socket succeeds while ccinit lives, even if it is about to
 // fail its setup (an overlay the kernel refuses), so ran alone does not say
-// the container ran: "go" still unread in the pipe says it did not.
+// the container ran: "go" still unread in the socket says it did not.
 func (l *layer) release(ran bool) (kept string, err error) {
 	if l == nil {
 		return "", nil

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -18,9 +19,6 @@ import (
 // cloneFlags are the namespaces every container gets; a network namespace
 // too unless it shares the host's.
 const cloneFlags = unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
-
-// syncFD is where ccinit finds the sync pipe: the first of ExtraFiles.
-const syncFD = 3
 
 // forwarded are the signals ccsuper passes on to the container. ccinit passes
 // them on to the command.
@@ -132,26 +130,24 @@ func Run(c Config) (_ int, err error) {
 		}
 	}()
 
-	endPipes := rec.Begin("sync pipe, sockets")
-	r, w, err := os.Pipe() // both ends close-on-exec
+	endPipes := rec.Begin("sync socket, stdio, sockets")
+	syncOurs, syncTheirs, err := syncSocket()
 	if err != nil {
-		return initproc.ExitSetup, fmt.Errorf("sync pipe: %w", err)
+		return initproc.ExitSetup, err
 	}
-	defer w.Close()
-	defer r.Close() // closed early once ccinit has it; a second close is harmless
-	if err := lay.watch(r); err != nil {
-		_ = r.Close()
+	defer syncOurs.Close()
+	defer syncTheirs.Close() // closed early once ccinit has it; a second close is harmless
+	if err := lay.watch(syncTheirs); err != nil {
+		_ = syncTheirs.Close()
 		return initproc.ExitSetup, err
 	}
 
-	stdin := os.Stdin
-	if !c.Interactive {
-		if stdin, err = os.Open(os.DevNull); err != nil {
-			return initproc.ExitSetup, fmt.Errorf("stdin: %w", err)
-		}
-		defer stdin.Close()
+	std, err := newStdio(c.Interactive && !c.TTY)
+	if err != nil {
+		return initproc.ExitSetup, err
 	}
-	files := []uintptr{stdin.Fd(), 1, 2, r.Fd()}
+	defer std.finish()
+	files := []uintptr{std.files[0].Fd(), std.files[1].Fd(), std.files[2].Fd(), syncTheirs.Fd()}
 	var consSock, consTheirs *os.File
 	if c.TTY {
 		if consSock, consTheirs, err = consoleSocket(); err != nil {
@@ -180,24 +176,16 @@ func Run(c Config) (_ int, err error) {
 	opts := initproc.Options{
 		CPUs:      initproc.FormatCPUs(&cpus),
 		Rootfs:    rootfs,
-		SyncFD:    syncFD,
 		Hostname:  c.Hostname,
 		Env:       c.Env,
 		CleanEnv:  true,
 		Workdir:   c.Workdir,
 		Grace:     initproc.DefaultGrace,
-		Console:   terminalPath(c.TTY || !c.Interactive),
 		Binds:     plan.binds,
 		ReadOnly:  c.ReadOnly,
 		KeepLayer: c.Keep,
 		Volumes:   vols,
 		Args:      c.Args,
-		// ccinit gets a process group of its own (below), so it cannot see
-		// that we hold the terminal's foreground: tell it.
-		// Only with stdout on the terminal too: in a pipeline
-		// (`ccsuper ... | less`) the foreground belongs to the job, and
-		// taking it would stop the other programs of the pipeline.
-		Foreground: !c.TTY && inForeground() && initproc.IsTerminal(1),
 	}
 	if c.TTY {
 		opts.ConsoleSocket = consoleFD
@@ -230,14 +218,38 @@ func Run(c Config) (_ int, err error) {
 			PidFD: &pidfd,
 			// A group of its own: a ^C typed at the terminal while
 			// ccsuper is in the foreground reaches ccsuper only, which
-			// forwards it once, instead of reaching ccinit twice.
+			// forwards it once, instead of reaching ccinit twice. Not
+			// a session of its own: with the kernel's scheduler
+			// autogroups, a new session is a new scheduling group,
+			// and that cost about 5 ms per start on this loaded
+			// machine (docs/security.md). ccinit gives up the
+			// controlling terminal instead (see initproc.Run).
 			Setpgid: true,
 		},
 	}
 	if fd := cg.cloneInto(); fd >= 0 {
 		attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = true, fd
 	}
-	argv := append([]string{"ccinit"}, opts.Argv()...)
+	// The configuration goes over the sync socket, not on ccinit's
+	// command line, which the container sees as /proc/1/cmdline.
+	argv := []string{"ccinit", "--sync-fd", strconv.Itoa(syncFD)}
+	if err := sendConfig(syncOurs, opts); err != nil {
+		return initproc.ExitSetup, err
+	}
+	endClone := rec.Begin("read-only clone of ccinit to exec")
+	exe, exeFD, err := readOnlyInit(initPath, len(files))
+	endClone()
+	if err != nil {
+		return initproc.ExitSetup, err
+	}
+	// Closed only once the container is over (in the background, see
+	// below; this close is for the paths that fail first). Closing the last
+	// descriptor of a detached mount unmounts it there and then (the exec
+	// keeps the clone itself alive), and doing that right after the clone
+	// made TestCgroupForkBomb and TestNetworkAddressReuse fail every time:
+	// the cause is not pinned down (the unmount waits for an RCU grace
+	// period, during which ccsuper's host setup is held back).
+	defer exeFD.Close()
 
 	// syscall.ForkExec and wait4 rather than os/exec: os/exec probes for
 	// pidfd support by forking a throwaway process on first use, which costs
@@ -262,7 +274,7 @@ func Run(c Config) (_ int, err error) {
 		if rec != nil {
 			forkStart = trace.Now()
 		}
-		pid, err = syscall.ForkExec(initPath, argv, attr)
+		pid, err = syscall.ForkExec(exe, argv, attr)
 		if rec != nil {
 			forkEnd = trace.Now()
 		}
@@ -282,7 +294,8 @@ func Run(c Config) (_ int, err error) {
 	}()
 	err = <-started
 	rec.Record("clone+exec ccinit (new namespaces)", forkStart, forkEnd)
-	_ = r.Close() // ccinit has its own copy of the read end
+	_ = syncTheirs.Close() // ccinit has its own copy
+	std.started()
 	if traceW != nil {
 		_ = traceW.Close()
 	}
@@ -294,16 +307,31 @@ func Run(c Config) (_ int, err error) {
 	if err != nil {
 		return initproc.ExitSetup, fmt.Errorf("start %s: %w", initPath, err)
 	}
+	// notCCinit is the error for a program that ended without the sync
+	// protocol's hello (see initproc/sync.go): whatever it printed, it was
+	// no ccinit of ours.
+	notCCinit := func(res result) (int, error) {
+		how := "closed the sync socket"
+		if res.err == nil && res.ws.Exited() {
+			how = fmt.Sprintf("exited with status %d", res.ws.ExitStatus())
+		}
+		return initproc.ExitSetup, fmt.Errorf("--init %q is not a ccinit: it %s without the sync handshake", initPath, how)
+	}
+	hello := false
 	// abort stops ccinit after a failure of ours. If ccinit had already
 	// exited by itself (its own setup failed, and it said why), the failure
-	// seen here is only a consequence: report ccinit's status, not ours.
+	// seen here is only a consequence: report ccinit's status, not ours;
+	// unless it never said hello, when it was not a ccinit at all.
 	abort := func(err error) (int, error) {
-		// Kill before closing the pipe: on EOF a live ccinit would exit
-		// 125 by itself, and look like one that failed on its own.
+		// Killed, not told by EOF: a live ccinit would exit 125 by
+		// itself, and look like one that failed on its own. The socket
+		// stays open until its hello (if any) has been looked for.
 		_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
-		_ = w.Close()
 		res := <-exited
 		if res.err == nil && res.ws.Exited() {
+			if !hello && receiveHello(syncOurs, false) != nil {
+				return notCCinit(res)
+			}
 			return res.ws.ExitStatus(), nil
 		}
 		return initproc.ExitSetup, err
@@ -311,6 +339,21 @@ func Run(c Config) (_ int, err error) {
 	if err := hostSetup(pid, plan, cg, rec); err != nil {
 		return abort(err)
 	}
+	endHello := rec.Begin("ccinit's hello on the sync socket")
+	switch err := awaitHello(syncOurs, pidfd); {
+	case errors.Is(err, errNoHello):
+		// It may live on without its end of the socket.
+		_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+		return notCCinit(<-exited)
+	case err != nil:
+		// Another version's hello, or a socket error: ours to say,
+		// whatever it did since.
+		_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+		<-exited
+		return initproc.ExitSetup, fmt.Errorf("--init %q %w", initPath, err)
+	}
+	hello = true
+	endHello()
 	if consSock != nil {
 		endPTY := rec.Begin("pty: receive master from ccinit, attach")
 		master, err := receiveConsole(consSock)
@@ -334,12 +377,12 @@ func Run(c Config) (_ int, err error) {
 		winch = cons.resize
 		endPTY()
 	}
-	endGo := rec.Begin(`write "go" on the sync pipe`)
-	if _, err := w.Write([]byte(initproc.SyncGo)); err != nil {
+	endGo := rec.Begin(`send "go" on the sync socket`)
+	if err := unix.Send(int(syncOurs.Fd()), []byte(initproc.SyncGo), 0); err != nil {
 		return abort(fmt.Errorf("signal container to start: %w", err))
 	}
 	ran = true
-	_ = w.Close()
+	_ = syncOurs.Close()
 	endGo()
 	endRun := rec.Begin("container runs (until ccinit exits)")
 
@@ -357,6 +400,9 @@ func Run(c Config) (_ int, err error) {
 			_ = unix.PidfdSendSignal(pidfd, s.(syscall.Signal), nil, 0)
 		case res := <-exited:
 			endRun()
+			// The clone's unmount waits for an RCU grace period, long
+			// on a loaded VM: let it run while we tear down.
+			go exeFD.Close()
 			if traceR != nil {
 				// Everything that held the write end is gone.
 				events, _ := trace.Receive(traceR) // a partial trace is still worth showing
@@ -370,9 +416,7 @@ func Run(c Config) (_ int, err error) {
 			// The container's last output, and the terminal back to
 			// normal, before anything ccsuper itself prints (--stats).
 			closeConsole()
-			if opts.Foreground {
-				takeForegroundBack()
-			}
+			std.finish()
 			return status, cg.finish(status, c.Stats)
 		}
 	}
@@ -456,35 +500,9 @@ func pinToThisCPU(all *unix.CPUSet) (undo func()) {
 	return func() { _ = unix.SchedSetaffinity(0, all) }
 }
 
-// takeForegroundBack makes ccsuper's process group the terminal's foreground
-// again, after the command had it (Options.Foreground): the command's group
-// is gone, and a script's next read of the terminal would stop. SIGTTOU is
-// ignored for it, as a background group may not change the foreground.
-func takeForegroundBack() {
-	signal.Ignore(unix.SIGTTOU)
-	_ = unix.IoctlSetPointerInt(0, unix.TIOCSPGRP, unix.Getpgrp())
-}
-
 // inForeground reports whether stdin is our controlling terminal and our
 // process group is its foreground group.
 func inForeground() bool {
 	fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
 	return err == nil && fg == unix.Getpgrp()
-}
-
-// terminalPath returns the path of the terminal on stdin, to be the
-// container's /dev/console, or "" when stdin is not a terminal or the
-// container has a pty of its own (which ccinit binds there instead).
-func terminalPath(tty bool) string {
-	if tty {
-		return ""
-	}
-	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err != nil {
-		return ""
-	}
-	p, err := os.Readlink("/proc/self/fd/0")
-	if err != nil || !filepath.IsAbs(p) {
-		return ""
-	}
-	return p
 }

@@ -65,7 +65,8 @@ type lease struct {
 type bridgeState struct {
 	Subnet string `json:"subnet"`
 	// Owned: ccontainer made the bridge (or adopted one of its own kind left
-	// without a record) and removes it with the last lease.
+	// without a record). It stays after its last lease, until `ccsuper
+	// cleanup` removes it.
 	Owned bool `json:"owned"`
 	// NAT: the bridge's nftables table may exist and the bridge counts as a
 	// user of ip_forward (see forwardState).

@@ -13,7 +13,7 @@ import (
 )
 
 // consoleFD is where ccinit finds its end of the console socket: the second
-// of ExtraFiles, after the sync pipe. See initproc/tty_linux.go for the
+// of ExtraFiles, after the sync socket. See initproc/tty_linux.go for the
 // protocol.
 const consoleFD = 4
 

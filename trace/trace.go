@@ -1,5 +1,5 @@
 // Package trace records the steps of a container's start and end on both
-// sides of the sync pipe, for `ccsuper --trace`: what each step was, when it
+// sides of the sync socket, for `ccsuper --trace`: what each step was, when it
 // began and how long it took, on one clock.
 //
 // Both processes read CLOCK_MONOTONIC, which is one clock for the whole

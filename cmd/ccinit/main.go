@@ -3,6 +3,11 @@
 // runs on its own in any chroot or container, as tini or catatonit would.
 //
 //	ccinit [-g] [--grace D] [--] COMMAND [ARG...]
+//
+// Started by ccsuper it is `ccinit --sync-fd 3`: the rest of its configuration
+// comes over the sync channel, out of the container's sight. Installed or
+// invoked as tini or docker-init, it takes tini's command line instead (see
+// tini.go).
 package main
 
 import (
@@ -15,22 +20,37 @@ import (
 )
 
 func main() {
-	opts, err := initproc.ParseArgs(os.Args[1:], os.Stderr)
+	if initproc.IsTiniName(os.Args[0]) {
+		os.Exit(tiniMain())
+	}
+	opts, err := initproc.ParseArgs(os.Args[1:], os.Stdout)
 	if errors.Is(err, initproc.ErrHelp) {
 		os.Exit(0)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "ccinit: %s\n", oneLine(err))
+		fmt.Fprintf(os.Stderr, "ccinit: %s (see ccinit -h)\n", oneLine(err))
 		os.Exit(initproc.ExitSetup)
 	}
+	if opts.SyncFD > 0 {
+		if opts, err = initproc.ReceiveConfig(opts.SyncFD); err != nil {
+			fail(err)
+			os.Exit(initproc.ExitSetup)
+		}
+	}
 	status, err := initproc.Run(opts)
-	switch {
-	case errors.Is(err, initproc.ErrSupervisorGone):
-		// The supervisor has already said why, or is dead: stay quiet.
-	case err != nil:
-		fmt.Fprintf(os.Stderr, "ccinit: %s\n", oneLine(err))
+	if err != nil {
+		fail(err)
 	}
 	os.Exit(status)
+}
+
+// fail says why ccinit stops, on one line, whatever a path or name inside the
+// error holds; not when the supervisor went away: it has already said why,
+// or is dead.
+func fail(err error) {
+	if !errors.Is(err, initproc.ErrSupervisorGone) {
+		fmt.Fprintf(os.Stderr, "ccinit: %s\n", oneLine(err))
+	}
 }
 
 // oneLine keeps an error on the one line a user is promised, whatever a path

@@ -29,8 +29,9 @@ const usage = `usage: ccsuper --rootfs DIR [flags] [--] [COMMAND [ARG...]]
 
 Runs COMMAND (default /bin/sh) as a child of ccinit, PID 1 in new PID, mount,
 UTS, IPC and network namespaces with DIR as its root. "ccsuper cleanup"
-removes what supervisors that were killed left behind: leases, veths, unused
-bridges, NAT rules, overlay layers, cgroups.
+removes the bridges no container uses (they stay after their last container)
+and what supervisors that were killed left behind: leases, veths, NAT rules,
+overlay layers, cgroups.
 
 flags:
 `

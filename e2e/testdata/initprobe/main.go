@@ -8,6 +8,7 @@
 //
 //	initprobe zombies N         make N orphans of the init, kill them at once, wait until reaped
 //	initprobe nosubreaper CMD   exec CMD unable to become a child subreaper
+//	initprobe sigconf CMD       exec CMD with some signals blocked and some ignored (sigconf.go)
 package main
 
 import (
@@ -47,6 +48,11 @@ func main() {
 			fail("nosubreaper: want a command")
 		}
 		noSubreaper(args)
+	case "sigconf":
+		if len(args) == 0 {
+			fail("sigconf: want a command")
+		}
+		sigconf(args)
 	default:
 		fail("unknown mode " + os.Args[1])
 	}

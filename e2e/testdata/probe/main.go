@@ -5,6 +5,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -156,9 +157,55 @@ var probes = map[string]func(arg string) error{
 		}
 		return unix.Access(arg, unix.F_OK)
 	},
+	// io_uring_setup of a ring of one entry. io_uring does its reads,
+	// writes, opens and connects in kernel threads, out of the filter's
+	// sight, so the filter refuses the ring itself.
+	"io_uring_setup": func(string) error {
+		var params [120]byte // struct io_uring_params, all zero
+		fd, _, e := unix.RawSyscall(unix.SYS_IO_URING_SETUP, 1, uintptr(unsafe.Pointer(&params)), 0)
+		if e != 0 {
+			return e
+		}
+		return unix.Close(int(fd))
+	},
+	// io_uring_enter and io_uring_register on fd -2, never open: EBADF
+	// from the kernel, EPERM from the filter before the kernel looks. (-1
+	// means "no ring" to io_uring_register, which then says EINVAL.)
+	"io_uring_enter":    func(string) error { return rawErr(unix.SYS_IO_URING_ENTER, noFD, 0, 0) },
+	"io_uring_register": func(string) error { return rawErr(unix.SYS_IO_URING_REGISTER, noFD, 0, 0) },
 	// getpid through the x32 ABI's numbers, which the filter answers by
 	// killing the process.
 	"x32-getpid": func(string) error { return rawErr(x32Bit|unix.SYS_GETPID, 0, 0, 0) },
+	// tiocsti pushes ARG into the input of every terminal it can reach (its
+	// stdin, stdout, stderr, /dev/tty, /dev/console, PID 1's stdio) with
+	// TIOCSTI, printing one line per target; ok means one took it.
+	"tiocsti": func(arg string) error {
+		var last error = unix.ENOTTY
+		took := false
+		for _, target := range []string{"0", "1", "2", "/dev/tty", "/dev/console", "/proc/1/fd/0", "/proc/1/fd/1", "/proc/1/fd/2"} {
+			err := tiocsti(target, arg)
+			res := "ok"
+			if err != nil {
+				res, last = unix.ErrnoName(errnoOf(err)), err
+			} else {
+				took = true
+			}
+			fmt.Printf("tiocsti %s: %s\n", target, res)
+		}
+		if took {
+			return nil
+		}
+		return last
+	},
+	// setcap gives the file ARG the file capabilities cap_setuid,cap_setgid=ep
+	// (a security.capability xattr, version 2).
+	"setcap": func(arg string) error {
+		const setuid, setgid = 1 << unix.CAP_SETUID, 1 << unix.CAP_SETGID
+		v := make([]byte, 20)
+		binary.LittleEndian.PutUint32(v[0:], 0x02000000|1)  // VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE
+		binary.LittleEndian.PutUint32(v[4:], setuid|setgid) // permitted, low word
+		return unix.Setxattr(arg, "security.capability", v, 0)
+	},
 	// open-write opens ARG for writing and writes nothing: a read-only
 	// mount refuses the open, and a write to /proc/sysrq-trigger would act.
 	"open-write": func(arg string) error {
@@ -169,6 +216,35 @@ var probes = map[string]func(arg string) error{
 		return unix.Close(fd)
 	},
 }
+
+// tiocsti pushes text into the input queue of the terminal target, a
+// descriptor number or a path to open.
+func tiocsti(target, text string) error {
+	fd, err := strconv.Atoi(target)
+	if err != nil {
+		if fd, err = unix.Open(target, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0); err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+	}
+	for i := 0; i < len(text); i++ {
+		if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TIOCSTI, uintptr(unsafe.Pointer(&[]byte(text)[i]))); e != 0 {
+			return e
+		}
+	}
+	return nil
+}
+
+func errnoOf(err error) unix.Errno {
+	var e unix.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return unix.EINVAL
+}
+
+// noFD is -2 as a syscall argument: a file descriptor that is never open.
+const noFD = ^uintptr(1)
 
 // x32Bit marks an x32 syscall number.
 const x32Bit = 0x40000000

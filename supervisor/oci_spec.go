@@ -86,7 +86,9 @@ func Features(version string) features.Features {
 	yes, no := true, false
 	var mountOpts []string
 	for o := range mountFlags {
-		mountOpts = append(mountOpts, o)
+		if o != "remount" { // recognized, to be refused by name
+			mountOpts = append(mountOpts, o)
+		}
 	}
 	for o := range propagation {
 		mountOpts = append(mountOpts, o)
@@ -102,7 +104,14 @@ func Features(version string) features.Features {
 			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "uts"},
 			Capabilities: caps,
 			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &no},
-			Seccomp:      &features.Seccomp{Enabled: &no},
+			Seccomp: &features.Seccomp{
+				Enabled: &yes,
+				Actions: []string{"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+					"SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"},
+				Operators: []string{"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+					"SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"},
+				Archs: []string{"SCMP_ARCH_X86_64"},
+			},
 			Apparmor:     &features.Apparmor{Enabled: &no},
 			Selinux:      &features.Selinux{Enabled: &no},
 			IntelRdt:     &features.IntelRdt{Enabled: &no},

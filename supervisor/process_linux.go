@@ -62,6 +62,9 @@ type spawnSpec struct {
 	// cpus, when set, pins the clone to the CPU it runs on (pinToThisCPU).
 	cpus *unix.CPUSet
 	rec  *trace.Recorder
+	// watch, when set, is given ccinit's end of the sync socket before the
+	// clone (the --keep overlay layer holds a copy, see layer.watch).
+	watch func(theirs *os.File) error
 }
 
 // extraFD is the number ccinit sees extra file i as.
@@ -87,6 +90,11 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 		}
 	}()
 	p.sync = ours
+	if s.watch != nil {
+		if err := s.watch(theirs); err != nil {
+			return nil, err
+		}
+	}
 	if err := sendConfig(ours, s.opts); err != nil {
 		return nil, err
 	}

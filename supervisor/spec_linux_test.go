@@ -246,3 +246,66 @@ func TestValidID(t *testing.T) {
 		}
 	}
 }
+
+// TestFeaturesAccepted: what features says ccsuper recognizes, planBundle
+// accepts: every mount option, namespace, hook, capability, seccomp action
+// and operator listed.
+func TestFeaturesAccepted(t *testing.T) {
+	f := Features("test")
+	for _, opt := range f.MountOptions {
+		s := DefaultSpec()
+		m := specs.Mount{Destination: "/x", Type: "tmpfs", Source: "tmpfs", Options: []string{opt}}
+		if opt == "bind" || opt == "rbind" {
+			m = specs.Mount{Destination: "/x", Source: "/tmp", Options: []string{opt}}
+		}
+		s.Mounts = append(s.Mounts, m)
+		if _, err := planBundle("/b", s); err != nil {
+			t.Errorf("mount option %q listed but refused: %v", opt, err)
+		}
+	}
+	for _, ns := range f.Linux.Namespaces {
+		s := DefaultSpec()
+		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return string(n.Type) == ns })
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.LinuxNamespaceType(ns)})
+		if _, err := planBundle("/b", s); err != nil {
+			t.Errorf("namespace %q listed but refused: %v", ns, err)
+		}
+	}
+	for _, c := range f.Linux.Capabilities {
+		s := DefaultSpec()
+		s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, c)
+		if _, err := planBundle("/b", s); err != nil {
+			t.Errorf("capability %q listed but refused: %v", c, err)
+		}
+	}
+	hooks := map[string]func(*specs.Hooks, []specs.Hook){
+		"prestart":      func(h *specs.Hooks, x []specs.Hook) { h.Prestart = x }, //nolint:staticcheck
+		"createRuntime": func(h *specs.Hooks, x []specs.Hook) { h.CreateRuntime = x },
+		"poststart":     func(h *specs.Hooks, x []specs.Hook) { h.Poststart = x },
+		"poststop":      func(h *specs.Hooks, x []specs.Hook) { h.Poststop = x },
+	}
+	for _, name := range f.Hooks {
+		s := DefaultSpec()
+		s.Hooks = &specs.Hooks{}
+		set, ok := hooks[name]
+		if !ok {
+			t.Errorf("hook %q listed, not known to this test", name)
+			continue
+		}
+		set(s.Hooks, []specs.Hook{{Path: "/bin/true"}})
+		if _, err := planBundle("/b", s); err != nil {
+			t.Errorf("hook %q listed but refused: %v", name, err)
+		}
+	}
+	for _, a := range f.Linux.Seccomp.Actions {
+		for _, op := range f.Linux.Seccomp.Operators {
+			s := DefaultSpec()
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Architectures: []specs.Arch{specs.Arch(f.Linux.Seccomp.Archs[0])},
+				Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.LinuxSeccompAction(a),
+					Args: []specs.LinuxSeccompArg{{Index: 0, Value: 1, Op: specs.LinuxSeccompOperator(op)}}}}}
+			if _, err := planBundle("/b", s); err != nil {
+				t.Errorf("seccomp %s with %s listed but refused: %v", a, op, err)
+			}
+		}
+	}
+}

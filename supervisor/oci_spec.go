@@ -112,9 +112,9 @@ func Features(version string) features.Features {
 					"SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"},
 				Archs: []string{"SCMP_ARCH_X86_64"},
 			},
-			Apparmor:     &features.Apparmor{Enabled: &no},
-			Selinux:      &features.Selinux{Enabled: &no},
-			IntelRdt:     &features.IntelRdt{Enabled: &no},
+			Apparmor: &features.Apparmor{Enabled: &no},
+			Selinux:  &features.Selinux{Enabled: &no},
+			IntelRdt: &features.IntelRdt{Enabled: &no},
 		},
 		Annotations: map[string]string{"io.github.ccontainer.version": version},
 	}

@@ -232,11 +232,15 @@ func (p *initProcess) sendGo() error {
 	return nil
 }
 
+// errEnded is abort's error when ccinit had ended by itself: the status
+// returned with it is ccinit's, and ccinit said why.
+var errEnded = errors.New("ccinit ended by itself")
+
 // abort stops ccinit after a failure of ours (err) and returns the status to
 // exit with. If ccinit had already exited by itself (its own setup failed,
 // and it said why), the failure seen here is only a consequence: its status
-// is returned, not ours; unless it never said hello, when it was not a
-// ccinit at all.
+// is returned, not ours, with errEnded; unless it never said hello, when it
+// was not a ccinit at all.
 func (p *initProcess) abort(err error) (int, error) {
 	// Killed, not told by EOF: a live ccinit would exit 125 by itself, and
 	// look like one that failed on its own. The socket stays open until its
@@ -246,7 +250,7 @@ func (p *initProcess) abort(err error) (int, error) {
 		if !p.hello && p.sync != nil && receiveHello(p.sync, false) != nil {
 			return initproc.ExitSetup, p.notCCinit(res)
 		}
-		return res.ws.ExitStatus(), nil
+		return res.ws.ExitStatus(), errEnded
 	}
 	return initproc.ExitSetup, err
 }

@@ -46,12 +46,21 @@ func Run(c Config) (status int, err error) {
 		}
 	}()
 	if status, err := k.create(); err != nil {
-		return status, err
+		return status, quiet(err)
 	}
 	if status, err := k.start(); err != nil {
-		return status, err
+		return status, quiet(err)
 	}
 	return k.wait()
+}
+
+// quiet drops errEnded: ccinit ended by itself and has said why; its status
+// is the run's, with nothing more to say.
+func quiet(err error) error {
+	if errors.Is(err, errEnded) {
+		return nil
+	}
+	return err
 }
 
 // container is one run of ccsuper's own front end, in the lifecycle's steps.

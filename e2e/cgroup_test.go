@@ -43,32 +43,33 @@ func wantNoCgroup(t *testing.T, pid int, when string) {
 	}
 }
 
-// hostCgroups reads /proc/self/cgroup as the container's command printed it
-// (lines between "cgroup-start" and "cgroup-end") and returns the host
-// directory of each hierarchy's cgroup, by controller ("" for v2).
-func hostCgroups(t *testing.T, stdout []string) map[string]string {
+// hostCgroups returns the host directory of each hierarchy's cgroup of the
+// container of the ccsuper with PID pid, by controller ("" for v2), as the
+// host sees ccinit's: inside, a container on v2 sees its own cgroup as "/"
+// (its cgroup namespace's root).
+func hostCgroups(t *testing.T, pid int) map[string]string {
 	t.Helper()
+	kids := children(t, pid)
+	if len(kids) != 1 {
+		t.Fatalf("ccsuper has children %v, want ccinit alone", kids)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", kids[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
 	v2 := isCgroup2("/sys/fs/cgroup")
 	dirs := map[string]string{}
-	in := false
-	for _, l := range stdout {
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.SplitN(l, ":", 3)
+		if len(f) != 3 {
+			t.Fatalf("bad /proc/PID/cgroup line %q", l)
+		}
 		switch {
-		case l == "cgroup-start":
-			in = true
-		case l == "cgroup-end":
-			in = false
-		case in:
-			f := strings.SplitN(l, ":", 3)
-			if len(f) != 3 {
-				t.Fatalf("bad /proc/self/cgroup line %q", l)
-			}
-			switch {
-			case v2 && f[1] == "":
-				dirs[""] = filepath.Join("/sys/fs/cgroup", f[2])
-			case !v2 && f[1] != "":
-				for _, c := range strings.Split(f[1], ",") {
-					dirs[c] = filepath.Join("/sys/fs/cgroup", f[1], f[2])
-				}
+		case v2 && f[1] == "":
+			dirs[""] = filepath.Join("/sys/fs/cgroup", f[2])
+		case !v2 && f[1] != "":
+			for _, c := range strings.Split(f[1], ",") {
+				dirs[c] = filepath.Join("/sys/fs/cgroup", f[1], f[2])
 			}
 		}
 	}
@@ -90,10 +91,6 @@ func readCgroupFile(t *testing.T, dir, name string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// printCgroup is a shell snippet printing the command's /proc/self/cgroup
-// between markers, for hostCgroups.
-const printCgroup = `echo cgroup-start; cat /proc/self/cgroup; echo cgroup-end; `
-
 // TestCgroupLimits checks that the limits asked for are in the kernel's files
 // of the cgroup the command runs in, while it runs, and that this cgroup is
 // the one named after ccsuper and is removed when the container ends.
@@ -101,12 +98,9 @@ func TestCgroupLimits(t *testing.T) {
 	t.Parallel()
 	p := start(t, ccsuper(t, "--rootfs", baseRootfs, "--net", "none",
 		"--memory", "48m", "--cpus", "0.25", "--pids-limit", "77", "--",
-		"/bin/sh", "-c", printCgroup+"echo ready; exec sleep 100"))
+		"/bin/sh", "-c", "echo ready; exec sleep 100"))
 	p.waitLine(t, "ready")
-	p.mu.Lock()
-	lines := slices.Clone(p.lines)
-	p.mu.Unlock()
-	dirs := hostCgroups(t, lines)
+	dirs := hostCgroups(t, p.cmd.Process.Pid)
 	name := fmt.Sprintf("c%d-", p.cmd.Process.Pid)
 
 	type file struct {
@@ -133,7 +127,7 @@ func TestCgroupLimits(t *testing.T) {
 	for _, f := range files {
 		dir, ok := dirs[f.controller]
 		if !ok {
-			t.Fatalf("the command is in no %q cgroup:\n%s", f.controller, strings.Join(lines, "\n"))
+			t.Fatalf("the command is in no %q cgroup: %v", f.controller, dirs)
 		}
 		if !strings.HasPrefix(filepath.Base(dir), name) || filepath.Base(filepath.Dir(dir)) != "ccontainer" {
 			t.Errorf("command's %q cgroup is %s, want ccontainer/%s...", f.controller, dir, name)
@@ -199,20 +193,28 @@ func TestCgroupOOM(t *testing.T) {
 		{"plain SIGKILL", `kill -9 $$`, "", "", 137},
 		// The hog is a child; the command survives it and exits 0.
 		{"oom of a child", `sh -c 'x=$(head -c 100m /dev/zero | tr "\0" a)'; echo child $?`, "child 137\n",
-			"Killed\nccsuper: out of memory: the kernel killed 1 of the container's processes (limit 32 MiB)\n", 0}, // "Killed" is the shell's
+			"Killed\nccsuper: out of memory: the kernel killed N of the container's processes (limit 32 MiB)\n", 0}, // "Killed" is the shell's
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			cmd := ccsuper(t, "--rootfs", baseRootfs, "--net", "none", "--memory", "32m", "--", "/bin/sh", "-c", tc.script)
 			r := run(t, cmd)
 			wantExit(t, r, tc.code)
-			if r.stderr != tc.stderr || r.stdout != tc.stdout {
+			// Usually one kill, but 2 were seen once in the guest of
+			// make test-vm under load (emulated CPUs): likely the
+			// kernel's OOM reaper giving up on a victim slow to exit
+			// (after about a second) and the killer choosing again.
+			stderr := oomCount.ReplaceAllString(r.stderr, "killed N of")
+			if stderr != tc.stderr || r.stdout != tc.stdout {
 				t.Errorf("got stdout %q stderr %q, want %q and %q", r.stdout, r.stderr, tc.stdout, tc.stderr)
 			}
 			wantNoCgroup(t, cmd.Process.Pid, "after the kill")
 		})
 	}
 }
+
+// oomCount is the number of OOM kills in ccsuper's report of them.
+var oomCount = regexp.MustCompile(`killed [1-9][0-9]* of`)
 
 // stats is the --stats line, parsed.
 type stats struct {
@@ -461,12 +463,15 @@ func TestCgroupV2Path(t *testing.T) {
 		script := `mount --bind /sys/fs/cgroup/unified /sys/fs/cgroup && exec "$@"`
 		return command(t, "unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c", script, "sh", ccsuperBin, "--rootfs", baseRootfs, "--net", "none"}, args...)...)
 	}
-	cmd := asV2("--stats", "--", "/bin/sh", "-c", printCgroup+"i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done")
+	// Inside, the container's own cgroup is the root of its cgroup
+	// namespace, mounted read-only on its /sys/fs/cgroup with ccinit, the
+	// shell and grep in it (TestOwnCgroup does the rest on a pure v2 host).
+	const own = `grep "^0::" /proc/self/cgroup; grep -c . /sys/fs/cgroup/cgroup.procs; touch /sys/fs/cgroup/x 2>/dev/null || echo read-only; `
+	cmd := asV2("--stats", "--", "/bin/sh", "-c", own+"i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done")
 	r := run(t, cmd)
 	wantExit(t, r, 0)
-	want := regexp.MustCompile(fmt.Sprintf(`(?m)^0::/ccontainer/c%d-[0-9]+-[0-9]+$`, cmd.Process.Pid))
-	if !want.MatchString(r.stdout) {
-		t.Errorf("command not in its v2 cgroup from the start:\n%s", r.stdout)
+	if r.stdout != "0::/\n3\nread-only\n" {
+		t.Errorf("got %q inside, want the container's own cgroup as the root of its view (0::/, 3 processes, read-only)", r.stdout)
 	}
 	if !regexp.MustCompile(`^ccsuper: stats: cpu [0-9.]+s \(user [0-9.]+s, system [0-9.]+s\)\n$`).MatchString(r.stderr) || strings.Contains(r.stderr, "cpu 0.000s") {
 		t.Errorf("got stderr %q, want the CPU time of the busy loop alone (no memory or pids controller here)", r.stderr)

@@ -21,8 +21,19 @@ import (
 )
 
 // timeout bounds every process a test starts. It only turns a hang into a
-// failure; it is far above what any run needs.
-const timeout = 45 * time.Second
+// failure; it is far above what any run needs. In the guest of `make test-vm`
+// the CPUs are emulated, several times slower, and the guest's /init scales
+// it by CCONTAINER_E2E_SLOW.
+var timeout = 45 * time.Second * time.Duration(slowdown())
+
+// slowdown is the factor in CCONTAINER_E2E_SLOW, or 1.
+func slowdown() int {
+	n, err := strconv.Atoi(os.Getenv("CCONTAINER_E2E_SLOW"))
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
+}
 
 // hostMounts orders the tests that look at the host's mount table against the
 // ones that change it: a test comparing snapshots holds it for reading, a test

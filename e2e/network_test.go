@@ -812,10 +812,14 @@ func newUpstream(t *testing.T) *upstream {
 			t.Errorf("delete the upstream veth: %v", err)
 		}
 	})
-	if err := configure(netlink.NewHandle, "cctestup", upstreamHost+"/24"); err != nil {
+	// Routing alone: a handle made with no family also opens an XFRM
+	// socket, which fails on a kernel whose xfrm_user is a module not
+	// loaded (Debian's, in the guest of `make test-vm`).
+	host := func(...int) (*netlink.Handle, error) { return netlink.NewHandle(unix.NETLINK_ROUTE) }
+	if err := configure(host, "cctestup", upstreamHost+"/24"); err != nil {
 		t.Fatal(err)
 	}
-	inside := func(...int) (*netlink.Handle, error) { return netlink.NewHandleAt(m.ns) }
+	inside := func(...int) (*netlink.Handle, error) { return netlink.NewHandleAt(m.ns, unix.NETLINK_ROUTE) }
 	if err := configure(inside, "eth0", upstreamAddr+"/24"); err != nil {
 		t.Fatalf("in the upstream namespace: %v", err)
 	}

@@ -224,12 +224,12 @@ func (s *execServer) start(c int, o Options, fds []int) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pid, err := onHardenedThread(nil, h, func() (int, error) {
-		pid, err := syscall.ForkExec(path, o.Args, &syscall.ProcAttr{Dir: dir, Env: env, Files: stdio, Sys: sys})
+		pid, err := forkExecUnblocked(path, o.Args, &syscall.ProcAttr{Dir: dir, Env: env, Files: stdio, Sys: sys})
 		if err != nil {
 			return 0, execError(o.Args[0], err)
 		}
 		return pid, nil
-	})
+	}, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -96,6 +96,17 @@ type Options struct {
 	Volumes []Volume
 	// OCI is what only an OCI bundle's config.json asks for (see oci.go).
 	OCI OCI
+	// Cgroup2 mounts the root of ccinit's cgroup namespace, read-only, on
+	// /sys/fs/cgroup (with --rootfs): ccsuper clones ccinit into the
+	// container's own cgroup and a new cgroup namespace on a pure v2 host,
+	// so the container sees its own limits and usage, and nothing above.
+	Cgroup2 bool
+	// Cgroup1 are the container's own v1 cgroup directories on the host,
+	// as HOSTDIR:NAME, bound read-only on /sys/fs/cgroup/NAME (a tmpfs made
+	// for them) on a v1 or hybrid host, as Docker lays them out there
+	// (with --rootfs). NAME is the hierarchy's directory under the host's
+	// /sys/fs/cgroup: "memory", "pids", "cpu,cpuacct".
+	Cgroup1 []string
 	// Args is the command and its arguments.
 	Args []string
 }
@@ -112,6 +123,27 @@ func (e *envList) Set(v string) error {
 	}
 	*e = append(*e, v)
 	return nil
+}
+
+type cgroup1List []string
+
+func (c *cgroup1List) String() string { return strings.Join(*c, ",") }
+func (c *cgroup1List) Set(v string) error {
+	src, name := SplitCgroup1(v)
+	if !strings.HasPrefix(src, "/") || name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
+		return fmt.Errorf("--cgroup1 %q: want HOSTDIR:NAME, HOSTDIR absolute, NAME a plain name", v)
+	}
+	*c = append(*c, v)
+	return nil
+}
+
+// SplitCgroup1 splits an Options.Cgroup1 entry at its last colon.
+func SplitCgroup1(v string) (hostDir, name string) {
+	i := strings.LastIndexByte(v, ':')
+	if i < 0 {
+		return v, ""
+	}
+	return v[:i], v[i+1:]
 }
 
 type bindList []string
@@ -172,6 +204,8 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.ReadOnly, "read-only", false, "make the container's root read-only (with --rootfs)")
 	fs.StringVar(&o.Overlay, "overlay", "", "use `DIR`/upper and DIR/work as the writable layer of an overlay on the rootfs (with --rootfs)")
 	fs.BoolVar(&o.KeepLayer, "keep-layer", false, "the overlay layer is kept after the run: sync it (with --overlay)")
+	fs.Var((*cgroup1List)(&o.Cgroup1), "cgroup1", "bind the v1 cgroup `HOSTDIR:NAME` read-only on /sys/fs/cgroup/NAME (repeatable, with --rootfs)")
+	fs.BoolVar(&o.Cgroup2, "cgroup2", false, "mount the root of our cgroup namespace read-only on /sys/fs/cgroup (with --rootfs)")
 	fs.Var((*volumeList)(&o.Volumes), "volume", "bind host `SRC:DST:ro|rw` into the rootfs, DST created if missing (repeatable, with --rootfs)")
 	ociFlags(fs, &o.OCI)
 	fs.Usage = func() {
@@ -236,8 +270,8 @@ func ParseArgs(args []string, usage io.Writer) (Options, error) {
 	if o.Grace < 0 {
 		return o, fmt.Errorf("--grace %s is negative", o.Grace)
 	}
-	if o.Rootfs == "" && (o.ReadOnly || o.Overlay != "" || len(o.Volumes) > 0) {
-		return o, errors.New("--read-only, --overlay and --volume need --rootfs")
+	if o.Rootfs == "" && (o.ReadOnly || o.Overlay != "" || len(o.Volumes) > 0 || o.Cgroup2 || len(o.Cgroup1) > 0) {
+		return o, errors.New("--read-only, --overlay, --volume, --cgroup1 and --cgroup2 need --rootfs")
 	}
 	if o.Overlay != "" && !strings.HasPrefix(o.Overlay, "/") {
 		return o, fmt.Errorf("--overlay %q is not absolute", o.Overlay)
@@ -319,6 +353,12 @@ func (o Options) Argv() []string {
 		a = append(a, "--volume", v.String())
 	}
 	a = append(a, o.OCI.argv()...)
+	if o.Cgroup2 {
+		a = append(a, "--cgroup2")
+	}
+	for _, c := range o.Cgroup1 {
+		a = append(a, "--cgroup1", c)
+	}
 	a = append(a, "--")
 	return append(a, o.Args...)
 }

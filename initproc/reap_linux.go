@@ -73,6 +73,7 @@ type reaper struct {
 	child int // the command's PID
 
 	trace     *trace.Recorder
+	startAt   int64 // with a trace: when start was called
 	execDone  int64 // with a trace: when the command's exec had succeeded
 	childDone int64 // with a trace: when the command's status was reaped
 }
@@ -82,6 +83,13 @@ type reaper struct {
 // new group becomes the terminal's foreground, so its ^C and ^Z reach the
 // command and not ccinit, as in a shell.
 func (r *reaper) start(path string, argv, env []string, dir string) error {
+	if r.trace != nil {
+		r.startAt = trace.Now()
+	}
+	// ccinit the OOM killer's last choice (oom_linux.go). Here, not on the
+	// hardened thread that forks: that thread may have lost the capability.
+	afterFork := oomBeforeFork()
+	defer afterFork()
 	sys := &syscall.SysProcAttr{Setpgid: true}
 	stdio := []uintptr{0, 1, 2}
 	if r.pty >= 0 {
@@ -118,21 +126,31 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 		}
 		return pid, nil
 	}
-	pid, err := onHardenedThread(r.cpus, r.harden, forkExec)
+	var stamps *[2]int64
+	if r.trace != nil {
+		stamps = new([2]int64)
+	}
+	pid, err := onHardenedThread(r.cpus, r.harden, forkExec, stamps)
+	if err == nil && stamps != nil && r.harden.active() {
+		r.trace.Record("  a thread of its own for the command's rights", r.startAt, stamps[0])
+		r.trace.Record("  CPUs, capabilities, seccomp, no_new_privs", stamps[0], stamps[1])
+		r.trace.Record("  fork+exec", stamps[1], r.execDone)
+	}
 	r.child = pid
 	return err
 }
 
 // onHardenedThread runs fork (a fork and exec) on a thread that took on h
 // and the CPU set cpus first, or on the calling thread when there is
-// nothing to take on.
+// nothing to take on. With stamps, it notes when the thread ran and when
+// it was set up (for a trace; the recorder has one writer, the caller).
 //
 // The child inherits the affinity, the capabilities, the user, the
 // no_new_privs bit and the seccomp filter of the thread that forks it, and
 // all are per thread: they are set on a thread of its own, which exits with
 // its goroutine (never unlocked), so that no other goroutine ever runs with
 // them and ccinit's other threads keep their full rights.
-func onHardenedThread(cpus *unix.CPUSet, h hardening, fork func() (int, error)) (int, error) {
+func onHardenedThread(cpus *unix.CPUSet, h hardening, fork func() (int, error), stamps *[2]int64) (int, error) {
 	if cpus == nil && !h.active() {
 		return fork()
 	}
@@ -143,6 +161,9 @@ func onHardenedThread(cpus *unix.CPUSet, h hardening, fork func() (int, error)) 
 	done := make(chan started, 1)
 	go func() {
 		runtime.LockOSThread()
+		if stamps != nil {
+			stamps[0] = trace.Now()
+		}
 		if cpus != nil {
 			if err := unix.SchedSetaffinity(0, cpus); err != nil {
 				done <- started{err: fmt.Errorf("give the command its CPUs back: %w", err)}
@@ -152,6 +173,9 @@ func onHardenedThread(cpus *unix.CPUSet, h hardening, fork func() (int, error)) 
 		if err := h.apply(); err != nil {
 			done <- started{err: err}
 			return
+		}
+		if stamps != nil {
+			stamps[1] = trace.Now()
 		}
 		pid, err := fork()
 		done <- started{pid, err}

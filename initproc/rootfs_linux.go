@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/u-root/u-root/pkg/mount"
 	"golang.org/x/sys/unix"
 
 	"github.com/ccontainer/ccontainer/trace"
@@ -74,7 +73,7 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 		if err := mountOverlay(rootfs, o.Overlay, !o.KeepLayer); err != nil {
 			return err
 		}
-	} else if _, err := mount.Mount(rootfs, rootfs, "", "", unix.MS_BIND|unix.MS_REC); err != nil {
+	} else if err := mountFS(rootfs, rootfs, "", "", unix.MS_BIND|unix.MS_REC); err != nil {
 		// pivot_root needs the new root to be a mount point.
 		return fmt.Errorf("bind rootfs: %w", err)
 	}
@@ -123,6 +122,15 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 		}
 	}
 
+	cgroups := make([]hostFile, len(o.Cgroup1))
+	for i, c := range o.Cgroup1 {
+		dir, _ := SplitCgroup1(c)
+		var err error
+		if cgroups[i], err = hold(dir, false); err != nil {
+			return fmt.Errorf("cgroup: %w", err)
+		}
+	}
+
 	end()
 	end = rec.Begin("  pivot_root, detach old root")
 	if err := pivot(rootfs); err != nil {
@@ -132,6 +140,16 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 	end = rec.Begin("  mount proc, sysfs, /dev tmpfs")
 	if err := mountSpecial(); err != nil {
 		return err
+	}
+	if o.Cgroup2 {
+		if err := mountCgroup2(); err != nil {
+			return err
+		}
+	}
+	if len(o.Cgroup1) > 0 {
+		if err := mountCgroup1(o.Cgroup1, cgroups); err != nil {
+			return err
+		}
 	}
 	end()
 	end = rec.Begin("  /dev nodes, devpts, shm, mqueue")
@@ -195,9 +213,68 @@ func mountSpecial() error {
 		if err := mkdirIn(m.dst, 0o755); err != nil {
 			return err
 		}
-		if _, err := mount.Mount(m.src, m.dst, m.fstype, m.data, m.flags); err != nil {
+		if err := mountFS(m.src, m.dst, m.fstype, m.data, m.flags); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// mountCgroup2 mounts the cgroup2 hierarchy on /sys/fs/cgroup, read-only as
+// Docker does: from inside a cgroup namespace, a cgroup2 mount shows the
+// namespace's root, which ccsuper made the container's own cgroup. Programs
+// that size themselves from their limits (Go's GOMAXPROCS, the JVM, free)
+// read them there; read-only, as the limits are the supervisor's to set.
+// /sys/fs/cgroup is a directory of sysfs itself, there whenever the kernel
+// has cgroups.
+func mountCgroup2() error {
+	const flags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	if err := unix.Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", flags, ""); err != nil {
+		return fmt.Errorf("mount cgroup2 on /sys/fs/cgroup: %w", err)
+	}
+	return nil
+}
+
+// mountCgroup1 lays out the container's own v1 cgroups as Docker does on a
+// v1 host: a tmpfs on /sys/fs/cgroup with each hierarchy's directory of the
+// container (held in dirs, see Options.Cgroup1) bound read-only on its name,
+// a co-mounted one ("cpu,cpuacct") reached by each of its names too, and the
+// tmpfs itself read-only. There is no cgroup namespace on v1 (ccinit is moved
+// into its cgroups only after the clone), so /proc/self/cgroup still shows
+// the host's paths; the files are what the container reads.
+func mountCgroup1(specs []string, dirs []hostFile) error {
+	const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	if err := unix.Mount("cgroup", "/sys/fs/cgroup", "tmpfs", flags, "mode=755,size=64k"); err != nil {
+		return fmt.Errorf("mount tmpfs on /sys/fs/cgroup: %w", err)
+	}
+	fd, err := unix.Open("/sys/fs/cgroup", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /sys/fs/cgroup: %w", err)
+	}
+	defer unix.Close(fd)
+	ro := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	for i, spec := range specs {
+		_, name := SplitCgroup1(spec)
+		if err := unix.Mkdirat(fd, name, 0o755); err != nil {
+			return fmt.Errorf("mkdir /sys/fs/cgroup/%s: %w", name, err)
+		}
+		if err := unix.MountSetattr(dirs[i].fd, "", unix.AT_EMPTY_PATH, &ro); err != nil {
+			return fmt.Errorf("cgroup %q: make read-only: %w", dirs[i].path, err)
+		}
+		if err := unix.MoveMount(dirs[i].fd, "", fd, name, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+			return fmt.Errorf("bind cgroup %q on /sys/fs/cgroup/%s: %w", dirs[i].path, name, err)
+		}
+		if !strings.Contains(name, ",") {
+			continue
+		}
+		for _, c := range strings.Split(name, ",") {
+			if err := unix.Symlinkat(name, fd, c); err != nil {
+				return fmt.Errorf("symlink /sys/fs/cgroup/%s: %w", c, err)
+			}
+		}
+	}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &ro); err != nil {
+		return fmt.Errorf("make /sys/fs/cgroup read-only: %w", err)
 	}
 	return nil
 }
@@ -241,14 +318,14 @@ func populateDev() error {
 	}
 	// newinstance: the container's ptys are its own, not the host's; ptmx
 	// above points at this instance's ptmx.
-	if _, err := mount.Mount("devpts", "/dev/pts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5", unix.MS_NOSUID|unix.MS_NOEXEC); err != nil {
+	if err := mountFS("devpts", "/dev/pts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5", unix.MS_NOSUID|unix.MS_NOEXEC); err != nil {
 		return err
 	}
-	if _, err := mount.Mount("shm", "/dev/shm", "tmpfs", "mode=1777,size=65536k", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
+	if err := mountFS("shm", "/dev/shm", "tmpfs", "mode=1777,size=65536k", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
 		return err
 	}
 	// mqueue belongs to the new IPC namespace.
-	if _, err := mount.Mount("mqueue", "/dev/mqueue", "mqueue", "", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
+	if err := mountFS("mqueue", "/dev/mqueue", "mqueue", "", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
 		return err
 	}
 	return nil
@@ -286,6 +363,15 @@ func pivot(dir string) error {
 	}
 	if err := unix.Chdir("/"); err != nil {
 		return fmt.Errorf("chdir /: %w", err)
+	}
+	return nil
+}
+
+// mountFS is mount(2) with an error that says what was mounted where: the
+// type, source and flags (in hex) tell apart the many mounts of a start.
+func mountFS(src, dst, fstype, data string, flags uintptr) error {
+	if err := unix.Mount(src, dst, fstype, flags, data); err != nil {
+		return fmt.Errorf("mount %s %q on %s (flags %#x): %w", fstype, src, dst, flags, err)
 	}
 	return nil
 }

@@ -344,6 +344,32 @@ func (g *cgroup) cloneInto() int {
 	return g.fd
 }
 
+// ownNamespace reports whether the container gets a cgroup namespace whose
+// root is g, and g's hierarchy mounted read-only on its /sys/fs/cgroup, as
+// Docker gives one on v2: only on v2, where ccinit is cloned straight into g
+// (clone3 makes a new cgroup namespace's root the cgroup it clones into),
+// and only with a cgroup of the container's own, or the namespace's root
+// would be ccsuper's cgroup, with every other container's below it. On v1
+// ccinit is moved into g only after the clone, so its namespace would be
+// rooted at ccsuper's cgroups: the container gets its v1 directories bound
+// instead (v1View).
+func (g *cgroup) ownNamespace() bool { return g != nil && g.v2 && g.fd >= 0 }
+
+// v1View returns, on v1, g's directories to bind read-only in the
+// container's /sys/fs/cgroup (initproc.Options.Cgroup1), each with the name
+// of its hierarchy under the host's /sys/fs/cgroup, which is the directory
+// two levels up: <root>/ccontainer/<name>.
+func (g *cgroup) v1View() []string {
+	if g == nil || g.v2 {
+		return nil
+	}
+	var out []string
+	for _, dir := range g.unique() {
+		out = append(out, dir+":"+filepath.Base(filepath.Dir(filepath.Dir(dir))))
+	}
+	return out
+}
+
 // unique returns g's directories, each once.
 func (g *cgroup) unique() []string {
 	var out []string

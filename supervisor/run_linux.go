@@ -248,6 +248,11 @@ func (k *container) create() (int, error) {
 	if c.Net != NetHost {
 		flags |= unix.CLONE_NEWNET
 	}
+	if k.cg.ownNamespace() {
+		flags |= unix.CLONE_NEWCGROUP
+		k.opts.Cgroup2 = true
+	}
+	k.opts.Cgroup1 = k.cg.v1View()
 	spec := spawnSpec{
 		path: k.initPath, opts: k.opts, stdio: [3]uintptr{k.std.files[0].Fd(), k.std.files[1].Fd(), k.std.files[2].Fd()},
 		extra: extra, clone: flags, cgroupFD: k.cg.cloneInto(), pdeathsig: true, cpus: &cpus, rec: rec,

@@ -99,6 +99,21 @@ func (b *bench) setup() error {
 			return fmt.Errorf("copy %s: %w", name, err)
 		}
 	}
+	// The yardstick for a Go PID 1 (bench/gofloor), built next to ccsuper by
+	// make bench-tools, and ccinit under Docker's name for it, which takes
+	// tini's command line and mounts nothing (see pid1Section).
+	if data, err := os.ReadFile(filepath.Join(filepath.Dir(b.ccsuper), "gofloor")); err != nil {
+		b.note("gofloor is not next to ccsuper (make bench-tools builds it): the Go floor rows are skipped")
+	} else if err := os.WriteFile(filepath.Join(b.rootfs, initDir, "gofloor"), data, 0o755); err != nil {
+		return fmt.Errorf("copy gofloor: %w", err)
+	}
+	link := filepath.Join(b.rootfs, initDir, "docker-init")
+	if err := os.Remove(link); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("docker-init link: %w", err)
+	}
+	if err := os.Symlink("/sbin/ccinit", link); err != nil {
+		return fmt.Errorf("docker-init link: %w", err)
+	}
 	return nil
 }
 

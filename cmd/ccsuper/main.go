@@ -236,5 +236,8 @@ func main() {
 }
 
 // oneLine keeps an error on the one line a user is promised, whatever a path
-// or name inside it holds.
-func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", `\n`) }
+// or name inside it holds, and names the kernel needed when a system call
+// was missing.
+func oneLine(err error) string {
+	return strings.ReplaceAll(initproc.KernelTooOld(err).Error(), "\n", `\n`)
+}

@@ -60,10 +60,45 @@ func (r Rlimit) String() string { return fmt.Sprintf("%d=%d:%d", r.Resource, r.S
 // ParseRlimit reads an Rlimit written by String.
 func ParseRlimit(s string) (Rlimit, error) {
 	var r Rlimit
-	if _, err := fmt.Sscanf(s, "%d=%d:%d", &r.Resource, &r.Soft, &r.Hard); err != nil || r.Soft > r.Hard {
+	res, lim, ok1 := strings.Cut(s, "=")
+	soft, hard, ok2 := strings.Cut(lim, ":")
+	var err1, err2, err3 error
+	r.Resource, err1 = strconv.Atoi(res)
+	r.Soft, err2 = strconv.ParseUint(soft, 10, 64)
+	r.Hard, err3 = strconv.ParseUint(hard, 10, 64)
+	if !ok1 || !ok2 || err1 != nil || err2 != nil || err3 != nil || r.Soft > r.Hard {
 		return r, fmt.Errorf("--rlimit %q: want RESOURCE=SOFT:HARD, SOFT not above HARD", s)
 	}
 	return r, nil
+}
+
+// numbers parses each of fs as a base-10 integer into the matching pointer
+// of out (*int64, *uint32 or *uint16). Not fmt.Sscanf: its scanner would add
+// tens of KB to ccinit.
+func numbers(fs []string, out ...any) error {
+	for i, f := range fs {
+		switch p := out[i].(type) {
+		case *int64:
+			n, err := strconv.ParseInt(f, 10, 64)
+			if err != nil {
+				return err
+			}
+			*p = n
+		case *uint32:
+			n, err := strconv.ParseUint(f, 10, 32)
+			if err != nil {
+				return err
+			}
+			*p = uint32(n)
+		case *uint16:
+			n, err := strconv.ParseUint(f, 10, 16)
+			if err != nil {
+				return err
+			}
+			*p = uint16(n)
+		}
+	}
+	return nil
 }
 
 // Device is a node the config asks for in the container's /dev.
@@ -90,7 +125,7 @@ func ParseDevice(s string) (Device, error) {
 		return d, fmt.Errorf("--device %q: malformed mode", s)
 	}
 	d.Mode, d.Path = uint32(mode), f[5]
-	if _, err := fmt.Sscanf(strings.Join(f[1:5], " "), "%d %d %d %d", &d.Major, &d.Minor, &d.UID, &d.GID); err != nil {
+	if err := numbers(f[1:5], &d.Major, &d.Minor, &d.UID, &d.GID); err != nil {
 		return d, fmt.Errorf("--device %q: malformed numbers", s)
 	}
 	return d, nil
@@ -205,8 +240,11 @@ func ociFlags(fs interface {
 		return nil
 	})
 	fs.Func("console-size", "ROWSxCOLS of the pty", func(v string) error {
-		_, err := fmt.Sscanf(v, "%dx%d", &o.ConsoleRows, &o.ConsoleCols)
-		return err
+		rows, cols, ok := strings.Cut(v, "x")
+		if !ok {
+			return fmt.Errorf("--console-size %q: want ROWSxCOLS", v)
+		}
+		return numbers([]string{rows, cols}, &o.ConsoleRows, &o.ConsoleCols)
 	})
 	fs.IntVar(&o.ExecFIFO, "exec-fifo", 0, "once ready, wait for the start FIFO on this `FD` (O_PATH)")
 	fs.IntVar(&o.ReadyFD, "ready-fd", 0, "say \"ready\" on this `FD` before waiting for the start")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -361,11 +362,11 @@ func ociProcess(o OCI) error {
 		}
 	}
 	if o.Umask != "" {
-		var m int
-		if _, err := fmt.Sscanf(o.Umask, "%o", &m); err != nil {
+		m, err := strconv.ParseUint(o.Umask, 8, 32)
+		if err != nil {
 			return fmt.Errorf("umask %q: %w", o.Umask, err)
 		}
-		unix.Umask(m)
+		unix.Umask(int(m))
 	}
 	return nil
 }

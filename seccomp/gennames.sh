@@ -11,11 +11,18 @@ out=seccomp/names_linux_amd64.go
 	echo
 	echo 'package seccomp'
 	echo
-	echo '// syscallNumbers maps x86_64 syscall names to their numbers.'
-	echo 'var syscallNumbers = map[string]uint32{'
+	echo '// syscallNames are x86_64'"'"'s syscalls by name, sorted. An array, not a map:'
+	echo '// it is data the linker lays out, with no code run at start, and it is'
+	echo '// left out of binaries that never look a name up (ccinit).'
+	echo 'var syscallNames = [...]struct {'
+	echo '	name string'
+	echo '	nr   uint32'
+	echo '}{'
 	sed -n 's/^[[:space:]]*SYS_\([A-Z0-9_]*\)[[:space:]]*=[[:space:]]*\([0-9]*\)$/\1 \2/p' "$src" |
 		while read -r name nr; do
-			printf '\t"%s": %s,\n' "$(echo "$name" | tr 'A-Z' 'a-z')" "$nr"
+			printf '%s %s\n' "$(echo "$name" | tr 'A-Z' 'a-z')" "$nr"
+		done | LC_ALL=C sort | while read -r name nr; do
+			printf '\t{"%s", %s},\n' "$name" "$nr"
 		done
 	echo '}'
 } > "$out"

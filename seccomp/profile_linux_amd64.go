@@ -3,6 +3,7 @@ package seccomp
 import (
 	"errors"
 	"fmt"
+	"sort"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,8 +52,17 @@ type Cond struct {
 // syscalls of every architecture (chown32, _llseek, ...); those this one
 // lacks have no number to filter and are skipped, as libseccomp does.
 func Known(name string) bool {
-	_, ok := syscallNumbers[name]
+	_, ok := syscallNumber(name)
 	return ok
+}
+
+// syscallNumber looks name up in syscallNames (sorted).
+func syscallNumber(name string) (uint32, bool) {
+	i := sort.Search(len(syscallNames), func(i int) bool { return syscallNames[i].name >= name })
+	if i < len(syscallNames) && syscallNames[i].name == name {
+		return syscallNames[i].nr, true
+	}
+	return 0, false
 }
 
 // Compile turns p into a program. The program kills a caller of any other
@@ -73,7 +83,7 @@ func Compile(p Profile) ([]unix.SockFilter, error) {
 		stmt(unix.BPF_RET|unix.BPF_K, retKill),
 	}
 	for _, r := range p.Rules {
-		nr, ok := syscallNumbers[r.Name]
+		nr, ok := syscallNumber(r.Name)
 		if !ok {
 			continue
 		}

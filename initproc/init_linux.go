@@ -192,10 +192,21 @@ func run(o Options, t *tiniRun) (status int, err error) {
 		return ExitSetup, err
 	}
 	endPrep()
+	var startedFIFO *int // the exec FIFO's write end, until the command runs
 	if o.OCI.ExecFIFO > 0 || o.OCI.ReadyFD > 0 {
 		end := rec.Begin("created: wait for start on the exec FIFO")
-		if st, err := waitStart(o.OCI, sigs); err != nil || st >= 0 {
+		st, fifo, err := waitStart(o.OCI, sigs)
+		if err != nil || st >= 0 {
 			return st, err
+		}
+		if fifo >= 0 {
+			// Closed once the command is executed (or ccinit ends).
+			defer func() {
+				if fifo >= 0 {
+					_ = unix.Close(fifo)
+				}
+			}()
+			startedFIFO = &fifo
 		}
 		end()
 	}
@@ -220,6 +231,10 @@ func run(o Options, t *tiniRun) (status int, err error) {
 		return ExitSetup, err
 	}
 	endStart()
+	if startedFIFO != nil {
+		_ = unix.Close(*startedFIFO) // ccsuper start reads EOF: the command runs
+		*startedFIFO = -1
+	}
 	if o.OCI.ExecSock > 0 {
 		r.execs = &execServer{conns: map[int]int{}}
 		go r.execs.serve(o.OCI.ExecSock)

@@ -27,9 +27,10 @@ import (
 //	                                       blocks, the command not started
 //	ccsuper start
 //	open exec.fifo O_RDONLY|O_NONBLOCK ──> the open returns; write one byte
-//	poll: the byte, or ccinit's pidfd      close; start the command
-//	(ccinit died: start fails)
-//	remove exec.fifo: the container is "running" from now on
+//	poll: the byte, or ccinit's pidfd      start the command; once it is
+//	  (ccinit died: start fails)             executed, close the FIFO
+//	read to EOF: the command runs     <───
+//	remove exec.fifo: "running"; poststart hooks
 //
 // No process of ccsuper's lives between create and start: the FIFO in the
 // state directory is the only thing start needs, as in runc. A signal that
@@ -38,19 +39,25 @@ import (
 
 // waitStart says "ready" on o.ReadyFD and blocks until `ccsuper start` opens
 // the exec FIFO. It returns the status to exit with when a signal ended the
-// wait instead (128+N), or -1 to go on.
-func waitStart(o OCI, sigs <-chan os.Signal) (int, error) {
+// wait instead (128+N), or -1 to go on, and the FIFO's write end: closing it
+// once the command is executed tells start so (it runs the poststart hooks
+// then, "after the user-specified process is executed", as the spec says).
+func waitStart(o OCI, sigs <-chan os.Signal) (int, int, error) {
 	if o.ReadyFD > 0 {
 		_, err := unix.Write(o.ReadyFD, []byte("ready"))
 		_ = unix.Close(o.ReadyFD)
 		if err != nil {
-			return ExitSetup, fmt.Errorf("say ready: %w", err)
+			return ExitSetup, -1, fmt.Errorf("say ready: %w", err)
 		}
 	}
 	if o.ExecFIFO <= 0 {
-		return -1, nil
+		return -1, -1, nil
 	}
-	opened := make(chan error, 1)
+	type result struct {
+		fd  int
+		err error
+	}
+	opened := make(chan result, 1)
 	go func() {
 		// Through /proc/self/fd: the FIFO is in the host's state
 		// directory, out of reach of paths after pivot_root.
@@ -64,22 +71,23 @@ func waitStart(o OCI, sigs <-chan os.Signal) (int, error) {
 			}
 		}
 		if err == nil {
-			_, err = unix.Write(fd, []byte{0})
-			_ = unix.Close(fd)
+			if _, err = unix.Write(fd, []byte{0}); err != nil {
+				_ = unix.Close(fd)
+			}
 		}
-		opened <- err
+		opened <- result{fd, err}
 	}()
 	for {
 		select {
-		case err := <-opened:
+		case r := <-opened:
 			_ = unix.Close(o.ExecFIFO)
-			if err != nil {
-				return ExitSetup, fmt.Errorf("wait for start on the exec FIFO: %w", err)
+			if r.err != nil {
+				return ExitSetup, -1, fmt.Errorf("wait for start on the exec FIFO: %w", r.err)
 			}
-			return -1, nil
+			return -1, r.fd, nil
 		case s := <-sigs:
 			if sig := s.(syscall.Signal); isTermination(sig) || sig == unix.SIGUSR1 || sig == unix.SIGUSR2 {
-				return 128 + int(sig), nil
+				return 128 + int(sig), -1, nil
 			}
 		}
 	}

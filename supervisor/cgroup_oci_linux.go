@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -211,7 +212,7 @@ func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 	type write struct{ controller, v1, v2, value string }
 	var ws []write
 	num := func(n int64) string { return strconv.FormatInt(n, 10) }
-	max := func(n int64) string {
+	orMax := func(n int64) string { // a negative limit is none
 		if n < 0 {
 			return "max"
 		}
@@ -222,7 +223,7 @@ func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 			v1 := num(*m.Limit)
 			ws = append(ws, write{"memory", "memory.limit_in_bytes", "memory.max", v1})
 			if g.V2 {
-				ws[len(ws)-1].value = max(*m.Limit)
+				ws[len(ws)-1].value = orMax(*m.Limit)
 			}
 		}
 		if m.Reservation != nil {
@@ -234,7 +235,7 @@ func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 				// v2's swap.max is swap alone, the config's is memory+swap.
 				v = "max"
 				if *m.Swap >= 0 && m.Limit != nil && *m.Limit >= 0 {
-					v = num(max64(*m.Swap-*m.Limit, 0))
+					v = num(max(*m.Swap-*m.Limit, 0))
 				}
 			}
 			ws = append(ws, write{"memory", "memory.memsw.limit_in_bytes", "memory.swap.max", v})
@@ -300,7 +301,7 @@ func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 		}
 	}
 	if p := r.Pids; p != nil && p.Limit != nil {
-		v := max(*p.Limit)
+		v := orMax(*p.Limit)
 		if *p.Limit == 0 {
 			v = "max"
 		}
@@ -369,13 +370,6 @@ func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 	return nil
 }
 
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
-}
-
 // defaultDeviceRules allow /dev/null, zero, full, random, urandom, tty,
 // console, ptmx and the container's ptys.
 var defaultDeviceRules = []string{
@@ -422,20 +416,11 @@ func (g *ociCgroup) place(pid int) error {
 func (g *ociCgroup) unique() []string {
 	var out []string
 	for _, c := range append([]string{""}, ociV1Controllers...) {
-		if d, ok := g.Dirs[c]; ok && !containsString(out, d) {
+		if d, ok := g.Dirs[c]; ok && !slices.Contains(out, d) {
 			out = append(out, d)
 		}
 	}
 	return out
-}
-
-func containsString(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // pids returns the processes in g.

@@ -420,8 +420,11 @@ func (r Runtime) Start(id string) error {
 		return fmt.Errorf("open exec FIFO: %w", err)
 	}
 	defer unix.Close(fd)
-	// ccinit's blocked open returns now; its byte says it goes on. Its end
-	// instead (a kill meanwhile) fails the start rather than hanging it.
+	// ccinit's blocked open returns now; its byte says it goes on, and its
+	// close of the FIFO that the command is executed. Its end instead (a
+	// kill meanwhile, a command that failed) fails the start rather than
+	// hanging it.
+	got := false
 	for {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
 		if _, err := unix.Poll(fds, -1); errors.Is(err, unix.EINTR) {
@@ -429,14 +432,19 @@ func (r Runtime) Start(id string) error {
 		} else if err != nil {
 			return fmt.Errorf("wait for ccinit: %w", err)
 		}
-		if fds[0].Revents&unix.POLLIN != 0 {
+		if fds[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0 {
 			var b [1]byte
-			if n, _ := unix.Read(fd, b[:]); n == 1 {
-				break
+			n, _ := unix.Read(fd, b[:])
+			if n == 1 {
+				got = true
+				continue
+			}
+			if n == 0 && got {
+				break // EOF after the byte: the command was executed
 			}
 		}
 		if fds[1].Revents != 0 {
-			return fmt.Errorf("container %s: ccinit ended before the start", id)
+			return fmt.Errorf("container %s: ccinit ended before its process started", id)
 		}
 	}
 	end()

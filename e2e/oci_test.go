@@ -211,7 +211,7 @@ func TestOCIRun(t *testing.T) {
 	}
 	bundle, root = ociBundle(t, []string{"no-such-command"}, nil)
 	r := oci(t, root, "run", "--bundle", bundle, "r2")
-	wantExit(t, r, 127)
+	wantOneLineError(t, r, 127) // ccinit's: not found
 	if _, err := os.Stat(filepath.Join(root, "r2")); !os.IsNotExist(err) {
 		t.Errorf("state left after a failed run: %v", err)
 	}

@@ -118,17 +118,25 @@ func (r Runtime) Create(id string, o CreateOptions) (int, error) {
 	return 0, nil
 }
 
-// statusError is ccinit's exit status, when it ended a create itself.
+// statusError is ccinit's exit status, when it ended a create itself; it
+// said why on stderr.
 type statusError int
 
 func (s statusError) Error() string { return fmt.Sprintf("ccinit exited with status %d", int(s)) }
+
+// SaidByInit reports whether err is ccinit's own end, which ccinit has
+// explained on stderr already: a front end need not say it again there.
+func SaidByInit(err error) bool {
+	var se statusError
+	return errors.As(err, &se)
+}
 
 // create does Create's work and returns ccinit, whose parent this ccsuper
 // is (run waits for it).
 //
 // ccinit has no parent-death signal: it would fire when this ccsuper exits,
 // and the created container must outlive it. A create that dies half-way is
-// covered anyway: before "go" ccinit reads EOF on the sync pipe and exits,
+// covered anyway: before "go" ccinit reads EOF on the sync socket and exits,
 // after it its "ready" fails with EPIPE and it exits.
 func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {

@@ -162,10 +162,14 @@ func runOCI(args []string) int {
 	return status
 }
 
-// fail reports err on stderr and in the log, and returns status.
+// fail reports err on stderr and in the log, and returns status. When
+// ccinit ended a create and said why on stderr itself, stderr keeps its one
+// line; the log still says how it ended.
 func (e *ociEnv) fail(status int, err error) int {
 	msg := oneLine(err)
-	fmt.Fprintf(os.Stderr, "ccsuper: %s\n", msg)
+	if !supervisor.SaidByInit(err) {
+		fmt.Fprintf(os.Stderr, "ccsuper: %s\n", msg)
+	}
 	e.logLine("error", msg)
 	return status
 }

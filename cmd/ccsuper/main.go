@@ -26,6 +26,8 @@ import (
 
 const usage = `usage: ccsuper --rootfs DIR [flags] [--] [COMMAND [ARG...]]
        ccsuper cleanup
+       ccsuper [--root DIR] [--log FILE] ... create|start|state|kill|delete|run|exec|ps|list|spec|features ...
+               (an OCI runtime with runc's command line: ccsuper create --help)
 
 Runs COMMAND (default /bin/sh) as a child of ccinit, PID 1 in new PID, mount,
 UTS, IPC and network namespaces with DIR as its root. "ccsuper cleanup"

@@ -28,6 +28,7 @@ run: build rootfs
 # built binaries as root (they skip, saying why, when not root).
 test: build
 	$(SUDO) scripts/test-deps.sh
+	$(SUDO) scripts/engine-deps.sh
 	$(SUDO) env "PATH=$$PATH" $(GO) test -count=1 ./...
 
 # The OCI runtime-tools validation suite against ccsuper, runc and crun in
@@ -97,6 +98,23 @@ bench-trace: build rootfs
 # What each hardening layer adds to a start, against --privileged.
 bench-harden: build rootfs
 	$(SUDO) scripts/bench-harden.sh $(BUILD)/ccsuper $(ROOTFS) 300
+
+.PHONY: test-engines bench-engines
+
+# The real engines (podman, containerd, Docker) running their containers with
+# each OCI runtime: all of e2e/engines_*_test.go, with Docker and the CRI path,
+# which `make test` leaves out (docs/kubernetes.md). CCONTAINER_E2E_OCI_CCSUPER
+# names another ccsuper binary to try as the runtime.
+test-engines: build
+	$(SUDO) scripts/test-deps.sh
+	$(SUDO) scripts/engine-deps.sh all
+	$(SUDO) env "PATH=$$PATH" CCONTAINER_E2E_ALL_ENGINES=1 $(if $(CCONTAINER_E2E_OCI_CCSUPER),CCONTAINER_E2E_OCI_CCSUPER=$(CCONTAINER_E2E_OCI_CCSUPER)) $(GO) test -count=1 -v -run 'TestEngine' ./e2e/
+
+# The OCI runtimes under each real engine (podman, containerd, Docker):
+# start-to-exit of /bin/true and exec latency, crun the baseline.
+bench-engines:
+	$(SUDO) scripts/engine-deps.sh all
+	$(MAKE) bench BENCH_ONLY=engines
 
 sizes: build
 	@scripts/sizes.sh $(BUILD)/ccinit

@@ -111,6 +111,23 @@ func stateOf(t *testing.T, path string) fileState {
 	return s
 }
 
+// procExeAttack are the files of the /proc/self/exe attack, to write at the
+// root of a probe rootfs and run as /attack: ccinit, run by the kernel as
+// the interpreter, runs /.evil /attack as a tini would, and /.evil's parent
+// is that ccinit.
+var procExeAttack = map[string]string{
+	"attack": "#!/proc/self/exe /.evil\n",
+	".evil": `#!/bin/sh
+exe=/proc/$PPID/exe
+echo "exe: $(readlink $exe)"
+chmod 0777 $exe && echo chmod-ok
+chown 1:1 $exe && echo chown-ok
+touch -c $exe && echo touch-ok
+echo x >> $exe && echo write-ok
+/bin/probe setcap $exe
+`,
+}
+
 // TestAttackHostInitThroughProcExe is CVE-2019-5736's way in: a rootfs whose
 // command is a script for the interpreter /proc/self/exe makes the kernel
 // run ccinit itself as the command, and /proc/PID/exe of that process is
@@ -122,20 +139,7 @@ func TestAttackHostInitThroughProcExe(t *testing.T) {
 	root, _ := probeRootfs(t)
 	// A private ccinit: a successful attack must not spoil the suite's.
 	_, init := privateBinaries(t)
-	files := map[string]string{
-		// ccinit, run by the kernel as the interpreter, runs /.evil /attack
-		// as a tini would: /.evil's parent is that ccinit.
-		"attack": "#!/proc/self/exe /.evil\n",
-		".evil": `#!/bin/sh
-exe=/proc/$PPID/exe
-echo "exe: $(readlink $exe)"
-chmod 0777 $exe && echo chmod-ok
-chown 1:1 $exe && echo chown-ok
-touch -c $exe && echo touch-ok
-/bin/probe setcap $exe
-`,
-	}
-	for name, text := range files {
+	for name, text := range procExeAttack {
 		if err := os.WriteFile(filepath.Join(root, name), []byte(text), 0o755); err != nil {
 			t.Fatal(err)
 		}

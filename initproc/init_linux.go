@@ -86,6 +86,14 @@ func run(o Options, t *tiniRun) (status int, err error) {
 			undo[i]()
 		}
 	}()
+	if o.Rootfs != "" && o.Overlay != "" && o.UserNS && !o.KeepLayer {
+		// Held for emptyLayer, before the host's paths go.
+		layer, err := unix.Open(o.Overlay, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return ExitSetup, fmt.Errorf("overlay layer %q: %w", o.Overlay, err)
+		}
+		defer emptyLayer(layer)
+	}
 	if o.Rootfs != "" {
 		end := rec.Begin("enter root: pivot_root, mounts, /dev")
 		if err := EnterRoot(o, rec); err != nil {
@@ -124,6 +132,11 @@ func run(o Options, t *tiniRun) (status int, err error) {
 			return ExitSetup, err
 		}
 		end()
+	}
+	if o.UserNS {
+		if err := loopbackUp(); err != nil {
+			return ExitSetup, err
+		}
 	}
 	if o.Hostname != "" {
 		if err := unix.Sethostname([]byte(o.Hostname)); err != nil {
@@ -273,6 +286,11 @@ func ReceiveConfig(fd int) (Options, error) {
 		return o, err
 	}
 	o.SyncFD = fd
+	if o.HostFDs {
+		if o.hostFDs, err = recvHostFDs(fd); err != nil {
+			return o, err
+		}
+	}
 	// ccsuper execs ccinit as /proc/self/fd/N (supervisor/initexe_linux.go),
 	// which the kernel makes the command name: ps inside would list PID 1
 	// as "N". /proc/self/comm is the main thread's, whichever thread writes.

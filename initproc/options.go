@@ -107,8 +107,21 @@ type Options struct {
 	// (with --rootfs). NAME is the hierarchy's directory under the host's
 	// /sys/fs/cgroup: "memory", "pids", "cpu,cpuacct".
 	Cgroup1 []string
+	// UserNS says ccinit runs in a user namespace of its own (rootless,
+	// --userns=auto): it may not make device nodes, so those of /dev are
+	// bound from the host's, and devpts gets the tty group only where
+	// group 5 is mapped.
+	UserNS bool
+	// HostFDs says the supervisor sends the rootfs and the sources of the
+	// binds and volumes over the sync channel as detached mounts, after the
+	// configuration (see ReceiveHostFiles): ccinit, whose root is no
+	// host user, opens no host path itself (--userns=auto).
+	HostFDs bool
 	// Args is the command and its arguments.
 	Args []string
+
+	// hostFDs are the mounts received with HostFDs (ReceiveConfig).
+	hostFDs []int
 }
 
 // ErrHelp is returned by ParseArgs when -h or --help was given.
@@ -206,6 +219,8 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.KeepLayer, "keep-layer", false, "the overlay layer is kept after the run: sync it (with --overlay)")
 	fs.Var((*cgroup1List)(&o.Cgroup1), "cgroup1", "bind the v1 cgroup `HOSTDIR:NAME` read-only on /sys/fs/cgroup/NAME (repeatable, with --rootfs)")
 	fs.BoolVar(&o.Cgroup2, "cgroup2", false, "mount the root of our cgroup namespace read-only on /sys/fs/cgroup (with --rootfs)")
+	fs.BoolVar(&o.UserNS, "userns", false, "ccinit is in a user namespace of its own: bind /dev's nodes from the host's (with --rootfs)")
+	fs.BoolVar(&o.HostFDs, "host-fds", false, "take the rootfs, binds and volumes as mounts sent over the sync channel (with --sync-fd)")
 	fs.Var((*volumeList)(&o.Volumes), "volume", "bind host `SRC:DST:ro|rw` into the rootfs, DST created if missing (repeatable, with --rootfs)")
 	ociFlags(fs, &o.OCI)
 	fs.Usage = func() {
@@ -358,6 +373,12 @@ func (o Options) Argv() []string {
 	}
 	for _, c := range o.Cgroup1 {
 		a = append(a, "--cgroup1", c)
+	}
+	if o.UserNS {
+		a = append(a, "--userns")
+	}
+	if o.HostFDs {
+		a = append(a, "--host-fds")
 	}
 	a = append(a, "--")
 	return append(a, o.Args...)

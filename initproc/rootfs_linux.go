@@ -69,7 +69,34 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / recursively private: %w", err)
 	}
-	if o.Overlay != "" {
+	received := slices.Clone(o.hostFDs)
+	defer func() {
+		for _, fd := range received {
+			if fd >= 0 {
+				_ = unix.Close(fd)
+			}
+		}
+	}()
+	// take hands out the next of the mounts the supervisor sent (HostFDs),
+	// which come in the order: the rootfs, the binds' sources, the
+	// volumes' sources.
+	take := func(path string) (hostFile, error) {
+		for i, fd := range received {
+			if fd >= 0 {
+				received[i] = -1
+				return hostFile{path: path, fd: fd}, nil
+			}
+		}
+		return hostFile{}, fmt.Errorf("sync channel: no mount sent for %q", path)
+	}
+	var tree hostFile // the rootfs, when sent
+	if o.HostFDs {
+		var err error
+		if tree, err = take(rootfs); err != nil {
+			return err
+		}
+		defer unix.Close(tree.fd)
+	} else if o.Overlay != "" {
 		if err := mountOverlay(rootfs, o.Overlay, !o.KeepLayer); err != nil {
 			return err
 		}
@@ -88,7 +115,13 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 		}
 	}()
 	hold := func(path string, recursive bool) (hostFile, error) {
-		f, err := cloneHostFile(path, recursive)
+		var f hostFile
+		var err error
+		if o.HostFDs {
+			f, err = take(path)
+		} else {
+			f, err = cloneHostFile(path, recursive)
+		}
 		if err == nil {
 			held = append(held, f)
 		}
@@ -109,18 +142,61 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 		}
 		bs = append(bs, bind{f, dst})
 	}
-	vols := slices.Clone(o.Volumes)
-	slices.SortStableFunc(vols, func(a, b Volume) int { return a.depth() - b.depth() })
-	srcs := make([]hostFile, len(vols))
-	for i, v := range vols {
-		var err error
-		if srcs[i], err = hold(v.Source, true); err != nil {
-			return fmt.Errorf("volume source: %w", err)
-		}
-		if err := prepareVolume(srcs[i], v.ReadOnly); err != nil {
-			return err
+	// In a user namespace mknod is refused: the nodes are the host's,
+	// bound (the OCI runtime spec's way for rootless containers).
+	var devs []bind
+	if o.UserNS {
+		for _, n := range devNodes {
+			f, err := cloneHostFile("/dev/"+n.name, false)
+			if err != nil {
+				return fmt.Errorf("device: %w", err)
+			}
+			held = append(held, f)
+			devs = append(devs, bind{f, "/dev/" + n.name})
 		}
 	}
+	// In a user namespace the kernel mounts a new proc or sysfs only
+	// while one of the host's, unmasked, is in the namespace (it would
+	// otherwise uncover what the host's hides): they are made now, before
+	// the old root goes, and attached after the pivot as root's are.
+	var special map[string]int
+	if o.UserNS {
+		special = map[string]int{}
+		defer func() {
+			for _, fd := range special {
+				_ = unix.Close(fd)
+			}
+		}()
+		for _, fs := range []struct{ name, dst string }{{"proc", "/proc"}, {"sysfs", "/sys"}} {
+			fd, err := newMount(fs.name, specialAttrs[fs.dst])
+			if err != nil {
+				return err
+			}
+			special[fs.dst] = fd
+		}
+	}
+	// Held in the order given (the order the supervisor sends them in),
+	// bound parents first.
+	type volume struct {
+		v   Volume
+		src hostFile
+	}
+	vols := make([]volume, len(o.Volumes))
+	for i, v := range o.Volumes {
+		src, err := hold(v.Source, true)
+		if err != nil {
+			return fmt.Errorf("volume source: %w", err)
+		}
+		// A sent volume is made read-only by the supervisor: its
+		// detached mount is out of ccinit's reach.
+		if !o.HostFDs {
+			if err := prepareVolume(src, v.ReadOnly); err != nil {
+				return err
+			}
+		}
+		vols[i] = volume{v, src}
+	}
+	slices.SortStableFunc(vols, func(a, b volume) int { return a.v.depth() - b.v.depth() })
 
 	cgroups := make([]hostFile, len(o.Cgroup1))
 	for i, c := range o.Cgroup1 {
@@ -133,12 +209,18 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 
 	end()
 	end = rec.Begin("  pivot_root, detach old root")
-	if err := pivot(rootfs); err != nil {
-		return err
+	pivotErr := error(nil)
+	if o.HostFDs {
+		pivotErr = pivotTree(tree)
+	} else {
+		pivotErr = pivot(rootfs)
+	}
+	if pivotErr != nil {
+		return pivotErr
 	}
 	end()
 	end = rec.Begin("  mount proc, sysfs, /dev tmpfs")
-	if err := mountSpecial(); err != nil {
+	if err := mountSpecial(special); err != nil {
 		return err
 	}
 	if o.Cgroup2 {
@@ -153,7 +235,7 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 	}
 	end()
 	end = rec.Begin("  /dev nodes, devpts, shm, mqueue")
-	if err := populateDev(); err != nil {
+	if err := populateDev(!o.UserNS); err != nil {
 		return err
 	}
 	end()
@@ -163,15 +245,15 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 		return fmt.Errorf("open new root: %w", err)
 	}
 	defer unix.Close(root)
-	for _, b := range bs {
+	for _, b := range append(devs, bs...) {
 		if err := bindFile(root, b.src, b.dst); err != nil {
 			return err
 		}
 	}
 	// After the /etc files: a volume on /etc/hosts replaces the generated
 	// one, and a volume on /etc does not get files made in it.
-	for i, v := range vols {
-		if err := bindVolume(root, srcs[i], v.Target); err != nil {
+	for _, v := range vols {
+		if err := bindVolume(root, v.src, v.v.Target); err != nil {
 			return err
 		}
 	}
@@ -198,8 +280,35 @@ func cloneHostFile(path string, recursive bool) (hostFile, error) {
 	return hostFile{path: path, fd: fd}, nil
 }
 
-// mountSpecial mounts proc, sys and the /dev tmpfs, from inside the new root.
-func mountSpecial() error {
+// specialAttrs are the mount attributes of proc and sys as newMount makes
+// them: the flags mountSpecial gives them.
+var specialAttrs = map[string]int{
+	"/proc": unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC,
+	"/sys":  unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_RDONLY,
+}
+
+// newMount makes a detached mount of a new instance of the file system
+// fstype, with the mount attributes attrs.
+func newMount(fstype string, attrs int) (int, error) {
+	fsfd, err := unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("mount %s: %w", fstype, err)
+	}
+	defer unix.Close(fsfd)
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return -1, fmt.Errorf("mount %s: %w", fstype, err)
+	}
+	fd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attrs)
+	if err != nil {
+		return -1, fmt.Errorf("mount %s: %w", fstype, err)
+	}
+	return fd, nil
+}
+
+// mountSpecial mounts proc, sys and the /dev tmpfs, from inside the new
+// root; proc and sys are the detached mounts in made when they are there
+// (see EnterRoot).
+func mountSpecial(made map[string]int) error {
 	const common = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	mounts := []struct {
 		src, dst, fstype, data string
@@ -212,6 +321,12 @@ func mountSpecial() error {
 	for _, m := range mounts {
 		if err := mkdirIn(m.dst, 0o755); err != nil {
 			return err
+		}
+		if fd, ok := made[m.dst]; ok {
+			if err := unix.MoveMount(fd, "", unix.AT_FDCWD, m.dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+				return fmt.Errorf("attach %s: %w", m.dst, err)
+			}
+			continue
 		}
 		if err := mountFS(m.src, m.dst, m.fstype, m.data, m.flags); err != nil {
 			return err
@@ -283,7 +398,11 @@ func mountCgroup1(specs []string, dirs []hostFile) error {
 // no /dev/console unless the container has a pty of its own (-t), which
 // ccinit binds there later: the host's terminal never is (see
 // docs/security.md, terminal injection).
-func populateDev() error {
+//
+// Without nodes (in a user namespace) the nodes are left to the caller, and
+// devpts gets the tty group only if group 5 is mapped: the kernel refuses a
+// gid option it cannot map.
+func populateDev(nodes bool) error {
 	dev, err := unix.Open("/dev", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open /dev: %w", err)
@@ -302,6 +421,9 @@ func populateDev() error {
 	old := unix.Umask(0)
 	defer unix.Umask(old)
 	for _, n := range devNodes {
+		if !nodes {
+			break
+		}
 		if err := unix.Mknodat(dev, n.name, unix.S_IFCHR|0o666, int(unix.Mkdev(n.major, n.minor))); err != nil {
 			return fmt.Errorf("mknod /dev/%s: %w", n.name, err)
 		}
@@ -318,7 +440,13 @@ func populateDev() error {
 	}
 	// newinstance: the container's ptys are its own, not the host's; ptmx
 	// above points at this instance's ptmx.
-	if err := mountFS("devpts", "/dev/pts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5", unix.MS_NOSUID|unix.MS_NOEXEC); err != nil {
+	pts := "newinstance,ptmxmode=0666,mode=0620,gid=5"
+	err = mountFS("devpts", "/dev/pts", "devpts", pts, unix.MS_NOSUID|unix.MS_NOEXEC)
+	if errors.Is(err, unix.EINVAL) && !nodes {
+		pts = "newinstance,ptmxmode=0666,mode=0620"
+		err = mountFS("devpts", "/dev/pts", "devpts", pts, unix.MS_NOSUID|unix.MS_NOEXEC)
+	}
+	if err != nil {
 		return err
 	}
 	if err := mountFS("shm", "/dev/shm", "tmpfs", "mode=1777,size=65536k", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
@@ -355,6 +483,12 @@ func pivot(dir string) error {
 	if err := unix.Chdir(dir); err != nil {
 		return fmt.Errorf("chdir %s: %w", dir, err)
 	}
+	return pivotHere(dir)
+}
+
+// pivotHere is pivot's idiom on the working directory, the root of a mount,
+// named dir in errors.
+func pivotHere(dir string) error {
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return fmt.Errorf("pivot_root %s: %w", dir, err)
 	}
@@ -374,6 +508,22 @@ func mountFS(src, dst, fstype, data string, flags uintptr) error {
 		return fmt.Errorf("mount %s %q on %s (flags %#x): %w", fstype, src, dst, flags, err)
 	}
 	return nil
+}
+
+// pivotTree makes the detached mount tree the root, as pivot does with a
+// directory: attached on top of the current root, made the working
+// directory, and pivoted into with the same idiom. It needs no path to the
+// rootfs: the supervisor opened it, and ccinit, whose root is no user of the
+// host's (--userns=auto), may not be able to walk the host's directories to
+// it.
+func pivotTree(tree hostFile) error {
+	if err := unix.MoveMount(tree.fd, "", unix.AT_FDCWD, "/", unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("attach rootfs %q: %w", tree.path, err)
+	}
+	if err := unix.Fchdir(tree.fd); err != nil {
+		return fmt.Errorf("chdir to rootfs %q: %w", tree.path, err)
+	}
+	return pivotHere(tree.path)
 }
 
 // mkdirIn creates a mount point that the rootfs lacks. It refuses a symlink

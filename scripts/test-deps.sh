@@ -3,9 +3,11 @@
 # a static busybox for the test rootfs, readelf for the static check, the peers
 # ccinit is compared with (tini-static, from the tini package, and catatonit),
 # podman for ccinit as its --init-path (about 40 s to install here), and tmux
-# for the terminal tests; and for the guest of `make test-vm` (vm/), qemu and
-# Debian's kernel, without their recommends (a GUI, firmware, AppArmor: 38
-# packages instead of 179). Idempotent and quiet when everything is there.
+# for the terminal tests; for the rootless tests newuidmap and newgidmap
+# (uidmap), pasta (passt) and setpriv (util-linux); and for the guest of
+# `make test-vm` (vm/), qemu and Debian's kernel, without their recommends (a
+# GUI, firmware, AppArmor: 38 packages instead of 179). Idempotent and quiet
+# when everything is there.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -17,6 +19,9 @@ command -v tini-static >/dev/null || need+=(tini)
 command -v catatonit >/dev/null || need+=(catatonit)
 command -v podman >/dev/null || need+=(podman)
 command -v tmux >/dev/null || need+=(tmux)
+[ -x /usr/bin/newuidmap ] && [ -x /usr/bin/newgidmap ] || need+=(uidmap)
+[ -x /usr/bin/pasta ] || need+=(passt)
+command -v setpriv >/dev/null || need+=(util-linux)
 vm=()
 command -v qemu-system-x86_64 >/dev/null || vm+=(qemu-system-x86)
 compgen -G '/boot/vmlinuz-*' >/dev/null || vm+=(linux-image-amd64)

@@ -64,6 +64,13 @@ type Config struct {
 	// Privileged gives the command every capability, no seccomp filter and
 	// /proc and /sys unmasked, as docker run --privileged.
 	Privileged bool
+	// UserNS is "" (the container's root is the host's, unless ccsuper
+	// runs rootless) or "auto": a user namespace whose IDs are a range of
+	// the host's of its own (see allocAuto), with the rootfs, binds and
+	// volumes mounted idmapped.
+	UserNS string
+	// Publish forwards ports of the host into the container (--net pasta).
+	Publish []Publish
 	// Init is the host path of the ccinit binary to start as PID 1.
 	Init string
 	// Args is the command, resolved inside the container.
@@ -76,6 +83,33 @@ type Config struct {
 	// Stats, when set, is given what the container used, read from its
 	// cgroup when it ends.
 	Stats func(Usage)
+}
+
+// UserNSAuto is --userns=auto.
+const UserNSAuto = "auto"
+
+// checkRootless refuses, when ccsuper runs as an ordinary user, what only
+// root can do, in one line each.
+func (c *Config) checkRootless() error {
+	if !Rootless() {
+		if c.Net == NetPasta {
+			// pasta run by root drops to nobody, who may not enter
+			// the container's namespaces.
+			return errors.New("--net pasta is for rootless containers: as root, use bridge")
+		}
+		return nil
+	}
+	switch {
+	case c.Net == NetBridge || c.Net == NetHost:
+		return fmt.Errorf("--net %s needs root: a rootless container has --net pasta (the default) or none", c.Net)
+	case c.UserNS == UserNSAuto:
+		return errors.New("--userns=auto needs root: a rootless container's IDs are the user's own and /etc/subuid's")
+	case c.Limits != (Limits{}) || c.Stats != nil:
+		// A delegated cgroup v2 (systemd's user@.service) would do; it is
+		// not used yet (docs/rootless.md).
+		return errors.New("--memory, --cpus, --pids-limit and --stats need root: rootless limits through a delegated cgroup v2 are not supported yet")
+	}
+	return nil
 }
 
 // The values of --seccomp.
@@ -118,6 +152,18 @@ func (c *Config) Validate() error {
 	}
 	if c.NAT && c.Net != NetBridge {
 		return fmt.Errorf("--nat needs --net bridge, not %s", c.Net)
+	}
+	if len(c.Publish) > 0 && c.Net != NetPasta {
+		return fmt.Errorf("-p needs --net pasta, not %s", c.Net)
+	}
+	if c.UserNS != "" && c.UserNS != UserNSAuto {
+		return fmt.Errorf("--userns %q: want %s", c.UserNS, UserNSAuto)
+	}
+	if c.UserNS == UserNSAuto && c.Overlay {
+		return errors.New("--userns=auto with --overlay is not supported yet: the overlay's lower layer would need to be idmapped")
+	}
+	if err := c.checkRootless(); err != nil {
+		return err
 	}
 	if c.Keep && !c.Overlay {
 		return errors.New("--keep needs --overlay")

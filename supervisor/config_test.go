@@ -41,7 +41,7 @@ func TestValidate(t *testing.T) {
 		{"bad env", func(c *Config) { c.Env = []string{"=1"} }, "empty name"},
 		{"relative workdir", func(c *Config) { c.Workdir = "tmp" }, "not an absolute path"},
 		{"no command", func(c *Config) { c.Args = nil }, "no command"},
-		{"unknown network", func(c *Config) { c.Net = "overlay" }, "want bridge, none or host"},
+		{"unknown network", func(c *Config) { c.Net = "overlay" }, "want bridge, none, host or pasta"},
 		{"subnet not a CIDR", func(c *Config) { c.Subnet = "192.168.20.0" }, "not a CIDR"},
 		{"subnet too small", func(c *Config) { c.Subnet = "192.168.20.0/30" }, "too small"},
 		{"subnet with host bits", func(c *Config) { c.Subnet = "192.168.20.1/24" }, "host bits"},

@@ -94,7 +94,7 @@ func (r Runtime) dir(id string) (string, error) {
 }
 
 const (
-	stateFile = "state.json"
+	stateJSON = "state.json"
 	fifoFile  = "exec.fifo"
 )
 
@@ -317,7 +317,7 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	}
 	end()
 	end = rec.Begin("create: state.json, pid file")
-	if err := writeJSON(filepath.Join(dir, stateFile), st); err != nil {
+	if err := writeJSON(filepath.Join(dir, stateJSON), st); err != nil {
 		return proc, err
 	}
 	if o.PidFile != "" {
@@ -361,7 +361,7 @@ func (r Runtime) load(id string) (containerState, string, error) {
 	if err != nil {
 		return st, "", err
 	}
-	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	b, err := os.ReadFile(filepath.Join(dir, stateJSON))
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, dir, fmt.Errorf("%s: %w", id, ErrNotExist)
 	}

@@ -17,6 +17,7 @@ const (
 	NetBridge NetMode = "bridge" // own namespace, veth to a host bridge (the default)
 	NetNone   NetMode = "none"   // own namespace, loopback only
 	NetHost   NetMode = "host"   // the host's namespace
+	NetPasta  NetMode = "pasta"  // own namespace, user-mode networking through pasta (rootless default)
 )
 
 // DefaultSubnet is the original projects' network: host .1, containers from .2.
@@ -25,10 +26,10 @@ const DefaultSubnet = "192.168.20.0/24"
 // ParseNetMode accepts the --net values.
 func ParseNetMode(s string) (NetMode, error) {
 	switch m := NetMode(s); m {
-	case NetBridge, NetNone, NetHost:
+	case NetBridge, NetNone, NetHost, NetPasta:
 		return m, nil
 	}
-	return "", fmt.Errorf("--net %q: want bridge, none or host", s)
+	return "", fmt.Errorf("--net %q: want bridge, none, host or pasta", s)
 }
 
 // notHostRanges are the IPv4 ranges that are not a network of hosts

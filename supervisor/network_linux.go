@@ -36,13 +36,19 @@ type netPlan struct {
 // bridge's lock, so concurrent ccsupers never hand out one address twice or
 // race to create or delete the bridge.
 func prepareNetwork(c Config, me owner) (_ *netPlan, err error) {
-	p := &netPlan{mode: c.Net, nat: c.NAT, me: me, files: filesDir(me), trace: c.Trace}
+	root, err := stateRoot()
+	if err != nil {
+		return nil, err
+	}
+	// The /etc files a supervisor binds into its container are in a
+	// directory named after it (ownerDir), so stale ones can be found.
+	p := &netPlan{mode: c.Net, nat: c.NAT, me: me, files: ownerDir(root, me), trace: c.Trace}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, p.release())
 		}
 	}()
-	reclaimFiles()
+	reclaimFiles(root)
 	if c.Net == NetBridge {
 		if p.subnet, err = ParseSubnet(c.Subnet); err != nil {
 			return nil, err
@@ -459,8 +465,8 @@ func (p *netPlan) writeFiles(hostname string) error {
 }
 
 // reclaimFiles removes the files directories of supervisors that are gone.
-func reclaimFiles() {
-	for _, d := range staleDirs(StateDir) {
+func reclaimFiles(root string) {
+	for _, d := range staleDirs(root) {
 		_ = os.RemoveAll(d) // best effort; a later start tries again
 	}
 }
@@ -472,14 +478,21 @@ func reclaimFiles() {
 // cgroups, when it makes one), but keeps the bridge; `ccsuper cleanup` does
 // it for all.
 func Cleanup() error {
+	root, err := stateRoot()
+	if err != nil {
+		return err
+	}
 	var errs []error
-	reclaimFiles()
-	errs = append(errs, reclaimLayers())
-	states, _ := filepath.Glob(filepath.Join(StateDir, "net", "*.json"))
+	reclaimFiles(root)
+	errs = append(errs, reclaimLayers(), reclaimAuto())
+	if Rootless() {
+		return errors.Join(errs...) // a rootless ccsuper has no bridge or cgroup
+	}
+	states, _ := filepath.Glob(filepath.Join(root, "net", "*.json"))
 	for _, s := range states {
 		bridge := strings.TrimSuffix(filepath.Base(s), ".json")
-		if bridge == "ip_forward" {
-			continue // the bridges' own records say whether they use it
+		if bridge == "ip_forward" || bridge == "userns" {
+			continue // not a bridge's: ip_forward's users are in the bridges' records
 		}
 		ls, st, err := lockBridgeState(bridge)
 		if err != nil {

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -16,6 +17,34 @@ import (
 // small tmpfs. Only root may enter it: a layer can hold set-user-ID files
 // that the container made.
 const OverlayDir = "/var/lib/ccontainer/overlay"
+
+// overlayRoot is OverlayDir for root. A rootless ccsuper keeps its layers in
+// $XDG_DATA_HOME/ccontainer/overlay (~/.local/share/... by default), on disk
+// like root's; a user without a home of their own has them in the state
+// directory.
+func overlayRoot() (string, error) {
+	if !Rootless() {
+		return OverlayDir, nil
+	}
+	base := os.Getenv("XDG_DATA_HOME")
+	if !filepath.IsAbs(base) {
+		base = ""
+		if home := os.Getenv("HOME"); filepath.IsAbs(home) && ownedBy(home, os.Geteuid()) {
+			base = filepath.Join(home, ".local", "share")
+		}
+	}
+	if base == "" {
+		root, err := stateRoot()
+		return filepath.Join(root, "overlay"), err
+	}
+	return filepath.Join(base, "ccontainer", "overlay"), nil
+}
+
+// ownedBy reports whether path is a directory of uid's.
+func ownedBy(path string, uid int) bool {
+	var st unix.Stat_t
+	return unix.Stat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR && int(st.Uid) == uid
+}
 
 // keptSuffix is added to the name of a layer kept with --keep. It is then no
 // owner's directory, so reclaimLayers leaves it alone.
@@ -40,10 +69,14 @@ func prepareLayer(c Config, rootfs string, me owner) (_ *layer, err error) {
 	if err := unix.Stat(rootfs, &st); err != nil {
 		return nil, fmt.Errorf("rootfs %q: %w", rootfs, err)
 	}
-	if err := os.MkdirAll(OverlayDir, 0o700); err != nil {
+	dir, err := overlayRoot()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("overlay directory: %w", err)
 	}
-	l := &layer{dir: ownerDir(OverlayDir, me), keep: c.Keep, sync: -1}
+	l := &layer{dir: ownerDir(dir, me), keep: c.Keep, sync: -1}
 	if err := os.Mkdir(l.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("overlay layer: %w", err)
 	}
@@ -107,10 +140,29 @@ func (l *layer) release(ran bool) (kept string, err error) {
 		}
 		return kept, nil
 	}
-	if err := os.RemoveAll(l.dir); err != nil {
+	if err := removeLayer(l.dir); err != nil {
 		return "", fmt.Errorf("remove overlay layer: %w", err)
 	}
 	return "", nil
+}
+
+// removeLayer removes a layer. Rootless, the kernel makes overlayfs's
+// work/work directory with mode 0, and the container may leave directories
+// without write or search permission for their owner, the user: those of
+// the user's are opened up first (ccinit has removed what the range's IDs
+// own; see initproc's emptyLayer).
+func removeLayer(dir string) error {
+	if Rootless() {
+		// WalkDir calls back for a directory before it reads it: the
+		// chmod comes first. Others' directories refuse it; so be it.
+		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				_ = os.Chmod(p, 0o700)
+			}
+			return nil
+		})
+	}
+	return os.RemoveAll(dir)
 }
 
 // reclaimLayers removes the layers of supervisors that are gone. Their
@@ -118,9 +170,13 @@ func (l *layer) release(ran bool) (kept string, err error) {
 // outlives its supervisor only until the kernel delivers ccinit's
 // parent-death signal.
 func reclaimLayers() error {
+	dir, err := overlayRoot()
+	if err != nil {
+		return err
+	}
 	var errs []error
-	for _, d := range staleDirs(OverlayDir) {
-		if err := os.RemoveAll(d); err != nil {
+	for _, d := range staleDirs(dir) {
+		if err := removeLayer(d); err != nil {
 			errs = append(errs, fmt.Errorf("remove stale overlay layer: %w", err))
 		}
 	}

@@ -27,7 +27,7 @@ type initProcess struct {
 	// sync is our end of the sync socket until "go" is sent.
 	sync *os.File
 	// exe is the read-only clone ccinit was executed from; closed once
-	// the container is over (see readOnlyInit).
+	// the container is over (see initToExec).
 	exe *os.File
 	// exited gets ccinit's end from the thread that forked it (and waits
 	// for it); reaped keeps it once received.
@@ -65,6 +65,12 @@ type spawnSpec struct {
 	// watch, when set, is given ccinit's end of the sync socket before the
 	// clone (the --keep overlay layer holds a copy, see layer.watch).
 	watch func(theirs *os.File) error
+	// sys, when set, adds to the clone's attributes (a user namespace's
+	// maps and credentials).
+	sys func(*syscall.SysProcAttr)
+	// configLater: the caller sends the configuration itself, once ccinit
+	// can take it (after newuidmap, see initproc.AwaitMapping).
+	configLater bool
 }
 
 // extraFD is the number ccinit sees extra file i as.
@@ -95,12 +101,14 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 			return nil, err
 		}
 	}
-	if err := sendConfig(ours, s.opts); err != nil {
-		return nil, err
+	if !s.configLater {
+		if err := sendConfig(ours, s.opts); err != nil {
+			return nil, err
+		}
 	}
 	files := append([]uintptr{s.stdio[0], s.stdio[1], s.stdio[2], theirs.Fd()}, s.extra...)
 	end := s.rec.Begin("read-only clone of ccinit to exec")
-	exe, exeFD, err := readOnlyInit(s.path, len(files))
+	exe, exeFD, err := initToExec(s.path, len(files))
 	end()
 	if err != nil {
 		return nil, err
@@ -128,6 +136,9 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 	}
 	if s.cgroupFD >= 0 {
 		attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = true, s.cgroupFD
+	}
+	if s.sys != nil {
+		s.sys(attr.Sys)
 	}
 	// The configuration went over the sync socket, not on ccinit's
 	// command line, which the container sees as /proc/1/cmdline.

@@ -74,7 +74,8 @@ type container struct {
 	notified chan struct{} // closed once sigs gets the forwarded signals
 
 	lay  *layer
-	ran  bool // ccinit was told to go (see layer.release)
+	ran  bool    // ccinit was told to go (see layer.release)
+	uns  *userNS // the user namespace's plan (rootless, --userns=auto), or nil
 	plan *netPlan
 	cg   *cgroup
 	std  *stdio
@@ -102,9 +103,6 @@ func newContainer(c Config) (*container, error) {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
 	}
-	if os.Geteuid() != 0 {
-		return nil, errors.New("must be run as root")
-	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -130,8 +128,10 @@ func newContainer(c Config) (*container, error) {
 		signal.Notify(k.sigs, forwarded...)
 		// A write to a closed pipe on stdout (`ccsuper -t ... | head`)
 		// must fail with EPIPE, not kill ccsuper with the host terminal
-		// left raw and nothing torn down.
-		signal.Ignore(unix.SIGPIPE)
+		// left raw and nothing torn down. Caught, not ignored: an ignored
+		// signal stays ignored across exec, and pasta refuses to start
+		// with SIGPIPE ignored; a caught one is reset to its default.
+		signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 		close(k.notified)
 	}()
 	return k, nil
@@ -177,6 +177,14 @@ func (k *container) create() (int, error) {
 		defer rec.Begin("delete: lease, bridge, /etc files")()
 		return k.plan.release()
 	})
+
+	endUserNS := rec.Begin("create: user namespace: maps")
+	k.uns, err = planUserNS(c, me)
+	endUserNS()
+	if err != nil {
+		return initproc.ExitSetup, err
+	}
+	k.undo = append(k.undo, func() error { return k.uns.release() })
 
 	endCg := rec.Begin("create: cgroup: make, limits")
 	k.cg, err = containerCgroup(c, me)
@@ -253,10 +261,32 @@ func (k *container) create() (int, error) {
 		k.opts.Cgroup2 = true
 	}
 	k.opts.Cgroup1 = k.cg.v1View()
+	uns := k.uns
+	if uns != nil {
+		flags |= unix.CLONE_NEWUSER
+		k.opts.UserNS = true
+		k.opts.HostFDs = uns.auto != nil
+	}
 	spec := spawnSpec{
 		path: k.initPath, opts: k.opts, stdio: [3]uintptr{k.std.files[0].Fd(), k.std.files[1].Fd(), k.std.files[2].Fd()},
 		extra: extra, clone: flags, cgroupFD: k.cg.cloneInto(), pdeathsig: true, cpus: &cpus, rec: rec,
 		watch: k.lay.watch,
+		// With maps written by newuidmap ccinit waits until they are
+		// (see initproc.AwaitMapping), and takes its configuration then.
+		configLater: uns != nil && uns.helper,
+	}
+	if uns != nil {
+		spec.sys = func(sys *syscall.SysProcAttr) {
+			sys.UidMappings, sys.GidMappings = uns.sysMaps()
+			sys.GidMappingsEnableSetgroups = uns.setgroups
+			if uns.auto != nil {
+				// Root's own IDs are not in the range: become the
+				// namespace's root once the maps are written and
+				// before the exec, which then grants every
+				// capability in it.
+				sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+			}
+		}
 	}
 	k.proc, err = spawnInit(spec)
 	k.std.started()
@@ -272,8 +302,37 @@ func (k *container) create() (int, error) {
 		// the socket reads EOF if ccinit dies before sending the pty.
 		_ = consTheirs.Close()
 	}
+	if uns != nil && uns.helper {
+		end := rec.Begin("create: user namespace: newuidmap, newgidmap, config")
+		if err := uns.writeMaps(k.proc.pid); err != nil {
+			return k.proc.abort(err)
+		}
+		if err := unix.Send(int(k.proc.sync.Fd()), []byte(initproc.SyncMapped), 0); err != nil {
+			return k.proc.abort(fmt.Errorf("sync socket: %w", err))
+		}
+		if err := sendConfig(k.proc.sync, k.opts); err != nil {
+			return k.proc.abort(err)
+		}
+		end()
+	}
+	if k.opts.HostFDs {
+		end := rec.Begin("create: user namespace: idmapped mounts to ccinit")
+		if err := sendHostMounts(k.proc.sync, k.proc.pid, k.opts); err != nil {
+			return k.proc.abort(err)
+		}
+		end()
+	}
 	if err := hostSetup(k.proc.pid, k.plan, k.cg, rec); err != nil {
 		return k.proc.abort(err)
+	}
+	if c.Net == NetPasta {
+		end := rec.Begin("create: pasta: connect the network namespace")
+		pst, err := startPasta(k.proc.pid, c.Publish)
+		if err != nil {
+			return k.proc.abort(err)
+		}
+		k.undo = append(k.undo, pst.stop)
+		end()
 	}
 	endHello := rec.Begin("create: ccinit's hello on the sync socket")
 	if err := k.proc.awaitHello(); err != nil {
@@ -397,7 +456,10 @@ func hostSetup(pid int, plan *netPlan, cg *cgroup, rec *trace.Recorder) error {
 			return err
 		}
 	}
-	if plan.mode == NetHost {
+	// A rootless ccsuper has no capability in the container's network
+	// namespace (ccinit brings its loopback up itself); pasta configures
+	// the rest.
+	if plan.mode == NetHost || Rootless() {
 		return nil
 	}
 	return plan.attach(pid)

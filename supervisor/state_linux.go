@@ -19,7 +19,49 @@ import (
 // reboot clears it, and every entry names the supervisor that owns it, so
 // that the next ccsuper (or `ccsuper cleanup`) can reclaim what a supervisor
 // killed with SIGKILL left behind.
+//
+// A rootless ccsuper keeps its state in a directory of the user's own
+// instead (see stateRoot): nothing under /run is its to write.
 const StateDir = "/run/ccontainer"
+
+// stateRoot is StateDir for root; for an ordinary user it is
+// $XDG_RUNTIME_DIR/ccontainer (the per-user tmpfs a login session gets,
+// cleared at logout and reboot), or /tmp/ccontainer-UID when there is no
+// runtime directory, as with su or setpriv. Either must be the user's own
+// directory, not a symlink: another user could otherwise have laid it out
+// for us.
+func stateRoot() (string, error) {
+	uid := os.Geteuid()
+	if uid == 0 {
+		return StateDir, nil
+	}
+	base, dir := os.Getenv("XDG_RUNTIME_DIR"), ""
+	if filepath.IsAbs(base) && ownDir(base, uid) == nil {
+		dir = filepath.Join(base, "ccontainer")
+	} else {
+		dir = filepath.Join(os.TempDir(), fmt.Sprintf("ccontainer-%d", uid))
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("state directory: %w", err)
+	}
+	if err := ownDir(dir, uid); err != nil {
+		return "", fmt.Errorf("state directory: %w", err)
+	}
+	return dir, nil
+}
+
+// ownDir checks that path is a directory, not a symlink, owned by uid and
+// closed to everyone else.
+func ownDir(path string, uid int) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != uid || st.Mode&0o077 != 0 {
+		return fmt.Errorf("%s is not a directory of uid %d's alone (mode %o, owner %d)", path, uid, st.Mode&0o7777, st.Uid)
+	}
+	return nil
+}
 
 // owner identifies a live process across PID reuse: its PID and its start
 // time in clock ticks since boot (field 22 of /proc/PID/stat).
@@ -97,7 +139,11 @@ type lockedFile struct {
 // lockState locks StateDir/net/NAME.lock and reads NAME.json into v, which
 // stays as it is when there is no such file yet.
 func lockState(name string, v any) (*lockedFile, error) {
-	dir := filepath.Join(StateDir, "net")
+	root, err := stateRoot()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(root, "net")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
@@ -123,6 +169,16 @@ func lockState(name string, v any) (*lockedFile, error) {
 		return nil, fmt.Errorf("read %s: %w", l.path, err)
 	}
 	return l, nil
+}
+
+// stateFile is the path of the state file NAME that lockState reads, or
+// "" when there is no state directory.
+func stateFile(name string) string {
+	root, err := stateRoot()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(root, "net", name+".json")
 }
 
 func (l *lockedFile) save(v any) error {
@@ -156,10 +212,6 @@ func lockBridgeState(bridge string) (*lockedFile, *bridgeState, error) {
 	l, err := lockState(bridge, &st)
 	return l, &st, err
 }
-
-// filesDir is where a supervisor keeps the /etc files it binds into its
-// container; its name carries the owner, so stale ones can be found.
-func filesDir(o owner) string { return ownerDir(StateDir, o) }
 
 // ownerDir is the directory in base that belongs to the supervisor o.
 func ownerDir(base string, o owner) string {

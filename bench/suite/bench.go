@@ -28,6 +28,9 @@ type bench struct {
 	cgroups  map[string]bool // cgroup parents handed to runtimes, removed on close
 	stops    []func() error  // undo of everything started, run in reverse
 	notes    []string
+	// ociMissing says why ccsuper is left out of the engine comparisons
+	// ("" until that is noted).
+	ociMissing string
 }
 
 // peers maps each peer command to the Debian package that provides it, for

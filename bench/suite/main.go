@@ -37,6 +37,7 @@ var sections = []section{
 	{"network", networkSections},
 	{"memory", memorySections},
 	{"scale", scaleSections},
+	{"engines", engineSections},
 }
 
 // A section is one part of the suite; it returns the comparisons it made.
@@ -52,7 +53,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "", "`DIR` to write results.json into (required)")
 	flag.StringVar(&o.work, "work", "build/bench", "`DIR` for state kept between runs: images, Docker and podman storage, OCI bundles")
 	flag.BoolVar(&o.quick, "quick", false, "the few-minute subset: fewer rounds, shorter runs")
-	only := flag.String("only", "", "comma-separated `SECTIONS` to run (default all): startup,pid1,sysbench,network,memory,scale")
+	only := flag.String("only", "", "comma-separated `SECTIONS` to run (default all): startup,pid1,sysbench,network,memory,scale,engines")
 	flag.Parse()
 	if o.rootfs == "" || o.ccsuper == "" || o.out == "" || flag.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "usage: suite -rootfs DIR -ccsuper PATH -out DIR [-work DIR] [-quick] [-only LIST]")

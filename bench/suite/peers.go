@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -67,6 +66,9 @@ func (b *bench) startDocker(engine, cli string) error {
 	if err != nil {
 		return err
 	}
+	if err := b.shadowDockerHostDirs(); err != nil {
+		return err
+	}
 	logPath := filepath.Join(b.work, "dockerd.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -75,6 +77,7 @@ func (b *bench) startDocker(engine, cli string) error {
 	defer logf.Close()
 	cmd := exec.Command(engine, "--data-root", filepath.Join(b.work, "docker"), "--exec-root", dockerExec,
 		"--pidfile", dockerExec+".pid", "-H", "unix://"+dockerSock, "--cgroup-parent", "/"+b.cgroupParent("docker"))
+	cmd.Args = append(cmd.Args, b.dockerRuntimeArgs()...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	b.logf("starting dockerd (log %s)", logPath)
 	if err := cmd.Start(); err != nil {
@@ -108,19 +111,7 @@ func (b *bench) startDocker(engine, cli string) error {
 
 // stop ends the engine by its PID and waits for it; dockerd stops the
 // containerd it started.
-func (d *dockerd) stop() error {
-	_ = d.cmd.Process.Signal(syscall.SIGTERM) // it may have died on its own; Wait says
-	done := make(chan error, 1)
-	go func() { done <- d.cmd.Wait() }()
-	select {
-	case <-done:
-		return nil
-	case <-time.After(30 * time.Second):
-		_ = d.cmd.Process.Kill() // the grace is over
-		<-done
-		return errors.New("dockerd ignored SIGTERM for 30 s and was killed")
-	}
-}
+func (d *dockerd) stop() error { return stopDaemon("dockerd", d.cmd) }
 
 // podmanCLI returns podman's argv prefix, with storage under the work dir
 // and its run root in the throwaway /run, importing the image on first use.
@@ -278,8 +269,17 @@ func removeCgroup(name string) error {
 			}
 			return nil
 		})
+		// conmon double-forks: its exited copy is reparented to the
+		// machine's init, which may take seconds to reap it, and the
+		// zombie keeps its cgroup busy until then.
+		deadline := time.Now().Add(30 * time.Second)
 		for i := len(all) - 1; i >= 0; i-- {
-			if err := os.Remove(all[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
+			err := os.Remove(all[i])
+			for errors.Is(err, unix.EBUSY) && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Millisecond)
+				err = os.Remove(all[i])
+			}
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
 			}
 		}

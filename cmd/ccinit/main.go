@@ -32,6 +32,10 @@ func main() {
 		os.Exit(initproc.ExitSetup)
 	}
 	if opts.SyncFD > 0 {
+		if err := initproc.AwaitMapping(opts.SyncFD); err != nil {
+			fail(err)
+			os.Exit(initproc.ExitSetup)
+		}
 		if opts, err = initproc.ReceiveConfig(opts.SyncFD); err != nil {
 			fail(err)
 			os.Exit(initproc.ExitSetup)

@@ -117,6 +117,9 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 func parseArgs(args []string, help io.Writer) (supervisor.Config, traceFlag, error) {
 	c := supervisor.Config{Hostname: supervisor.DefaultHostname, Subnet: supervisor.DefaultSubnet}
 	net := string(supervisor.NetBridge)
+	if supervisor.Rootless() {
+		net = string(supervisor.NetPasta) // no bridge without root
+	}
 	fs := flag.NewFlagSet("ccsuper", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported by main, in one line
 	fs.StringVar(&c.Rootfs, "rootfs", "", "directory to use as the container's root `DIR` (required)")
@@ -124,7 +127,7 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, traceFlag, err
 	fs.Var((*envFlag)(&c.Env), "e", "set `KEY=VALUE` in the container (repeatable; a bare KEY copies the host's value)")
 	fs.Var((*envFlag)(&c.Env), "env", "same as -e")
 	fs.StringVar(&c.Workdir, "workdir", "", "working `DIR`ectory of the command inside the container")
-	fs.StringVar(&net, "net", net, "network: `MODE` bridge (veth to a host bridge), none (loopback only) or host")
+	fs.StringVar(&net, "net", net, "network: `MODE` bridge (veth to a host bridge), none (loopback only), host, or pasta (user-mode, the default without root)")
 	fs.StringVar(&c.Subnet, "subnet", c.Subnet, "bridge network `CIDR`: the host is its first address, containers get the next free ones")
 	fs.BoolVar(&c.NAT, "nat", false, "masquerade the container's outbound traffic through the host (bridge mode)")
 	var tty autoBool
@@ -147,6 +150,12 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, traceFlag, err
 	fs.StringVar(&c.User, "user", "", "run the command as `USER[:GROUP]`, names or numbers from the container's /etc/passwd and /etc/group")
 	fs.BoolVar(&c.NewPrivs, "new-privileges", false, "let setuid programs and file capabilities raise the command's rights (no no_new_privs)")
 	fs.BoolVar(&c.Privileged, "privileged", false, "all capabilities, no seccomp filter, /proc and /sys unmasked")
+	fs.Func("p", "publish host port `[IP:]HOST:CONTAINER[/tcp|udp]` to the container (repeatable, --net pasta)", func(v string) error {
+		p, err := supervisor.ParsePublish(v)
+		c.Publish = append(c.Publish, p)
+		return err
+	})
+	fs.StringVar(&c.UserNS, "userns", "", "`auto`: run as root, the container's root being a range of unprivileged host IDs of its own")
 	fs.StringVar(&c.Init, "init", "", "`PATH` of the ccinit binary (default: next to ccsuper)")
 	fs.Func("memory", "limit the container's memory to `BYTES` (suffix k, m, g or t; no swap beyond it)", func(v string) (err error) {
 		c.Limits.Memory, err = supervisor.ParseBytes(v)

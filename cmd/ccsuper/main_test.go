@@ -70,7 +70,7 @@ func TestParseArgs(t *testing.T) {
 	}, {
 		name:    "unknown network mode",
 		args:    []string{"--rootfs", "r", "--net", "overlay"},
-		wantErr: "want bridge, none or host",
+		wantErr: "want bridge, none, host or pasta",
 	}, {
 		name:    "unknown flag",
 		args:    []string{"--rootfs", "r", "--no-such-flag"},

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -121,6 +122,10 @@ var probes = map[string]func(arg string) error{
 		if err != nil {
 			return err
 		}
+		// A tracer is a thread: attach, wait and detach from the same
+		// one (seen failing with ESRCH when Go moved the goroutine).
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 		if err := unix.PtraceAttach(pid); err != nil {
 			return err
 		}

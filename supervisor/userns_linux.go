@@ -1,0 +1,216 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Rootless reports whether ccsuper runs as an ordinary user: the container
+// then gets a user namespace whose root is that user.
+func Rootless() bool { return os.Geteuid() != 0 }
+
+// The helpers of Debian's uidmap package. They are set-user-ID root (or
+// hold CAP_SETUID as a file capability) and write a child's uid_map or
+// gid_map with the ranges /etc/subuid and /etc/subgid give the caller, which
+// the kernel lets no unprivileged process write itself beyond its own ID.
+var (
+	newuidmap = "/usr/bin/newuidmap"
+	newgidmap = "/usr/bin/newgidmap"
+)
+
+// Where the subordinate ranges are listed (shadow-utils' files).
+const (
+	subuidFile = "/etc/subuid"
+	subgidFile = "/etc/subgid"
+)
+
+// userNS is the user namespace of one container: its maps and how they are
+// written.
+type userNS struct {
+	uids, gids []IDRange
+	// helper: the maps go through newuidmap and newgidmap, after ccinit
+	// has started (see writeMaps); otherwise ccsuper writes them itself
+	// between clone and exec (syscall.SysProcAttr's UidMappings).
+	helper bool
+	// setgroups: the container may call setgroups(2). The kernel refuses
+	// a map written by an unprivileged process unless setgroups is denied
+	// first, so without a helper a rootless container has one group.
+	setgroups bool
+	// auto is the range --userns=auto allocated (nil otherwise).
+	auto *autoRange
+}
+
+// planUserNS returns the user namespace of the container c: a rootless
+// one, a range of --userns=auto's for the supervisor me, or none (nil).
+func planUserNS(c Config, me owner) (*userNS, error) {
+	switch {
+	case Rootless():
+		return planRootless()
+	case c.UserNS == UserNSAuto:
+		return allocAuto(me)
+	}
+	return nil, nil
+}
+
+// planRootless makes the maps of a container run by the calling, unprivileged
+// user: the user is 0 inside, the user's ranges in /etc/subuid and
+// /etc/subgid the rest, through newuidmap and newgidmap; with no range for
+// either, or no helper installed, the single mapping of the user to 0.
+func planRootless() (*userNS, error) {
+	uid, gid := uint32(os.Geteuid()), uint32(os.Getegid())
+	name := ""
+	if u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10)); err == nil {
+		name = u.Username
+	}
+	subu, err := readSubIDs(subuidFile, name, uid)
+	if err != nil {
+		return nil, err
+	}
+	subg, err := readSubIDs(subgidFile, name, uid)
+	if err != nil {
+		return nil, err
+	}
+	ns := &userNS{uids: rootlessMap(uid, nil), gids: rootlessMap(gid, nil)}
+	if len(subu) == 0 || len(subg) == 0 || unix.Access(newuidmap, unix.X_OK) != nil || unix.Access(newgidmap, unix.X_OK) != nil {
+		return ns, nil
+	}
+	ns.uids, ns.gids = rootlessMap(uid, subu), rootlessMap(gid, subg)
+	ns.helper, ns.setgroups = true, true
+	return ns, nil
+}
+
+// readSubIDs reads the ranges of one user in /etc/subuid or /etc/subgid; a
+// missing file gives none.
+func readSubIDs(path, name string, id uint32) ([]subRange, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	rs, err := parseSubIDs(f, name, id)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return rs, nil
+}
+
+// sysMaps returns the maps in syscall's form, for ccsuper to write between
+// clone and exec; nil when a helper writes them later.
+func (u *userNS) sysMaps() (uids, gids []syscall.SysProcIDMap) {
+	if u.helper {
+		return nil, nil
+	}
+	conv := func(rs []IDRange) []syscall.SysProcIDMap {
+		out := make([]syscall.SysProcIDMap, len(rs))
+		for i, r := range rs {
+			out[i] = syscall.SysProcIDMap{ContainerID: int(r.Inside), HostID: int(r.Outside), Size: int(r.Count)}
+		}
+		return out
+	}
+	return conv(u.uids), conv(u.gids)
+}
+
+// writeMaps writes the maps of the user namespace of pid through newuidmap
+// and newgidmap, both at once (each is a set-user-ID program's start, a
+// good part of a rootless start). They check the ranges against /etc/subuid
+// and /etc/subgid themselves: a map this user may not have is refused
+// there, with the helper's own words.
+func (u *userNS) writeMaps(pid int) error {
+	var running []*helper
+	var errs []error
+	for _, h := range []struct {
+		path string
+		m    []IDRange
+	}{{newuidmap, u.uids}, {newgidmap, u.gids}} {
+		args := []string{h.path, strconv.Itoa(pid)}
+		for _, r := range h.m {
+			args = append(args, strconv.FormatUint(uint64(r.Inside), 10),
+				strconv.FormatUint(uint64(r.Outside), 10), strconv.FormatUint(uint64(r.Count), 10))
+		}
+		p, err := startHelper(args)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		running = append(running, p)
+	}
+	for _, p := range running {
+		errs = append(errs, p.wait())
+	}
+	return errors.Join(errs...)
+}
+
+// helper is a host program ccsuper runs to its end (newuidmap, newgidmap).
+type helper struct {
+	name string
+	pid  int
+	out  *os.File // the read end of its stderr
+}
+
+// startHelper starts a host program with nothing of ccsuper's environment
+// but PATH, its stderr kept for wait to quote. syscall.ForkExec rather than
+// os/exec: see Run.
+func startHelper(args []string) (*helper, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", args[0], err)
+	}
+	defer w.Close()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		_ = r.Close()
+		return nil, fmt.Errorf("%s: %w", args[0], err)
+	}
+	defer null.Close()
+	pid, err := syscall.ForkExec(args[0], args, &syscall.ProcAttr{
+		Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+		Files: []uintptr{null.Fd(), null.Fd(), w.Fd()},
+	})
+	if err != nil {
+		_ = r.Close()
+		return nil, fmt.Errorf("start %s: %w", args[0], err)
+	}
+	return &helper{name: args[0], pid: pid, out: r}, nil
+}
+
+// wait waits for the helper to end and returns its failure with the last
+// line it wrote on stderr.
+func (h *helper) wait() error {
+	defer h.out.Close()
+	out, _ := io.ReadAll(io.LimitReader(h.out, 64<<10)) // what it said, if anything
+	var ws unix.WaitStatus
+	var err error
+	for {
+		_, err = unix.Wait4(h.pid, &ws, 0, nil)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("wait for %s: %w", h.name, err)
+	}
+	if ws.Exited() && ws.ExitStatus() == 0 {
+		return nil
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return fmt.Errorf("%s failed (%s): %s", h.name, describeStatus(ws), lines[len(lines)-1])
+}
+
+// describeStatus says how a process ended, in a few words.
+func describeStatus(ws unix.WaitStatus) string {
+	if ws.Signaled() {
+		return "killed by " + unix.SignalName(ws.Signal())
+	}
+	return "status " + strconv.Itoa(ws.ExitStatus())
+}

@@ -319,6 +319,11 @@ func TestOCIExec(t *testing.T) {
 	if r.stdout != "in ccontainer\n" {
 		t.Errorf("exec output: got %q", r.stdout)
 	}
+	for range 10 {
+		// A process that ends at once can be reaped before ccinit
+		// answers: the answer must still come first.
+		wantExit(t, oci(t, root, "exec", "x1", "true"), 0)
+	}
 	wantOneLineError(t, oci(t, root, "exec", "x1", "no-such-command"), 127)
 	wantOneLineError(t, oci(t, root, "exec", "nope", "true"), 125)
 

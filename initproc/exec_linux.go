@@ -221,6 +221,10 @@ func (s *execServer) start(c int, o Options, fds []int) (int, error) {
 		stdio = []uintptr{uintptr(slave), uintptr(slave), uintptr(slave)}
 		sys = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	}
+	// The pidfd comes from the clone itself: the reaper may collect the
+	// process before we could open one by PID.
+	pidfd := -1
+	sys.PidFD = &pidfd
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pid, err := onHardenedThread(nil, h, func() (int, error) {
@@ -234,16 +238,10 @@ func (s *execServer) start(c int, o Options, fds []int) (int, error) {
 		return 0, err
 	}
 	s.conns[pid] = c
-	pidfd, err := unix.PidfdOpen(pid, 0)
-	if err == nil {
-		err = unix.Sendmsg(c, []byte("started"), unix.UnixRights(pidfd), nil, 0)
-		_ = unix.Close(pidfd)
-	}
-	if err != nil {
-		// The requester cannot follow the process: it goes (the handler
-		// kills it, the reaper collects it).
-		return pid, nil
-	}
+	// A failure leaves the requester without "started": the handler then
+	// reads its end, kills the process, and the reaper collects it.
+	_ = unix.Sendmsg(c, []byte("started"), unix.UnixRights(pidfd), nil, 0)
+	_ = unix.Close(pidfd)
 	return pid, nil
 }
 

@@ -108,6 +108,24 @@ func ociRoot(o Options) error {
 			}
 		}
 	}()
+	// Without a cgroup namespace of its own, a v1 container's cgroups are
+	// its own directories, bound (see mountCgroup1): held here too.
+	cgroups := make([]hostFile, len(o.Cgroup1))
+	defer func() {
+		for _, h := range cgroups {
+			if h.fd > 0 {
+				_ = unix.Close(h.fd)
+			}
+		}
+	}()
+	for i, c := range o.Cgroup1 {
+		dir, _ := SplitCgroup1(c)
+		h, err := cloneHostFile(dir, false)
+		if err != nil {
+			return fmt.Errorf("cgroup: %w", err)
+		}
+		cgroups[i] = h
+	}
 	for i, m := range o.OCI.Mounts {
 		if m.Flags&unix.MS_BIND == 0 {
 			continue
@@ -124,6 +142,12 @@ func ociRoot(o Options) error {
 	// After pivot_root every path, symlinks included, resolves inside the
 	// container's root: nothing below can reach a host path.
 	for i, m := range o.OCI.Mounts {
+		if m.Type == "cgroup" && len(o.Cgroup1) > 0 && m.Target == "/sys/fs/cgroup" {
+			if err := mountCgroup1(o.Cgroup1, cgroups); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := ociMount(m, held[i]); err != nil {
 			return err
 		}

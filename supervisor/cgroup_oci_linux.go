@@ -398,18 +398,27 @@ func deviceRule(d specs.LinuxDeviceCgroup) string {
 	return fmt.Sprintf("%s %s:%s %s", t, n(d.Major), n(d.Minor), access)
 }
 
-// place moves pid into every directory of g; on v2 ccinit was cloned
-// there already.
-func (g *ociCgroup) place(pid int) error {
+// v1View returns g's v1 directories as initproc.Options.Cgroup1 wants
+// them, DIR:NAME, NAME the hierarchy's directory under cgroupFS.
+func (g *ociCgroup) v1View() []string {
+	var out []string
+	for _, dir := range g.v1Dirs() {
+		root := dir
+		for filepath.Dir(root) != cgroupFS && root != "/" {
+			root = filepath.Dir(root)
+		}
+		out = append(out, dir+":"+filepath.Base(root))
+	}
+	return out
+}
+
+// v1Dirs returns g's v1 directories, for ccinit to be born in (see
+// spawnSpec.bornIn); none on v2, where it is cloned into its cgroup.
+func (g *ociCgroup) v1Dirs() []string {
 	if g.V2 {
 		return nil
 	}
-	for _, dir := range g.unique() {
-		if err := writeCgroup(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return g.unique()
 }
 
 // unique returns g's directories, each once, in a stable order.

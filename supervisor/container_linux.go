@@ -239,6 +239,11 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 
 	extra := []uintptr{uintptr(fifoFD), readyW.Fd(), uintptr(execSock)}
 	opts := plan.init
+	if !has(plan, unix.CLONE_NEWCGROUP) {
+		// No cgroup namespace: the container's /sys/fs/cgroup shows its
+		// own v1 directories, as runc and Docker lay them out.
+		opts.Cgroup1 = cg.v1View()
+	}
 	opts.OCI.ExecFIFO, opts.OCI.ReadyFD, opts.OCI.ExecSock = extraFD(0), extraFD(1), extraFD(2)
 	if o.ConsoleSocket != "" {
 		conn, err := net.Dial("unix", o.ConsoleSocket)
@@ -257,7 +262,7 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	end()
 	proc, err = spawnInit(spawnSpec{
 		path: initPath, opts: opts, stdio: [3]uintptr{0, 1, 2}, extra: extra,
-		clone: plan.clone, join: plan.join, cgroupFD: cg.cloneInto(), rec: rec,
+		clone: plan.clone, join: plan.join, cgroupFD: cg.cloneInto(), bornIn: cg.v1Dirs(), rec: rec,
 	})
 	if err != nil {
 		return nil, err
@@ -269,15 +274,13 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 		return proc, err
 	}
 	end()
-	end = rec.Begin("create: cgroup: place ccinit")
 	st.Pid = proc.pid
 	if st.PidStart, err = startTime(proc.pid); err != nil {
 		return proc, fmt.Errorf("read ccinit's start time: %w", err)
 	}
-	if err := cg.place(proc.pid); err != nil {
-		return proc, err
-	}
-	end()
+	// No move: ccinit was born in its cgroup (cloned into it on v2, forked
+	// by a thread moved into it on v1), so that its cgroup namespace is
+	// rooted there.
 	end = rec.Begin("create: oom_score_adj, lo up, hooks")
 	if a := plan.oomScoreAdj; a != nil {
 		// Inherited by the command ccinit forks.

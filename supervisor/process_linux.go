@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -71,6 +73,11 @@ type spawnSpec struct {
 	// configLater: the caller sends the configuration itself, once ccinit
 	// can take it (after newuidmap, see initproc.AwaitMapping).
 	configLater bool
+	// bornIn are v1 cgroup directories ccinit is to be born in: the
+	// forking thread moves into them for the clone and back out after it.
+	// A new cgroup namespace is rooted where its first process is at the
+	// clone, so this is how a v1 container sees its own cgroups.
+	bornIn []string
 }
 
 // extraFD is the number ccinit sees extra file i as.
@@ -155,6 +162,11 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 				return
 			}
 		}
+		back, err := moveThread(s.bornIn)
+		if err != nil {
+			started <- err
+			return
+		}
 		unpin := func() {}
 		if s.cpus != nil {
 			unpin = pinToThisCPU(s.cpus)
@@ -162,12 +174,17 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 		if s.rec != nil {
 			p.forkStart = trace.Now()
 		}
-		var err error
 		p.pid, err = syscall.ForkExec(exe, argv, attr)
 		if s.rec != nil {
 			p.forkEnd = trace.Now()
 		}
 		unpin()
+		if _, berr := moveThread(back); berr != nil && err == nil {
+			// ccinit is where it should be; this thread stays in the
+			// container's cgroup, which a delete would then find busy.
+			err = fmt.Errorf("leave the container's cgroup: %w", berr)
+			_ = unix.PidfdSendSignal(p.pidfd, unix.SIGKILL, nil, 0)
+		}
 		started <- err
 		if err != nil {
 			return
@@ -187,6 +204,42 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 		return nil, fmt.Errorf("start %s: %w", s.path, err)
 	}
 	return p, nil
+}
+
+// moveThread moves the calling thread into each v1 cgroup directory of
+// dirs, and returns the directories it was in, to move back to.
+//
+// Preconditions: the calling goroutine is locked to its thread for good.
+func moveThread(dirs []string) (back []string, err error) {
+	if len(dirs) == 0 {
+		return nil, nil
+	}
+	mine, err := os.ReadFile("/proc/thread-self/cgroup")
+	if err != nil {
+		return nil, fmt.Errorf("read own cgroups: %w", err)
+	}
+	tid := strconv.Itoa(unix.Gettid())
+	for _, dir := range dirs {
+		// dir is ROOT/PATH of a hierarchy mounted at ROOT under cgroupFS
+		// (a name such as "memory" or "cpu,cpuacct"): our own directory
+		// there is ROOT plus the path /proc/thread-self/cgroup gives for
+		// the line naming the same controllers.
+		root := dir
+		for filepath.Dir(root) != cgroupFS && root != "/" {
+			root = filepath.Dir(root)
+		}
+		name := filepath.Base(root)
+		for _, line := range strings.Split(strings.TrimSpace(string(mine)), "\n") {
+			f := strings.SplitN(line, ":", 3)
+			if len(f) == 3 && f[1] == name {
+				back = append(back, filepath.Join(root, f[2]))
+			}
+		}
+		if err := writeCgroup(dir, "tasks", tid); err != nil {
+			return back, err
+		}
+	}
+	return back, nil
 }
 
 // setnsPath enters the namespace at j.path on the calling thread.

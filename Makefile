@@ -7,7 +7,7 @@ GOFLAGS := -trimpath -ldflags='-s -w -buildid='
 SRC     := $(shell find cmd initproc seccomp supervisor -name '*.go') go.mod go.sum
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: all build rootfs rootfs-debian run test test-unit test-vm bench bench-quick bench-startup bench-scale bench-tools bench-trace bench-harden clean sizes
+.PHONY: all build rootfs rootfs-debian run test test-oci test-unit test-vm bench bench-quick bench-startup bench-scale bench-tools bench-trace bench-harden clean sizes
 all: build
 
 build: $(BUILD)/ccsuper $(BUILD)/ccinit
@@ -30,6 +30,14 @@ test: build
 	$(SUDO) scripts/test-deps.sh
 	$(SUDO) scripts/engine-deps.sh
 	$(SUDO) env "PATH=$$PATH" $(GO) test -count=1 ./...
+
+# The OCI runtime-tools validation suite against ccsuper, runc and crun in
+# one run: build/oci-validation/table.md (docs/oci.md explains the results).
+OCI_OUT ?= $(BUILD)/oci-validation
+test-oci: build
+	rm -rf $(OCI_OUT)/rt $(OCI_OUT)/ccsuper $(OCI_OUT)/runc $(OCI_OUT)/crun
+	mkdir -p $(OCI_OUT)/rt && cp $(BUILD)/ccsuper $(BUILD)/ccinit $(OCI_OUT)/rt/
+	$(SUDO) scripts/oci-validate.sh $(OCI_OUT) $(abspath $(OCI_OUT))/rt/ccsuper runc crun
 
 # The e2e checks this machine cannot run, in a qemu guest booted with
 # Debian's kernel and pure cgroup v2 (vm/ says what and why). `make test`

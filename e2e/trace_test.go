@@ -50,7 +50,7 @@ func TestTrace(t *testing.T) {
 				return s
 			}
 			clone := get("ccsuper: clone+exec ccinit (new namespaces)")
-			goWritten := get(`ccsuper: send "go" on the sync socket`)
+			goWritten := get(`ccsuper: start: send "go" on the sync socket`)
 			runs := get("ccsuper: container runs (until ccinit exits)")
 			inMain := get("ccinit: ccinit: in main, configuration received")
 			waitGo := get(`ccinit: wait for "go" on the sync socket`)

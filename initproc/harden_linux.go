@@ -13,15 +13,21 @@ import (
 // fork, so that the command inherits it: everything here is per thread, and
 // ccinit's other threads (reaping, signals) keep root's full rights.
 type hardening struct {
-	caps       *CapSet // the command's capabilities; nil: leave them as they are
-	cred       *Cred   // who the command runs as; nil: as ccinit
-	noNewPrivs bool
-	filter     []unix.SockFilter // seccomp filter; nil: none
+	caps     *CapSet // the command's capabilities; nil: leave them as they are
+	bounding *CapSet // its bounding set when not caps (an OCI config's)
+	// An OCI config's inheritable and ambient sets. With them set the
+	// capabilities are kept across a change of user (PR_SET_KEEPCAPS), as
+	// the config gives a user other than root its capabilities that way.
+	inheritable, ambient CapSet
+	keepCaps             bool
+	cred                 *Cred // who the command runs as; nil: as ccinit
+	noNewPrivs           bool
+	filter               []unix.SockFilter // seccomp filter; nil: none
 }
 
 // active reports whether h changes anything.
 func (h hardening) active() bool {
-	return h.caps != nil || h.cred != nil || h.noNewPrivs || h.filter != nil
+	return h.caps != nil || h.bounding != nil || h.cred != nil || h.noNewPrivs || h.filter != nil || h.ambient != 0
 }
 
 // planHardening turns o into what the command's thread will take on: the
@@ -46,12 +52,48 @@ func planHardening(o Options) (hardening, error) {
 		caps &= held
 		h.caps = &caps
 	}
+	if o.OCI.Bounding != "" {
+		b, err := ParseCapSet(o.OCI.Bounding)
+		if err != nil {
+			return h, err
+		}
+		h.bounding = &b
+		h.keepCaps = true
+		if o.OCI.Inheritable != "" {
+			if h.inheritable, err = ParseCapSet(o.OCI.Inheritable); err != nil {
+				return h, err
+			}
+		}
+		if o.OCI.Ambient != "" {
+			if h.ambient, err = ParseCapSet(o.OCI.Ambient); err != nil {
+				return h, err
+			}
+		}
+		// As for Caps: what ccinit does not hold cannot be passed on (the
+		// kernel refuses an inheritable capability outside the permitted
+		// set, and an ambient one outside both).
+		if h.caps != nil {
+			h.inheritable &= *h.caps
+			h.ambient &= *h.caps
+		}
+	}
 	if o.User != "" {
 		c, err := LookupUser(o.User)
 		if err != nil {
 			return h, err
 		}
+		if o.OCI.Enabled {
+			// An OCI config's groups are exactly its additionalGids.
+			c.Groups = o.OCI.Groups
+		}
 		h.cred = &c
+	}
+	if o.OCI.Seccomp != "" {
+		f, err := decodeFilter(o.OCI.Seccomp)
+		if err != nil {
+			return h, err
+		}
+		h.filter = f
 	}
 	if o.Seccomp {
 		caps, err := filterCaps(h)
@@ -116,9 +158,17 @@ func (h hardening) apply() error {
 			return err
 		}
 	}
-	if h.caps != nil {
-		if err := dropBounding(*h.caps); err != nil {
+	if b := h.bounding; b != nil || h.caps != nil {
+		if b == nil {
+			b = h.caps
+		}
+		if err := dropBounding(*b); err != nil {
 			return err
+		}
+	}
+	if h.keepCaps {
+		if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("keep capabilities across the change of user: %w", err)
 		}
 	}
 	if h.cred != nil {
@@ -128,12 +178,23 @@ func (h hardening) apply() error {
 	}
 	if h.caps != nil {
 		set := *h.caps
-		if h.cred != nil && h.cred.UID != 0 {
+		if h.cred != nil && h.cred.UID != 0 && !h.keepCaps {
 			set = 0
 		}
-		if err := setCaps(set); err != nil {
+		if err := setCaps(set, h.inheritable); err != nil {
 			return err
 		}
+	}
+	for c := 0; c < 64; c++ {
+		if h.ambient&(1<<c) == 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
+			return fmt.Errorf("raise ambient capability %d: %w", c, err)
+		}
+	}
+	if h.keepCaps {
+		_ = unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0) // cleared by execve anyway
 	}
 	if h.noNewPrivs {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
@@ -167,15 +228,16 @@ func dropBounding(keep CapSet) error {
 }
 
 // setCaps makes set the thread's effective and permitted capabilities, so a
-// root exec gets exactly set. The inheritable set is emptied, as runc does
-// since CVE-2022-24769: with it, a program with inheritable file
-// capabilities run by another user would gain them.
-func setCaps(set CapSet) error {
+// root exec gets exactly set, and inh its inheritable set. ccsuper's own
+// runs give an empty inheritable set, as runc does since CVE-2022-24769:
+// with it, a program with inheritable file capabilities run by another user
+// would gain them; only an OCI config that asks for one gets one.
+func setCaps(set, inh CapSet) error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	for i := range data {
 		half := uint32(set >> (32 * i))
-		data[i] = unix.CapUserData{Effective: half, Permitted: half}
+		data[i] = unix.CapUserData{Effective: half, Permitted: half, Inheritable: uint32(inh >> (32 * i))}
 	}
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("set capabilities: %w", err)

@@ -56,6 +56,9 @@ func run(o Options, t *tiniRun) (status int, err error) {
 	}()
 	endSigs()
 
+	if o.OCI.ExecSock > 0 {
+		unix.CloseOnExec(o.OCI.ExecSock) // ccinit's alone, never the command's
+	}
 	if o.SyncFD > 0 {
 		// Started by a supervisor: nothing of the container may
 		// reach the host's terminal (docs/security.md).
@@ -97,7 +100,13 @@ func run(o Options, t *tiniRun) (status int, err error) {
 			return ExitSetup, err
 		}
 		end()
-		if !o.ProcUnmasked {
+		if o.OCI.Enabled {
+			end := rec.Begin("sysctl, read-only and masked paths")
+			if err := ociPaths(o.OCI); err != nil {
+				return ExitSetup, err
+			}
+			end()
+		} else if !o.ProcUnmasked {
 			end := rec.Begin("mask /proc")
 			if err := maskProc(); err != nil {
 				return ExitSetup, err
@@ -119,6 +128,9 @@ func run(o Options, t *tiniRun) (status int, err error) {
 			return ExitSetup, err
 		}
 		defer unix.Close(slave) // the command has its own copies once started
+		if err := setWinsize(slave, o.OCI.ConsoleRows, o.OCI.ConsoleCols); err != nil {
+			return ExitSetup, err
+		}
 		end()
 	}
 	if o.UserNS {
@@ -193,6 +205,27 @@ func run(o Options, t *tiniRun) (status int, err error) {
 		return ExitSetup, err
 	}
 	endPrep()
+	var startedFIFO *int // the exec FIFO's write end, until the command runs
+	if o.OCI.ExecFIFO > 0 || o.OCI.ReadyFD > 0 {
+		end := rec.Begin("created: wait for start on the exec FIFO")
+		st, fifo, err := waitStart(o.OCI, sigs)
+		if err != nil || st >= 0 {
+			return st, err
+		}
+		if fifo >= 0 {
+			// Closed once the command is executed (or ccinit ends).
+			defer func() {
+				if fifo >= 0 {
+					_ = unix.Close(fifo)
+				}
+			}()
+			startedFIFO = &fifo
+		}
+		end()
+	}
+	if err := ociProcess(o.OCI); err != nil {
+		return ExitSetup, err
+	}
 	r := reaper{trace: rec, sigs: sigs, group: o.Group, grace: o.Grace, pid1: pid1, pty: slave, harden: harden, tini: t}
 	if o.CPUs != "" {
 		if r.cpus, err = ParseCPUs(o.CPUs); err != nil {
@@ -211,6 +244,14 @@ func run(o Options, t *tiniRun) (status int, err error) {
 		return ExitSetup, err
 	}
 	endStart()
+	if startedFIFO != nil {
+		_ = unix.Close(*startedFIFO) // ccsuper start reads EOF: the command runs
+		*startedFIFO = -1
+	}
+	if o.OCI.ExecSock > 0 {
+		r.execs = &execServer{conns: map[int]int{}}
+		go r.execs.serve(o.OCI.ExecSock)
+	}
 	if t != nil {
 		t.infof("started %s as pid %d", path, r.child)
 	}

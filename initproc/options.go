@@ -94,6 +94,8 @@ type Options struct {
 	// Volumes are bound into the container after its own mounts (with
 	// --rootfs).
 	Volumes []Volume
+	// OCI is what only an OCI bundle's config.json asks for (see oci.go).
+	OCI OCI
 	// Cgroup2 mounts the root of ccinit's cgroup namespace, read-only, on
 	// /sys/fs/cgroup (with --rootfs): ccsuper clones ccinit into the
 	// container's own cgroup and a new cgroup namespace on a pure v2 host,
@@ -220,6 +222,7 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.UserNS, "userns", false, "ccinit is in a user namespace of its own: bind /dev's nodes from the host's (with --rootfs)")
 	fs.BoolVar(&o.HostFDs, "host-fds", false, "take the rootfs, binds and volumes as mounts sent over the sync channel (with --sync-fd)")
 	fs.Var((*volumeList)(&o.Volumes), "volume", "bind host `SRC:DST:ro|rw` into the rootfs, DST created if missing (repeatable, with --rootfs)")
+	ociFlags(fs, &o.OCI)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: ccinit [flags] [--] COMMAND [ARG...]\n\n")
 		fs.PrintDefaults()
@@ -287,6 +290,9 @@ func ParseArgs(args []string, usage io.Writer) (Options, error) {
 	}
 	if o.Overlay != "" && !strings.HasPrefix(o.Overlay, "/") {
 		return o, fmt.Errorf("--overlay %q is not absolute", o.Overlay)
+	}
+	if (o.OCI.Enabled || o.OCI.ExecFIFO > 0) && o.Rootfs == "" {
+		return o, errors.New("--oci and --exec-fifo need --rootfs")
 	}
 	if o.KeepLayer && o.Overlay == "" {
 		return o, errors.New("--keep-layer needs --overlay")
@@ -361,6 +367,7 @@ func (o Options) Argv() []string {
 	for _, v := range o.Volumes {
 		a = append(a, "--volume", v.String())
 	}
+	a = append(a, o.OCI.argv()...)
 	if o.Cgroup2 {
 		a = append(a, "--cgroup2")
 	}

@@ -68,6 +68,7 @@ type reaper struct {
 	cpus   *unix.CPUSet // see Options.CPUs; nil: leave as is
 	harden hardening    // see Options.Caps, User, NoNewPrivs, Seccomp
 	tini   *tiniRun     // under tini's name, else nil (see RunTini)
+	execs  *execServer  // processes of ccsuper exec; nil: none
 
 	child int // the command's PID
 
@@ -125,53 +126,62 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 		}
 		return pid, nil
 	}
-	if r.cpus == nil && !r.harden.active() {
-		pid, err := forkExec()
-		r.child = pid
-		return err
+	var stamps *[2]int64
+	if r.trace != nil {
+		stamps = new([2]int64)
 	}
-	// The child inherits the affinity, the capabilities, the user, the
-	// no_new_privs bit and the seccomp filter of the thread that forks it,
-	// and all are per thread: set them on a thread of its own, which exits
-	// with its goroutine (never unlocked), so that no other goroutine ever
-	// runs with them and ccinit's other threads keep their full rights.
+	pid, err := onHardenedThread(r.cpus, r.harden, forkExec, stamps)
+	if err == nil && stamps != nil && r.harden.active() {
+		r.trace.Record("  a thread of its own for the command's rights", r.startAt, stamps[0])
+		r.trace.Record("  CPUs, capabilities, seccomp, no_new_privs", stamps[0], stamps[1])
+		r.trace.Record("  fork+exec", stamps[1], r.execDone)
+	}
+	r.child = pid
+	return err
+}
+
+// onHardenedThread runs fork (a fork and exec) on a thread that took on h
+// and the CPU set cpus first, or on the calling thread when there is
+// nothing to take on. With stamps, it notes when the thread ran and when
+// it was set up (for a trace; the recorder has one writer, the caller).
+//
+// The child inherits the affinity, the capabilities, the user, the
+// no_new_privs bit and the seccomp filter of the thread that forks it, and
+// all are per thread: they are set on a thread of its own, which exits with
+// its goroutine (never unlocked), so that no other goroutine ever runs with
+// them and ccinit's other threads keep their full rights.
+func onHardenedThread(cpus *unix.CPUSet, h hardening, fork func() (int, error), stamps *[2]int64) (int, error) {
+	if cpus == nil && !h.active() {
+		return fork()
+	}
 	type started struct {
 		pid int
 		err error
 	}
 	done := make(chan started, 1)
-	// With a trace: when the goroutine ran, and when the thread was set up;
-	// recorded here once it is done, as the recorder has one writer.
-	var spawned, hardened int64
 	go func() {
 		runtime.LockOSThread()
-		if r.trace != nil {
-			spawned = trace.Now()
+		if stamps != nil {
+			stamps[0] = trace.Now()
 		}
-		if r.cpus != nil {
-			if err := unix.SchedSetaffinity(0, r.cpus); err != nil {
+		if cpus != nil {
+			if err := unix.SchedSetaffinity(0, cpus); err != nil {
 				done <- started{err: fmt.Errorf("give the command its CPUs back: %w", err)}
 				return
 			}
 		}
-		if err := r.harden.apply(); err != nil {
+		if err := h.apply(); err != nil {
 			done <- started{err: err}
 			return
 		}
-		if r.trace != nil {
-			hardened = trace.Now()
+		if stamps != nil {
+			stamps[1] = trace.Now()
 		}
-		pid, err := forkExec()
+		pid, err := fork()
 		done <- started{pid, err}
 	}()
 	s := <-done
-	if s.err == nil && r.trace != nil {
-		r.trace.Record("  a thread of its own for the command's rights", r.startAt, spawned)
-		r.trace.Record("  CPUs, capabilities, seccomp, no_new_privs", spawned, hardened)
-		r.trace.Record("  fork+exec", hardened, r.execDone)
-	}
-	r.child = s.pid
-	return s.err
+	return s.pid, s.err
 }
 
 // loop is the only place that waits for children. It returns the command's
@@ -251,6 +261,8 @@ func (r *reaper) reap(status *int) bool {
 			if r.trace != nil {
 				r.childDone = trace.Now()
 			}
+		default:
+			r.execs.exited(pid, ws)
 		}
 		if r.tini != nil {
 			r.tini.reaped(pid, pid == r.child, ws)

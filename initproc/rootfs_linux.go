@@ -104,6 +104,9 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 		// pivot_root needs the new root to be a mount point.
 		return fmt.Errorf("bind rootfs: %w", err)
 	}
+	if o.OCI.Enabled {
+		return ociRoot(o)
+	}
 
 	var held []hostFile
 	defer func() {

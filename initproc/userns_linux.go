@@ -3,6 +3,7 @@ package initproc
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,13 +29,18 @@ const SyncMapped = "mapped"
 // /etc/subuid take the set-user-ID newuidmap, which can only run once the
 // child exists.
 //
-// It also arms the parent-death signal again: the kernel clears it when an
-// exec raises the capabilities, as the second exec does, and a ccinit that
-// outlived a SIGKILLed ccsuper would run on unsupervised. Had ccsuper died
-// before this, the sync channel reads EOF where ccinit waits next.
+// It also arms the parent-death signal again in a user namespace: the
+// kernel clears it when an exec raises the capabilities, as the second exec
+// does, and a ccinit that outlived a SIGKILLed ccsuper would run on
+// unsupervised. Had ccsuper died before this, the sync channel reads EOF
+// where ccinit waits next. Outside a user namespace no exec raised anything:
+// the signal is as ccsuper set it, and an OCI container, which must outlive
+// `ccsuper create`, has none.
 func AwaitMapping(fd int) error {
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-		return fmt.Errorf("parent-death signal: %w", err)
+	if inUserNS() {
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return fmt.Errorf("parent-death signal: %w", err)
+		}
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -52,6 +58,13 @@ func AwaitMapping(fd int) error {
 		return fmt.Errorf("exec ccinit again once mapped: %w", err)
 	}
 	return nil
+}
+
+// inUserNS reports whether ccinit runs in a user namespace other than the
+// host's: the host's maps every ID to itself, whole.
+func inUserNS() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	return err != nil || strings.Join(strings.Fields(string(b)), " ") != "0 0 4294967295"
 }
 
 // loopbackUp brings up lo in ccinit's network namespace. In a user

@@ -63,6 +63,11 @@ func exec(prog []unix.SockFilter, c call) (uint32, error) {
 			cond = acc == in.K
 		case unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K:
 			cond = acc >= in.K
+		case unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K:
+			cond = acc > in.K
+		case unix.BPF_ALU | unix.BPF_AND | unix.BPF_K:
+			acc &= in.K
+			continue
 		case unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
 			cond = acc&in.K != 0
 		default:

@@ -6,8 +6,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -33,26 +31,87 @@ var forwarded = []os.Signal{
 // container ended (killed for want of memory), or that tearing down failed
 // after it ran: the status is then still the command's, so that a caller
 // sees how the command ended, and the error says what is left to reclaim.
-func Run(c Config) (_ int, err error) {
-	rec := c.Trace
-	endCheck := rec.Begin("check configuration, find ccinit")
+//
+// Run is a thin driver of the OCI lifecycle's steps, the same the OCI front
+// end takes (container_linux.go): create (everything up to ccinit waiting
+// for "go"), start ("go"), wait, delete (the teardown, on every path).
+func Run(c Config) (status int, err error) {
+	k, err := newContainer(c)
+	if err != nil {
+		return initproc.ExitSetup, err
+	}
+	defer func() {
+		if derr := k.delete(); derr != nil {
+			err = errors.Join(err, fmt.Errorf("tear down: %w", derr))
+		}
+	}()
+	if status, err := k.create(); err != nil {
+		return status, quiet(err)
+	}
+	if status, err := k.start(); err != nil {
+		return status, quiet(err)
+	}
+	return k.wait()
+}
+
+// quiet drops errEnded: ccinit ended by itself and has said why; its status
+// is the run's, with nothing more to say.
+func quiet(err error) error {
+	if errors.Is(err, errEnded) {
+		return nil
+	}
+	return err
+}
+
+// container is one run of ccsuper's own front end, in the lifecycle's steps.
+type container struct {
+	c        Config
+	rec      *trace.Recorder
+	rootfs   string
+	initPath string
+	me       owner
+	sigs     chan os.Signal
+	notified chan struct{} // closed once sigs gets the forwarded signals
+
+	lay  *layer
+	ran  bool    // ccinit was told to go (see layer.release)
+	uns  *userNS // the user namespace's plan (rootless, --userns=auto), or nil
+	plan *netPlan
+	cg   *cgroup
+	std  *stdio
+	opts initproc.Options
+	proc *initProcess
+
+	consSock     *os.File
+	closeConsole func()
+	winch        func() // with a pty: how to pass a new window size on
+	traceR       *os.File
+
+	// undo are the teardown steps of what create made, run by delete in
+	// reverse order.
+	undo []func() error
+}
+
+// newContainer checks c and finds ccinit: nothing is made yet.
+func newContainer(c Config) (*container, error) {
+	k := &container{c: c, rec: c.Trace, closeConsole: func() {}}
+	endCheck := k.rec.Begin("check configuration, find ccinit")
 	// Whatever descriptors ccsuper inherited (a shell's `9</`, a job
 	// server's pipe, a service manager's sockets) must not reach ccinit and
 	// the container: a directory descriptor of the host's is a way out of
 	// the new root. ccsuper opens everything of its own close-on-exec.
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return initproc.ExitSetup, fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
+		return nil, fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
 	}
 	if err := c.Validate(); err != nil {
-		return initproc.ExitSetup, err
+		return nil, err
 	}
-	rootfs, err := filepath.Abs(c.Rootfs)
-	if err != nil {
-		return initproc.ExitSetup, fmt.Errorf("rootfs: %w", err)
+	var err error
+	if k.rootfs, err = filepath.Abs(c.Rootfs); err != nil {
+		return nil, fmt.Errorf("rootfs: %w", err)
 	}
-	initPath, err := findInit(c.Init)
-	if err != nil {
-		return initproc.ExitSetup, err
+	if k.initPath, err = findInit(c.Init); err != nil {
+		return nil, err
 	}
 	endCheck()
 
@@ -63,120 +122,105 @@ func Run(c Config) (_ int, err error) {
 	// kills ccsuper, leaving a record the next start or `ccsuper cleanup`
 	// undoes. They are not given back with signal.Stop: ccsuper exits as soon
 	// as Run returns, and giving them back would cost as much again.
-	sigs := make(chan os.Signal, 32)
-	notified := make(chan struct{})
+	k.sigs = make(chan os.Signal, 32)
+	k.notified = make(chan struct{})
 	go func() {
-		signal.Notify(sigs, forwarded...)
+		signal.Notify(k.sigs, forwarded...)
 		// A write to a closed pipe on stdout (`ccsuper -t ... | head`)
 		// must fail with EPIPE, not kill ccsuper with the host terminal
 		// left raw and nothing torn down. Caught, not ignored: an ignored
 		// signal stays ignored across exec, and pasta refuses to start
 		// with SIGPIPE ignored; a caught one is reset to its default.
 		signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
-		close(notified)
+		close(k.notified)
 	}()
+	return k, nil
+}
 
-	endSelf := rec.Begin("read our own PID and start time")
+// create makes everything up to ccinit waiting for "go": the rootfs layer,
+// the network, the cgroup, ccinit in its namespaces (its hello received),
+// the host side of its network, its pty. It returns the status to exit with
+// when it fails (ccinit's own when ccinit said why).
+func (k *container) create() (int, error) {
+	c, rec := k.c, k.rec
+	endSelf := rec.Begin("create: read our own PID and start time")
 	me, err := self()
 	if err != nil {
 		return initproc.ExitSetup, err
 	}
+	k.me = me
 	endSelf()
-	endLayer := rec.Begin("volumes, overlay layer")
+	endLayer := rec.Begin("create: volumes, overlay layer")
 	vols, err := hostVolumes(c.Volumes)
 	if err != nil {
 		return initproc.ExitSetup, err
 	}
-	lay, err := prepareLayer(c, rootfs, me)
-	if err != nil {
+	if k.lay, err = prepareLayer(c, k.rootfs, me); err != nil {
 		return initproc.ExitSetup, err
 	}
-	ran := false // ccinit was told to go (see layer.release)
 	endLayer()
-	defer func() {
-		defer rec.Begin("tear down: overlay layer")()
-		kept, rerr := lay.release(ran)
-		if rerr != nil {
-			err = errors.Join(err, fmt.Errorf("tear down: %w", rerr))
-		}
+	k.undo = append(k.undo, func() error {
+		defer rec.Begin("delete: overlay layer")()
+		kept, err := k.lay.release(k.ran)
 		if kept != "" && c.KeptLayer != nil {
 			c.KeptLayer(kept)
 		}
-	}()
-	endNet := rec.Begin("network: lease, bridge, /etc files")
-	plan, err := prepareNetwork(c, me)
+		return err
+	})
+	endNet := rec.Begin("create: network: lease, bridge, /etc files")
+	k.plan, err = prepareNetwork(c, me)
 	endNet()
 	if err != nil {
 		return initproc.ExitSetup, err
 	}
-	defer func() {
-		defer rec.Begin("tear down: lease, bridge, /etc files")()
-		if rerr := plan.release(); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("tear down: %w", rerr))
-		}
-	}()
+	k.undo = append(k.undo, func() error {
+		defer rec.Begin("delete: lease, bridge, /etc files")()
+		return k.plan.release()
+	})
 
-	endUserNS := rec.Begin("user namespace: maps")
-	uns, err := planUserNS(c, me)
+	endUserNS := rec.Begin("create: user namespace: maps")
+	k.uns, err = planUserNS(c, me)
 	endUserNS()
 	if err != nil {
 		return initproc.ExitSetup, err
 	}
-	defer func() {
-		if rerr := uns.release(); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("tear down: %w", rerr))
-		}
-	}()
+	k.undo = append(k.undo, func() error { return k.uns.release() })
 
-	endCg := rec.Begin("cgroup: make, limits")
-	cg, err := containerCgroup(c, me)
+	endCg := rec.Begin("create: cgroup: make, limits")
+	k.cg, err = containerCgroup(c, me)
 	endCg()
 	if err != nil {
 		return initproc.ExitSetup, err
 	}
-	defer func() {
-		defer rec.Begin("tear down: cgroup")()
-		if rerr := cg.remove(); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("tear down: %w", rerr))
-		}
-	}()
+	k.undo = append(k.undo, func() error {
+		defer rec.Begin("delete: cgroup")()
+		return k.cg.remove()
+	})
 
-	endPipes := rec.Begin("sync socket, stdio, sockets")
-	syncOurs, syncTheirs, err := syncSocket()
-	if err != nil {
+	endPipes := rec.Begin("create: stdio, sockets")
+	if k.std, err = newStdio(c.Interactive && !c.TTY); err != nil {
 		return initproc.ExitSetup, err
 	}
-	defer syncOurs.Close()
-	defer syncTheirs.Close() // closed early once ccinit has it; a second close is harmless
-	if err := lay.watch(syncTheirs); err != nil {
-		_ = syncTheirs.Close()
-		return initproc.ExitSetup, err
-	}
-
-	std, err := newStdio(c.Interactive && !c.TTY)
-	if err != nil {
-		return initproc.ExitSetup, err
-	}
-	defer std.finish()
-	files := []uintptr{std.files[0].Fd(), std.files[1].Fd(), std.files[2].Fd(), syncTheirs.Fd()}
-	var consSock, consTheirs *os.File
+	k.undo = append(k.undo, func() error { k.std.finish(); return nil })
+	var extra []uintptr
+	var consTheirs *os.File
 	if c.TTY {
-		if consSock, consTheirs, err = consoleSocket(); err != nil {
+		if k.consSock, consTheirs, err = consoleSocket(); err != nil {
 			return initproc.ExitSetup, err
 		}
-		defer consSock.Close()
-		files = append(files, consTheirs.Fd())
+		k.undo = append(k.undo, k.consSock.Close)
+		defer consTheirs.Close() // ccinit has its own copy once started
+		extra = append(extra, consTheirs.Fd())
 	}
-
 	// ccinit sends its own steps back on this pipe when it exits.
-	var traceR, traceW *os.File
+	var traceW *os.File
 	if rec != nil {
-		if traceR, traceW, err = os.Pipe(); err != nil {
+		if k.traceR, traceW, err = os.Pipe(); err != nil {
 			return initproc.ExitSetup, fmt.Errorf("trace pipe: %w", err)
 		}
-		defer traceR.Close()
-		defer traceW.Close()
-		files = append(files, traceW.Fd())
+		k.undo = append(k.undo, k.traceR.Close)
+		defer traceW.Close() // ccinit has its own copy once started
+		extra = append(extra, traceW.Fd())
 	}
 	endPipes()
 
@@ -184,153 +228,72 @@ func Run(c Config) (_ int, err error) {
 	if err := unix.SchedGetaffinity(0, &cpus); err != nil {
 		return initproc.ExitSetup, fmt.Errorf("read CPU affinity: %w", err)
 	}
-	opts := initproc.Options{
+	k.opts = initproc.Options{
 		CPUs:      initproc.FormatCPUs(&cpus),
-		Rootfs:    rootfs,
+		Rootfs:    k.rootfs,
 		Hostname:  c.Hostname,
 		Env:       c.Env,
 		CleanEnv:  true,
 		Workdir:   c.Workdir,
 		Grace:     initproc.DefaultGrace,
-		Binds:     plan.binds,
+		Binds:     k.plan.binds,
 		ReadOnly:  c.ReadOnly,
 		KeepLayer: c.Keep,
 		Volumes:   vols,
 		Args:      c.Args,
 	}
 	if c.TTY {
-		opts.ConsoleSocket = consoleFD
+		k.opts.ConsoleSocket = consoleFD
 	}
 	if traceW != nil {
-		opts.TraceFD = len(files) - 1
+		k.opts.TraceFD = extraFD(len(extra) - 1)
 	}
-	if lay != nil {
-		opts.Overlay = lay.dir
+	if k.lay != nil {
+		k.opts.Overlay = k.lay.dir
 	}
-	hardenOptions(c, &opts)
+	hardenOptions(c, &k.opts)
 	flags := uintptr(cloneFlags)
 	if c.Net != NetHost {
 		flags |= unix.CLONE_NEWNET
 	}
-	if cg.ownNamespace() {
+	if k.cg.ownNamespace() {
 		flags |= unix.CLONE_NEWCGROUP
-		opts.Cgroup2 = true
+		k.opts.Cgroup2 = true
 	}
-	opts.Cgroup1 = cg.v1View()
+	k.opts.Cgroup1 = k.cg.v1View()
+	uns := k.uns
 	if uns != nil {
 		flags |= unix.CLONE_NEWUSER
-		opts.UserNS = true
-		opts.HostFDs = uns.auto != nil
+		k.opts.UserNS = true
+		k.opts.HostFDs = uns.auto != nil
 	}
-	pidfd := -1
-	defer func() {
-		if pidfd >= 0 {
-			_ = unix.Close(pidfd)
-		}
-	}()
-	attr := &syscall.ProcAttr{
-		Env:   []string{}, // nothing of the host's environment
-		Files: files,
-		Sys: &syscall.SysProcAttr{
-			Cloneflags: flags,
-			Pdeathsig:  unix.SIGKILL,
-			// Signals go through a pidfd: once ccinit is reaped, its PID
-			// may be another process's, its pidfd never is.
-			PidFD: &pidfd,
-			// A group of its own: a ^C typed at the terminal while
-			// ccsuper is in the foreground reaches ccsuper only, which
-			// forwards it once, instead of reaching ccinit twice. Not
-			// a session of its own: with the kernel's scheduler
-			// autogroups, a new session is a new scheduling group,
-			// and that cost about 5 ms per start on this loaded
-			// machine (docs/security.md). ccinit gives up the
-			// controlling terminal instead (see initproc.Run).
-			Setpgid: true,
-		},
-	}
-	if fd := cg.cloneInto(); fd >= 0 {
-		attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = true, fd
+	spec := spawnSpec{
+		path: k.initPath, opts: k.opts, stdio: [3]uintptr{k.std.files[0].Fd(), k.std.files[1].Fd(), k.std.files[2].Fd()},
+		extra: extra, clone: flags, cgroupFD: k.cg.cloneInto(), pdeathsig: true, cpus: &cpus, rec: rec,
+		watch: k.lay.watch,
+		// With maps written by newuidmap ccinit waits until they are
+		// (see initproc.AwaitMapping), and takes its configuration then.
+		configLater: uns != nil && uns.helper,
 	}
 	if uns != nil {
-		attr.Sys.UidMappings, attr.Sys.GidMappings = uns.sysMaps()
-		attr.Sys.GidMappingsEnableSetgroups = uns.setgroups
-		if uns.auto != nil {
-			// Root's own IDs are not in the range: become the
-			// namespace's root once the maps are written and before
-			// the exec, which then grants every capability in it.
-			attr.Sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		spec.sys = func(sys *syscall.SysProcAttr) {
+			sys.UidMappings, sys.GidMappings = uns.sysMaps()
+			sys.GidMappingsEnableSetgroups = uns.setgroups
+			if uns.auto != nil {
+				// Root's own IDs are not in the range: become the
+				// namespace's root once the maps are written and
+				// before the exec, which then grants every
+				// capability in it.
+				sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+			}
 		}
 	}
-	// The configuration goes over the sync socket, not on ccinit's
-	// command line, which the container sees as /proc/1/cmdline. With
-	// maps written by newuidmap it waits until they are (see
-	// initproc.AwaitMapping).
-	argv := []string{"ccinit", "--sync-fd", strconv.Itoa(syncFD)}
-	if uns == nil || !uns.helper {
-		if err := sendConfig(syncOurs, opts); err != nil {
-			return initproc.ExitSetup, err
-		}
-	}
-	endClone := rec.Begin("read-only clone of ccinit to exec")
-	exe, exeFD, err := initToExec(initPath, len(files))
-	endClone()
+	k.proc, err = spawnInit(spec)
+	k.std.started()
 	if err != nil {
 		return initproc.ExitSetup, err
 	}
-	// Closed only once the container is over (in the background, see
-	// below; this close is for the paths that fail first). Closing the last
-	// descriptor of a detached mount unmounts it there and then (the exec
-	// keeps the clone itself alive), and doing that right after the clone
-	// made TestCgroupForkBomb and TestNetworkAddressReuse fail every time:
-	// the cause is not pinned down (the unmount waits for an RCU grace
-	// period, during which ccsuper's host setup is held back).
-	defer exeFD.Close()
-
-	// syscall.ForkExec and wait4 rather than os/exec: os/exec probes for
-	// pidfd support by forking a throwaway process on first use, which costs
-	// more than a whole step of the container's start here.
-	type result struct {
-		ws  unix.WaitStatus
-		err error
-	}
-	var winch func() // with a pty: how to pass a new window size on
-	closeConsole := func() {}
-	started := make(chan error, 1)
-	exited := make(chan result, 1)
-	var pid int
-	var forkStart, forkEnd int64 // with a trace only
-	go func() {
-		// Pdeathsig fires when the thread that forked the child exits, not
-		// the process: fork and wait from one locked thread, and never
-		// unlock it, so the thread lives exactly as long as the wait.
-		runtime.LockOSThread()
-		var err error
-		unpin := pinToThisCPU(&cpus)
-		if rec != nil {
-			forkStart = trace.Now()
-		}
-		pid, err = syscall.ForkExec(exe, argv, attr)
-		if rec != nil {
-			forkEnd = trace.Now()
-		}
-		unpin()
-		started <- err
-		if err != nil {
-			return
-		}
-		var res result
-		for {
-			_, res.err = unix.Wait4(pid, &res.ws, 0, nil)
-			if !errors.Is(res.err, unix.EINTR) {
-				break
-			}
-		}
-		exited <- res
-	}()
-	err = <-started
-	rec.Record("clone+exec ccinit (new namespaces)", forkStart, forkEnd)
-	_ = syncTheirs.Close() // ccinit has its own copy
-	std.started()
+	k.undo = append(k.undo, func() error { k.proc.close(); return nil })
 	if traceW != nil {
 		_ = traceW.Close()
 	}
@@ -339,143 +302,104 @@ func Run(c Config) (_ int, err error) {
 		// the socket reads EOF if ccinit dies before sending the pty.
 		_ = consTheirs.Close()
 	}
-	if err != nil {
-		return initproc.ExitSetup, fmt.Errorf("start %s: %w", initPath, err)
-	}
-	// notCCinit is the error for a program that ended without the sync
-	// protocol's hello (see initproc/sync.go): whatever it printed, it was
-	// no ccinit of ours.
-	notCCinit := func(res result) (int, error) {
-		how := "closed the sync socket"
-		if res.err == nil && res.ws.Exited() {
-			how = fmt.Sprintf("exited with status %d", res.ws.ExitStatus())
-		}
-		return initproc.ExitSetup, fmt.Errorf("--init %q is not a ccinit: it %s without the sync handshake", initPath, how)
-	}
-	hello := false
-	// abort stops ccinit after a failure of ours. If ccinit had already
-	// exited by itself (its own setup failed, and it said why), the failure
-	// seen here is only a consequence: report ccinit's status, not ours;
-	// unless it never said hello, when it was not a ccinit at all.
-	abort := func(err error) (int, error) {
-		// Killed, not told by EOF: a live ccinit would exit 125 by
-		// itself, and look like one that failed on its own. The socket
-		// stays open until its hello (if any) has been looked for.
-		_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
-		res := <-exited
-		if res.err == nil && res.ws.Exited() {
-			if !hello && receiveHello(syncOurs, false) != nil {
-				return notCCinit(res)
-			}
-			return res.ws.ExitStatus(), nil
-		}
-		return initproc.ExitSetup, err
-	}
 	if uns != nil && uns.helper {
-		end := rec.Begin("user namespace: newuidmap, newgidmap, config")
-		if err := uns.writeMaps(pid); err != nil {
-			return abort(err)
+		end := rec.Begin("create: user namespace: newuidmap, newgidmap, config")
+		if err := uns.writeMaps(k.proc.pid); err != nil {
+			return k.proc.abort(err)
 		}
-		if err := unix.Send(int(syncOurs.Fd()), []byte(initproc.SyncMapped), 0); err != nil {
-			return abort(fmt.Errorf("sync socket: %w", err))
+		if err := unix.Send(int(k.proc.sync.Fd()), []byte(initproc.SyncMapped), 0); err != nil {
+			return k.proc.abort(fmt.Errorf("sync socket: %w", err))
 		}
-		if err := sendConfig(syncOurs, opts); err != nil {
-			return abort(err)
-		}
-		end()
-	}
-	if opts.HostFDs {
-		end := rec.Begin("user namespace: idmapped mounts to ccinit")
-		if err := sendHostMounts(syncOurs, pid, opts); err != nil {
-			return abort(err)
+		if err := sendConfig(k.proc.sync, k.opts); err != nil {
+			return k.proc.abort(err)
 		}
 		end()
 	}
-	if err := hostSetup(pid, plan, cg, rec); err != nil {
-		return abort(err)
+	if k.opts.HostFDs {
+		end := rec.Begin("create: user namespace: idmapped mounts to ccinit")
+		if err := sendHostMounts(k.proc.sync, k.proc.pid, k.opts); err != nil {
+			return k.proc.abort(err)
+		}
+		end()
+	}
+	if err := hostSetup(k.proc.pid, k.plan, k.cg, rec); err != nil {
+		return k.proc.abort(err)
 	}
 	if c.Net == NetPasta {
-		end := rec.Begin("pasta: connect the network namespace")
-		pst, perr := startPasta(pid, c.Publish)
-		if perr != nil {
-			return abort(perr)
+		end := rec.Begin("create: pasta: connect the network namespace")
+		pst, err := startPasta(k.proc.pid, c.Publish)
+		if err != nil {
+			return k.proc.abort(err)
 		}
-		defer func() {
-			if rerr := pst.stop(); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("tear down: %w", rerr))
-			}
-		}()
+		k.undo = append(k.undo, pst.stop)
 		end()
 	}
-	endHello := rec.Begin("ccinit's hello on the sync socket")
-	switch err := awaitHello(syncOurs, pidfd); {
-	case errors.Is(err, errNoHello):
-		// It may live on without its end of the socket.
-		_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
-		return notCCinit(<-exited)
-	case err != nil:
-		// Another version's hello, or a socket error: ours to say,
-		// whatever it did since.
-		_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
-		<-exited
-		return initproc.ExitSetup, fmt.Errorf("--init %q %w", initPath, err)
+	endHello := rec.Begin("create: ccinit's hello on the sync socket")
+	if err := k.proc.awaitHello(); err != nil {
+		return initproc.ExitSetup, err
 	}
-	hello = true
 	endHello()
-	if consSock != nil {
-		endPTY := rec.Begin("pty: receive master from ccinit, attach")
-		master, err := receiveConsole(consSock)
+	if k.consSock != nil {
+		endPTY := rec.Begin("create: pty: receive master from ccinit, attach")
+		master, err := receiveConsole(k.consSock)
 		if err != nil {
-			return abort(err)
+			return k.proc.abort(err)
 		}
 		cons := &console{master: master}
-		closeConsole = func() {
-			defer rec.Begin("pty: last output, restore terminal")()
+		k.closeConsole = func() {
+			defer rec.Begin("delete: pty: last output, restore terminal")()
 			cons.close()
+			k.closeConsole = func() {}
 		}
-		// Deferred before anything else can return: the host terminal
-		// is given back on every path from here.
-		defer closeConsole()
+		// In the teardown before anything else can return: the host
+		// terminal is given back on every path from here.
+		k.undo = append(k.undo, func() error { k.closeConsole(); return nil })
 		// Raw mode only once a SIGTERM or SIGINT would be caught: one
 		// that killed ccsuper now would leave the terminal raw.
-		<-notified
+		<-k.notified
 		if err := cons.attach(c.Interactive); err != nil {
-			return abort(err)
+			return k.proc.abort(err)
 		}
-		winch = cons.resize
+		k.winch = cons.resize
 		endPTY()
 	}
-	endGo := rec.Begin(`send "go" on the sync socket`)
-	if err := unix.Send(int(syncOurs.Fd()), []byte(initproc.SyncGo), 0); err != nil {
-		return abort(fmt.Errorf("signal container to start: %w", err))
-	}
-	ran = true
-	_ = syncOurs.Close()
-	endGo()
-	endRun := rec.Begin("container runs (until ccinit exits)")
+	return 0, nil
+}
 
-	<-notified
+// start tells ccinit to go: it starts the command.
+func (k *container) start() (int, error) {
+	endGo := k.rec.Begin(`start: send "go" on the sync socket`)
+	if err := k.proc.sendGo(); err != nil {
+		return k.proc.abort(err)
+	}
+	k.ran = true
+	endGo()
+	return 0, nil
+}
+
+// wait passes signals on to ccinit until it exits, and returns the
+// container's status.
+func (k *container) wait() (int, error) {
+	endRun := k.rec.Begin("container runs (until ccinit exits)")
+	<-k.notified
 	for {
 		select {
-		case s := <-sigs:
-			if s == unix.SIGWINCH && winch != nil {
+		case s := <-k.sigs:
+			if s == unix.SIGWINCH && k.winch != nil {
 				// The kernel signals the pty's foreground group.
-				winch()
+				k.winch()
 				continue
 			}
-			// ccinit has a handler for every signal, so this reaches it
-			// even though it is PID 1 of its namespace.
-			_ = unix.PidfdSendSignal(pidfd, s.(syscall.Signal), nil, 0)
-		case res := <-exited:
+			k.proc.signal(s.(syscall.Signal))
+		case res := <-k.proc.exited:
+			k.proc.reaped = &res
 			endRun()
-			// The clone's unmount waits for an RCU grace period, long
-			// on a loaded VM: let it run while we tear down.
-			go exeFD.Close()
-			if traceR != nil {
+			k.proc.close() // the read-only clone goes, in the background
+			if k.traceR != nil {
 				// Everything that held the write end is gone.
-				events, _ := trace.Receive(traceR) // a partial trace is still worth showing
-				rec.Add(events)
-				rec.Add(betweenSides(events, forkEnd, trace.Now()))
+				events, _ := trace.Receive(k.traceR) // a partial trace is still worth showing
+				k.rec.Add(events)
+				k.rec.Add(betweenSides(events, k.proc.forkEnd, trace.Now()))
 			}
 			if res.err != nil {
 				return initproc.ExitSetup, fmt.Errorf("wait for container: %w", res.err)
@@ -483,11 +407,24 @@ func Run(c Config) (_ int, err error) {
 			status := initproc.ExitStatus(res.ws)
 			// The container's last output, and the terminal back to
 			// normal, before anything ccsuper itself prints (--stats).
-			closeConsole()
-			std.finish()
-			return status, cg.finish(status, c.Stats)
+			k.closeConsole()
+			k.std.finish()
+			return status, k.cg.finish(status, k.c.Stats)
 		}
 	}
+}
+
+// delete tears down what create made, in reverse order, on every path: a
+// ccinit still alive (a create that failed half-way) is killed first.
+func (k *container) delete() error {
+	if k.proc != nil && k.proc.reaped == nil {
+		k.proc.kill()
+	}
+	var errs []error
+	for i := len(k.undo) - 1; i >= 0; i-- {
+		errs = append(errs, k.undo[i]())
+	}
+	return errors.Join(errs...)
 }
 
 // betweenSides names the two stretches of a traced run that neither side
@@ -512,7 +449,7 @@ func betweenSides(ccinit []trace.Event, execDone, reaped int64) []trace.Event {
 // hostSetup is everything done from the host between ccinit's start and "go".
 func hostSetup(pid int, plan *netPlan, cg *cgroup, rec *trace.Recorder) error {
 	if cg != nil {
-		end := rec.Begin("cgroup: place ccinit")
+		end := rec.Begin("create: cgroup: place ccinit")
 		err := cg.place(pid)
 		end()
 		if err != nil {

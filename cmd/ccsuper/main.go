@@ -26,6 +26,8 @@ import (
 
 const usage = `usage: ccsuper --rootfs DIR [flags] [--] [COMMAND [ARG...]]
        ccsuper cleanup
+       ccsuper [--root DIR] [--log FILE] ... create|start|state|kill|delete|run|exec|ps|list|spec|features ...
+               (an OCI runtime with runc's command line: ccsuper create --help)
 
 Runs COMMAND (default /bin/sh) as a child of ccinit, PID 1 in new PID, mount,
 UTS, IPC and network namespaces with DIR as its root. "ccsuper cleanup"
@@ -199,6 +201,12 @@ func parseArgs(args []string, help io.Writer) (supervisor.Config, traceFlag, err
 
 func main() {
 	origin := trace.Now()
+	if len(os.Args) == 2 && os.Args[1] == execProxyArg {
+		os.Exit(supervisor.ExecProxy())
+	}
+	if isOCI(os.Args[1:]) {
+		os.Exit(runOCI(os.Args[1:]))
+	}
 	if len(os.Args) == 2 && os.Args[1] == "cleanup" {
 		if err := supervisor.Cleanup(); err != nil {
 			fmt.Fprintf(os.Stderr, "ccsuper: cleanup: %s\n", oneLine(err))

@@ -1,0 +1,405 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// ociBundle makes a bundle from `ccsuper spec` with its own rootfs copy,
+// the command args, no terminal, and change applied to the config. It
+// returns the bundle and a private state root.
+func ociBundle(t *testing.T, args []string, change func(*specs.Spec)) (bundle, root string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	bundle, root = t.TempDir(), t.TempDir()
+	wantExit(t, runCCSuper(t, "spec", "--bundle", bundle), 0)
+	p := filepath.Join(bundle, "config.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("ccsuper spec wrote no config: %v", err)
+	}
+	s.Root.Path = newRootfs(t)
+	s.Root.Readonly = false
+	s.Process.Terminal = false
+	s.Process.Args = args
+	if change != nil {
+		change(&s)
+	}
+	if b, err = json.Marshal(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return bundle, root
+}
+
+// oci runs `ccsuper --root root ARGS...` with stdout and stderr in files, as
+// engines do: a created container's processes keep them open.
+func oci(t *testing.T, root string, args ...string) result {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := os.Create(filepath.Join(dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	errf, err := os.Create(filepath.Join(dir, "err"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer errf.Close()
+	cmd := ccsuper(t, append([]string{"--root", root}, args...)...)
+	cmd.Stdout, cmd.Stderr = out, errf
+	r := result{code: -1}
+	if err := cmd.Run(); cmd.ProcessState != nil {
+		r.code = cmd.ProcessState.ExitCode()
+	} else {
+		t.Fatalf("ccsuper %v: %v", args, err)
+	}
+	o, _ := os.ReadFile(out.Name())
+	e, _ := os.ReadFile(errf.Name())
+	r.stdout, r.stderr = string(o), string(e)
+	return r
+}
+
+// ociState returns the state of id.
+func ociState(t *testing.T, root, id string) specs.State {
+	t.Helper()
+	r := oci(t, root, "state", id)
+	wantExit(t, r, 0)
+	var st specs.State
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("state is not JSON: %v\n%s", err, r)
+	}
+	return st
+}
+
+// waitStatus polls the state of id until it is want.
+func waitStatus(t *testing.T, root, id string, want specs.ContainerState) specs.State {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st := ociState(t, root, id)
+		if st.Status == want {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container %s stayed %s, want %s", id, st.Status, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitFileHolds polls until path holds want.
+func waitFileHolds(t *testing.T, path, want string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		b, _ := os.ReadFile(path)
+		if strings.Contains(string(b), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s holds %q, want %q in it", path, b, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestOCILifecycle takes a container from `ccsuper spec`'s config through
+// create, start, state, kill and delete, checking that nothing of the
+// user's runs before start and nothing is left after delete.
+func TestOCILifecycle(t *testing.T) {
+	bundle, root := ociBundle(t, []string{"sh", "-c", "echo started $(hostname) > /out; exec sleep 1000"}, nil)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	wantExit(t, oci(t, root, "create", "--bundle", bundle, "--pid-file", pidFile, "c1"), 0)
+	st := ociState(t, root, "c1")
+	if st.Status != specs.StateCreated || st.ID != "c1" || st.Bundle != bundle || st.Pid <= 0 || st.Version != specs.Version {
+		t.Fatalf("state after create: got %+v", st)
+	}
+	if b, err := os.ReadFile(pidFile); err != nil || string(b) != strconv.Itoa(st.Pid) {
+		t.Errorf("pid file: got %q, %v; want %d", b, err, st.Pid)
+	}
+	out := filepath.Join(bundleRootfs(t, bundle), "out")
+	// create has returned, so no ccsuper is left, yet ccinit lives on and
+	// the command has not run.
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("the command ran before start")
+	}
+	if !alive(st.Pid) {
+		t.Fatal("ccinit did not outlive create")
+	}
+	wantOneLineError(t, oci(t, root, "create", "--bundle", bundle, "c1"), 125) // the ID is taken
+	wantOneLineError(t, oci(t, root, "start", "nope"), 125)
+
+	wantExit(t, oci(t, root, "start", "c1"), 0)
+	waitFileHolds(t, out, "started ccontainer")
+	if st := ociState(t, root, "c1"); st.Status != specs.StateRunning {
+		t.Fatalf("after start: got %s, want running", st.Status)
+	}
+	wantOneLineError(t, oci(t, root, "start", "c1"), 125)  // started once only
+	wantOneLineError(t, oci(t, root, "delete", "c1"), 125) // running: needs --force
+	r := oci(t, root, "list", "--format", "json")
+	wantExit(t, r, 0)
+	if !strings.Contains(r.stdout, `"id": "c1"`) || !strings.Contains(r.stdout, `"status": "running"`) {
+		t.Errorf("list: got %s", r.stdout)
+	}
+	r = oci(t, root, "ps", "--format", "json", "c1")
+	wantExit(t, r, 0)
+	var ps []int
+	if err := json.Unmarshal([]byte(r.stdout), &ps); err != nil || len(ps) != 2 {
+		t.Errorf("ps: want ccinit and sleep, got %q (%v)", r.stdout, err)
+	}
+
+	wantExit(t, oci(t, root, "kill", "c1", "TERM"), 0)
+	waitStatus(t, root, "c1", specs.StateStopped)
+	wantExit(t, oci(t, root, "delete", "c1"), 0)
+	if _, err := os.Stat(filepath.Join(root, "c1")); !os.IsNotExist(err) {
+		t.Errorf("state directory left after delete: %v", err)
+	}
+	wantOneLineError(t, oci(t, root, "state", "c1"), 125)
+	for _, c := range []string{"memory", "pids", "devices"} {
+		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", c, "ccsuper/c1")); err == nil {
+			t.Errorf("cgroup %s left after delete", c)
+		}
+	}
+}
+
+// TestOCIKillCreated: a created container ends on SIGTERM without its
+// command ever running, and delete --force removes a created container.
+func TestOCIKillCreated(t *testing.T) {
+	bundle, root := ociBundle(t, []string{"sh", "-c", "touch /ran"}, nil)
+	wantExit(t, oci(t, root, "create", "--bundle", bundle, "k1"), 0)
+	wantExit(t, oci(t, root, "kill", "k1"), 0)
+	waitStatus(t, root, "k1", specs.StateStopped)
+	wantOneLineError(t, oci(t, root, "start", "k1"), 125)
+	wantExit(t, oci(t, root, "delete", "k1"), 0)
+
+	wantExit(t, oci(t, root, "create", "--bundle", bundle, "k2"), 0)
+	pid := ociState(t, root, "k2").Pid
+	wantOneLineError(t, oci(t, root, "delete", "k2"), 125) // not stopped
+	wantExit(t, oci(t, root, "delete", "--force", "k2"), 0)
+	if alive(pid) {
+		t.Errorf("ccinit %d of a deleted created container lives on", pid)
+	}
+	if _, err := os.Stat(filepath.Join(bundleRootfs(t, bundle), "ran")); err == nil {
+		t.Error("the command of a container never started ran")
+	}
+}
+
+// TestOCIRun: run waits and passes the command's status on, then deletes.
+func TestOCIRun(t *testing.T) {
+	bundle, root := ociBundle(t, []string{"sh", "-c", "exit 3"}, nil)
+	wantExit(t, oci(t, root, "run", "--bundle", bundle, "r1"), 3)
+	if _, err := os.Stat(filepath.Join(root, "r1")); !os.IsNotExist(err) {
+		t.Errorf("state left after run: %v", err)
+	}
+	bundle, root = ociBundle(t, []string{"no-such-command"}, nil)
+	r := oci(t, root, "run", "--bundle", bundle, "r2")
+	wantOneLineError(t, r, 127) // ccinit's: not found
+	if _, err := os.Stat(filepath.Join(root, "r2")); !os.IsNotExist(err) {
+		t.Errorf("state left after a failed run: %v", err)
+	}
+}
+
+// TestOCIRefusesWithLog: a config asking for what ccsuper cannot do fails
+// create with one line, a JSON line in --log as engines read it, and
+// nothing left behind.
+func TestOCIRefusesWithLog(t *testing.T) {
+	bundle, root := ociBundle(t, []string{"true"}, func(s *specs.Spec) { s.Process.ApparmorProfile = "x" })
+	log := filepath.Join(t.TempDir(), "log.json")
+	r := oci(t, root, "--log", log, "--log-format", "json", "create", "--bundle", bundle, "f1")
+	wantOneLineError(t, r, 125)
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line map[string]string
+	if err := json.Unmarshal(b, &line); err != nil || line["level"] != "error" || !strings.Contains(line["msg"], "AppArmor") {
+		t.Errorf("log: got %q (%v)", b, err)
+	}
+	if ents, _ := os.ReadDir(root); len(ents) != 0 {
+		t.Errorf("left in the state root: %v", ents)
+	}
+}
+
+// TestOCIConfig checks parts of a config from inside: capabilities,
+// rlimits, user and groups, the masks, a read-only path, sysctl, devices
+// and a bind mount.
+func TestOCIConfig(t *testing.T) {
+	data := t.TempDir()
+	if err := os.WriteFile(filepath.Join(data, "f"), []byte("from the host"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := `exec > /result 2>&1
+grep CapEff /proc/self/status
+ulimit -n
+id -u; id -g; id -G
+[ -c /proc/keys ] && echo keys-masked
+echo x > /proc/sys/kernel/hostname 2>/dev/null || echo sys-read-only
+cat /proc/sys/net/ipv4/ip_forward
+ls -l /dev/fuse
+cat /data/f
+echo done`
+	bundle, root := ociBundle(t, []string{"sh", "-c", script}, func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 0, GID: 0, AdditionalGids: []uint32{10, 20}}
+		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 123, Hard: 456}}
+		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+		s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}}
+		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Access: "rwm"})
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "ro"}})
+	})
+	wantExit(t, oci(t, root, "run", "--bundle", bundle, "cfg"), 0)
+	got, err := os.ReadFile(filepath.Join(bundleRootfs(t, bundle), "result"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"CapEff:\t0000000020000420", "\n123\n", "keys-masked", "\n0\n0\n0 10 20\n", "sys-read-only", "\n1\n",
+		"crw-rw-rw-", "10,", "229", "from the host", "done",
+	} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("inside the container: want %q in\n%s", want, got)
+		}
+	}
+}
+
+// bundleRootfs returns the rootfs a bundle's config names.
+func bundleRootfs(t *testing.T, bundle string) string {
+	t.Helper()
+	var s specs.Spec
+	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &s)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Root.Path
+}
+
+// alive reports whether pid runs (not a zombie).
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && len(s) > i+2 && s[i+2] != 'Z'
+}
+
+// TestOCIExec runs processes in a running container: the argv form with
+// its status passed on, a process.json as another user, and a detached one
+// whose proxy (the pid file's PID) passes signals on and, killed, takes the
+// process with it.
+func TestOCIExec(t *testing.T) {
+	bundle, root := ociBundle(t, []string{"sleep", "1000"}, nil)
+	wantExit(t, oci(t, root, "create", "--bundle", bundle, "x1"), 0)
+	t.Cleanup(func() { oci(t, root, "delete", "--force", "x1") })
+	wantExit(t, oci(t, root, "start", "x1"), 0)
+
+	r := oci(t, root, "exec", "x1", "sh", "-c", "echo in $(hostname); exit 7")
+	wantExit(t, r, 7)
+	if r.stdout != "in ccontainer\n" {
+		t.Errorf("exec output: got %q", r.stdout)
+	}
+	for range 10 {
+		// A process that ends at once can be reaped before ccinit
+		// answers: the answer must still come first.
+		wantExit(t, oci(t, root, "exec", "x1", "true"), 0)
+	}
+	wantOneLineError(t, oci(t, root, "exec", "x1", "no-such-command"), 127)
+	wantOneLineError(t, oci(t, root, "exec", "nope", "true"), 125)
+
+	proc := specs.Process{Args: []string{"sh", "-c", "id -u; id -g; grep CapEff /proc/self/status"}, Cwd: "/tmp",
+		User: specs.User{UID: 1000, GID: 1000}, Env: []string{"PATH=/bin:/usr/bin"}}
+	b, _ := json.Marshal(proc)
+	pf := filepath.Join(t.TempDir(), "process.json")
+	if err := os.WriteFile(pf, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = oci(t, root, "exec", "--process", pf, "x1")
+	wantExit(t, r, 0)
+	if r.stdout != "1000\n1000\nCapEff:\t0000000000000000\n" {
+		t.Errorf("exec --process: got %q", r.stdout)
+	}
+
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	wantExit(t, oci(t, root, "exec", "-d", "--pid-file", pidFile, "x1", "sleep", "1000"), 0)
+	proxy := readPid(t, pidFile)
+	if !alive(proxy) {
+		t.Fatal("the detached proxy is gone")
+	}
+	waitPids(t, root, "x1", 3) // ccinit, sleep, the exec'd sleep
+	if err := unix.Kill(proxy, unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitPids(t, root, "x1", 2) // the TERM reached the exec'd sleep
+	waitGone(t, proxy)
+
+	wantExit(t, oci(t, root, "exec", "-d", "--pid-file", pidFile, "x1", "sleep", "1000"), 0)
+	waitPids(t, root, "x1", 3)
+	if err := unix.Kill(readPid(t, pidFile), unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitPids(t, root, "x1", 2) // the proxy's death took the process with it
+}
+
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(string(b))
+	if err != nil {
+		t.Fatalf("pid file %q: %v", b, err)
+	}
+	return pid
+}
+
+// waitPids waits until container id has n processes.
+func waitPids(t *testing.T, root, id string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		r := oci(t, root, "ps", "--format", "json", id)
+		var ps []int
+		_ = json.Unmarshal([]byte(r.stdout), &ps)
+		if len(ps) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container %s has processes %v, want %d", id, ps, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitGone waits until pid has exited.
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d lives on", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

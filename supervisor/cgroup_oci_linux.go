@@ -1,0 +1,478 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// An OCI container's cgroup is where its config says (linux.cgroupsPath),
+// not one named after a supervisor: the engine owns the name, and the
+// container outlives the ccsuper that made it. Its directories are kept in
+// the container's state, for kill --all, ps and delete.
+
+// ociV1Controllers are the v1 hierarchies an OCI container's cgroup may be
+// made in.
+var ociV1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "devices", "blkio", "freezer", "cpuset"}
+
+// v1Needed returns the v1 hierarchies the container's cgroup is made in:
+// pids always (ps and kill --all read it; every process of the container is
+// there), and those r's limits need. runc joins every hierarchy; moving a
+// process into a v1 cgroup costs up to a few milliseconds each here (the
+// kernel waits out an RCU grace period), so only those that do something.
+func v1Needed(r *specs.LinuxResources) map[string]bool {
+	need := map[string]bool{"pids": true}
+	if r == nil {
+		return need
+	}
+	if r.Memory != nil {
+		need["memory"] = true
+	}
+	if c := r.CPU; c != nil {
+		if c.Shares != nil || c.Quota != nil || c.Period != nil {
+			need["cpu"] = true
+		}
+		if c.Cpus != "" || c.Mems != "" {
+			need["cpuset"] = true
+		}
+	}
+	if len(r.Devices) > 0 {
+		need["devices"] = true
+	}
+	if r.BlockIO != nil {
+		need["blkio"] = true
+	}
+	return need
+}
+
+// ociCgroup is an OCI container's cgroup: one directory on v2, one per
+// hierarchy on v1.
+type ociCgroup struct {
+	V2   bool              `json:"v2"`
+	Dirs map[string]string `json:"dirs"` // controller ("" on v2) -> directory
+	// fd is the open v2 directory, to clone ccinit straight into
+	// (CLONE_INTO_CGROUP: no migration afterwards), or -1.
+	fd int
+}
+
+// ociCgroupPath is the cgroup path of container id: the config's, or
+// /ccsuper/ID when it gives none. A relative path is taken from the root.
+func ociCgroupPath(path, id string) (string, error) {
+	if path == "" {
+		path = "/ccsuper/" + id
+	}
+	if strings.Contains(path, ":") {
+		return "", fmt.Errorf("linux.cgroupsPath %q: systemd slice:prefix:name paths are not supported (no --systemd-cgroup)", path)
+	}
+	clean := filepath.Clean("/" + path)
+	if clean == "/" {
+		return "", fmt.Errorf("linux.cgroupsPath %q: the root cgroup", path)
+	}
+	return clean, nil
+}
+
+// newOCICgroup makes the cgroup at path and applies r to it. Nothing is
+// left behind when it fails.
+func newOCICgroup(path string, r *specs.LinuxResources) (_ *ociCgroup, err error) {
+	layout, err := detectCgroups(cgroupFS)
+	if err != nil {
+		return nil, err
+	}
+	g := &ociCgroup{V2: layout.v2 != "", Dirs: map[string]string{}, fd: -1}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, g.remove())
+		}
+	}()
+	if g.V2 {
+		if err := g.makeV2(layout.v2, path); err != nil {
+			return nil, err
+		}
+	} else {
+		need := v1Needed(r)
+		for _, c := range ociV1Controllers {
+			if !need[c] {
+				continue
+			}
+			root, err := filepath.EvalSymlinks(filepath.Join(cgroupFS, c))
+			if err != nil {
+				return nil, fmt.Errorf("no %s cgroup controller on this host (none mounted under %s)", c, cgroupFS)
+			}
+			dir := filepath.Join(root, path)
+			if err := mkdirV1(root, path, c == "cpuset"); err != nil {
+				return nil, err
+			}
+			g.Dirs[c] = dir
+		}
+	}
+	if err := g.apply(r); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// mkdirV1 makes path under the v1 hierarchy root, level by level. A new v1
+// cpuset cgroup has no CPU and no memory node, and takes no process until
+// it has: each level made gets its parent's.
+func mkdirV1(root, path string, cpuset bool) error {
+	dir := root
+	for _, part := range strings.Split(strings.Trim(path, "/"), "/") {
+		parent := dir
+		dir = filepath.Join(dir, part)
+		err := os.Mkdir(dir, 0o755)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("make cgroup %s: %w", dir, err)
+		}
+		if !cpuset {
+			continue
+		}
+		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+			b, err := os.ReadFile(filepath.Join(parent, f))
+			if err != nil {
+				return fmt.Errorf("read %s: %w", filepath.Join(parent, f), err)
+			}
+			if err := writeCgroup(dir, f, strings.TrimSpace(string(b))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// makeV2 makes path in the unified hierarchy, every controller handed down
+// to it that the root has.
+func (g *ociCgroup) makeV2(root, path string) error {
+	have, err := os.ReadFile(filepath.Join(root, "cgroup.controllers"))
+	if err != nil {
+		return fmt.Errorf("read cgroup controllers: %w", err)
+	}
+	var use []string
+	for _, c := range strings.Fields(string(have)) {
+		if c == "memory" || c == "cpu" || c == "pids" || c == "io" || c == "cpuset" {
+			use = append(use, c)
+		}
+	}
+	dir := root
+	for _, part := range strings.Split(strings.Trim(path, "/"), "/") {
+		if err := enableControllers(dir, use); err != nil {
+			return err
+		}
+		dir = filepath.Join(dir, part)
+		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("make cgroup %s: %w", dir, err)
+		}
+	}
+	g.Dirs[""] = dir
+	g.fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open cgroup %s: %w", dir, err)
+	}
+	return nil
+}
+
+// cloneInto returns the directory descriptor to clone ccinit into, or -1,
+// and closeFD releases it once ccinit is there.
+func (g *ociCgroup) cloneInto() int { return g.fd }
+
+func (g *ociCgroup) closeFD() {
+	if g.fd >= 0 {
+		_ = unix.Close(g.fd)
+		g.fd = -1
+	}
+}
+
+// dir returns the directory of controller c, or an error naming it.
+func (g *ociCgroup) dir(c string) (string, error) {
+	if g.V2 {
+		return g.Dirs[""], nil
+	}
+	d, ok := g.Dirs[c]
+	if !ok {
+		return "", fmt.Errorf("no %s cgroup controller on this host", c)
+	}
+	return d, nil
+}
+
+// apply writes the config's resources into g.
+func (g *ociCgroup) apply(r *specs.LinuxResources) error {
+	if r == nil {
+		return nil
+	}
+	type write struct{ controller, v1, v2, value string }
+	var ws []write
+	num := func(n int64) string { return strconv.FormatInt(n, 10) }
+	orMax := func(n int64) string { // a negative limit is none
+		if n < 0 {
+			return "max"
+		}
+		return num(n)
+	}
+	if m := r.Memory; m != nil {
+		if m.Limit != nil {
+			v1 := num(*m.Limit)
+			ws = append(ws, write{"memory", "memory.limit_in_bytes", "memory.max", v1})
+			if g.V2 {
+				ws[len(ws)-1].value = orMax(*m.Limit)
+			}
+		}
+		if m.Reservation != nil {
+			ws = append(ws, write{"memory", "memory.soft_limit_in_bytes", "memory.low", num(*m.Reservation)})
+		}
+		if m.Swap != nil {
+			v := num(*m.Swap)
+			if g.V2 {
+				// v2's swap.max is swap alone, the config's is memory+swap.
+				v = "max"
+				if *m.Swap >= 0 && m.Limit != nil && *m.Limit >= 0 {
+					v = num(max(*m.Swap-*m.Limit, 0))
+				}
+			}
+			ws = append(ws, write{"memory", "memory.memsw.limit_in_bytes", "memory.swap.max", v})
+		}
+		if m.Swappiness != nil {
+			if g.V2 {
+				return errors.New("linux.resources.memory.swappiness: not on cgroup v2")
+			}
+			ws = append(ws, write{"memory", "memory.swappiness", "", strconv.FormatUint(*m.Swappiness, 10)})
+		}
+		if m.DisableOOMKiller != nil && *m.DisableOOMKiller {
+			if g.V2 {
+				return errors.New("linux.resources.memory.disableOOMKiller: not on cgroup v2")
+			}
+			ws = append(ws, write{"memory", "memory.oom_control", "", "1"})
+		}
+		// Kernels since 5.4 accept and ignore these on v1; v2 has none.
+		if m.Kernel != nil { //nolint:staticcheck // deprecated in the spec, still passed on
+			ws = append(ws, write{"memory", "memory.kmem.limit_in_bytes", "", num(*m.Kernel)}) //nolint:staticcheck
+		}
+		if m.KernelTCP != nil { //nolint:staticcheck
+			ws = append(ws, write{"memory", "memory.kmem.tcp.limit_in_bytes", "", num(*m.KernelTCP)}) //nolint:staticcheck
+		}
+		if m.UseHierarchy != nil {
+			return errors.New("linux.resources.memory.useHierarchy is not supported")
+		}
+		if m.CheckBeforeUpdate != nil && *m.CheckBeforeUpdate {
+			return errors.New("linux.resources.memory.checkBeforeUpdate is not supported")
+		}
+	}
+	if c := r.CPU; c != nil {
+		if c.Shares != nil {
+			v := strconv.FormatUint(*c.Shares, 10)
+			if g.V2 {
+				// The usual conversion of shares (2..262144) to weight (1..10000).
+				v = strconv.FormatUint(1+((*c.Shares-2)*9999)/262142, 10)
+			}
+			ws = append(ws, write{"cpu", "cpu.shares", "cpu.weight", v})
+		}
+		if c.Cpus != "" {
+			ws = append(ws, write{"cpuset", "cpuset.cpus", "cpuset.cpus", c.Cpus})
+		}
+		if c.Mems != "" {
+			ws = append(ws, write{"cpuset", "cpuset.mems", "cpuset.mems", c.Mems})
+		}
+		if c.Period != nil || c.Quota != nil {
+			period := uint64(cpuPeriod)
+			if c.Period != nil {
+				period = *c.Period
+			}
+			if g.V2 {
+				q := "max"
+				if c.Quota != nil && *c.Quota > 0 {
+					q = num(*c.Quota)
+				}
+				ws = append(ws, write{"cpu", "", "cpu.max", q + " " + strconv.FormatUint(period, 10)})
+			} else {
+				ws = append(ws, write{"cpu", "cpu.cfs_period_us", "", strconv.FormatUint(period, 10)})
+				if c.Quota != nil {
+					ws = append(ws, write{"cpu", "cpu.cfs_quota_us", "", num(*c.Quota)})
+				}
+			}
+		}
+	}
+	if p := r.Pids; p != nil && p.Limit != nil {
+		v := orMax(*p.Limit)
+		if *p.Limit == 0 {
+			v = "max"
+		}
+		ws = append(ws, write{"pids", "pids.max", "pids.max", v})
+	}
+	if b := r.BlockIO; b != nil {
+		if b.Weight != nil {
+			ws = append(ws, write{"blkio", "blkio.weight", "io.weight", strconv.Itoa(int(*b.Weight))})
+		}
+		if b.LeafWeight != nil || len(b.WeightDevice) > 0 {
+			return errors.New("linux.resources.blockIO: leafWeight and weightDevice are not supported")
+		}
+		for _, t := range []struct {
+			devs      []specs.LinuxThrottleDevice
+			v1, v2key string
+		}{
+			{b.ThrottleReadBpsDevice, "blkio.throttle.read_bps_device", "rbps"},
+			{b.ThrottleWriteBpsDevice, "blkio.throttle.write_bps_device", "wbps"},
+			{b.ThrottleReadIOPSDevice, "blkio.throttle.read_iops_device", "riops"},
+			{b.ThrottleWriteIOPSDevice, "blkio.throttle.write_iops_device", "wiops"},
+		} {
+			for _, d := range t.devs {
+				dev := fmt.Sprintf("%d:%d", d.Major, d.Minor)
+				if g.V2 {
+					ws = append(ws, write{"blkio", "", "io.max", fmt.Sprintf("%s %s=%d", dev, t.v2key, d.Rate)})
+				} else {
+					ws = append(ws, write{"blkio", t.v1, "", fmt.Sprintf("%s %d", dev, d.Rate)})
+				}
+			}
+		}
+	}
+	if len(r.Devices) > 0 {
+		if g.V2 {
+			return errors.New("linux.resources.devices: the cgroup v2 device filter (eBPF) is not implemented")
+		}
+		for _, d := range r.Devices {
+			file := "devices.deny"
+			if d.Allow {
+				file = "devices.allow"
+			}
+			ws = append(ws, write{"devices", file, "", deviceRule(d)})
+		}
+		// The devices every container has (the spec's default devices,
+		// the console, ptmx and the ptys) stay usable whatever the
+		// rules: ccinit makes them, and the spec says they work.
+		for _, rule := range defaultDeviceRules {
+			ws = append(ws, write{"devices", "devices.allow", "", rule})
+		}
+	}
+	for _, w := range ws {
+		file := w.v1
+		if g.V2 {
+			file = w.v2
+		}
+		if file == "" {
+			return fmt.Errorf("cgroup: %s has no equivalent on this host", w.v1+w.v2)
+		}
+		dir, err := g.dir(w.controller)
+		if err != nil {
+			return err
+		}
+		if err := writeCgroup(dir, file, w.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// defaultDeviceRules allow /dev/null, zero, full, random, urandom, tty,
+// console, ptmx and the container's ptys.
+var defaultDeviceRules = []string{
+	"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",
+}
+
+// deviceRule renders a device cgroup rule as v1's devices.allow wants it.
+func deviceRule(d specs.LinuxDeviceCgroup) string {
+	t := d.Type
+	if t == "" {
+		t = "a"
+	}
+	n := func(p *int64) string {
+		if p == nil || *p < 0 {
+			return "*"
+		}
+		return strconv.FormatInt(*p, 10)
+	}
+	access := d.Access
+	if access == "" {
+		access = "rwm"
+	}
+	if t == "a" {
+		return "a *:* " + access
+	}
+	return fmt.Sprintf("%s %s:%s %s", t, n(d.Major), n(d.Minor), access)
+}
+
+// v1View returns g's v1 directories as initproc.Options.Cgroup1 wants
+// them, DIR:NAME, NAME the hierarchy's directory under cgroupFS.
+func (g *ociCgroup) v1View() []string {
+	var out []string
+	for _, dir := range g.v1Dirs() {
+		root := dir
+		for filepath.Dir(root) != cgroupFS && root != "/" {
+			root = filepath.Dir(root)
+		}
+		out = append(out, dir+":"+filepath.Base(root))
+	}
+	return out
+}
+
+// v1Dirs returns g's v1 directories, for ccinit to be born in (see
+// spawnSpec.bornIn); none on v2, where it is cloned into its cgroup.
+func (g *ociCgroup) v1Dirs() []string {
+	if g.V2 {
+		return nil
+	}
+	return g.unique()
+}
+
+// unique returns g's directories, each once, in a stable order.
+func (g *ociCgroup) unique() []string {
+	var out []string
+	for _, c := range append([]string{""}, ociV1Controllers...) {
+		if d, ok := g.Dirs[c]; ok && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// pids returns the processes in g.
+func (g *ociCgroup) pids() ([]int, error) {
+	dirs := g.unique()
+	if len(dirs) == 0 {
+		return nil, nil
+	}
+	b, err := os.ReadFile(filepath.Join(dirs[0], "cgroup.procs"))
+	if err != nil {
+		return nil, fmt.Errorf("read cgroup: %w", err)
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out, nil
+}
+
+// remove kills what is left in g and removes its directories (not their
+// parents, which the engine owns).
+func (g *ociCgroup) remove() error {
+	if g == nil {
+		return nil
+	}
+	g.closeFD()
+	var errs []error
+	for _, dir := range g.unique() {
+		errs = append(errs, removeCgroupDir(dir, g.V2))
+	}
+	return errors.Join(errs...)
+}
+
+// signalAll sends sig to every process in g (kill --all).
+func (g *ociCgroup) signalAll(sig unix.Signal) error {
+	pids, err := g.pids()
+	if err != nil {
+		return err
+	}
+	for _, pid := range pids {
+		_ = unix.Kill(pid, sig) // gone meanwhile is fine
+	}
+	return nil
+}

@@ -1,0 +1,715 @@
+package supervisor
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/ccontainer/ccontainer/initproc"
+	"github.com/ccontainer/ccontainer/trace"
+)
+
+// DefaultRoot is where ccsuper keeps the state of OCI containers (--root).
+const DefaultRoot = "/run/ccsuper"
+
+// Runtime is ccsuper as an OCI runtime: containers made by create, kept in
+// Root/ID between commands, each of which is a separate ccsuper.
+type Runtime struct {
+	// Root holds a directory per container: state.json and, while the
+	// container is created but not started, exec.fifo.
+	Root string
+	// Init is the host path of ccinit (see findInit).
+	Init string
+	// Warn reports what does not fail a command (a poststart hook's error).
+	Warn func(error)
+	// Trace, when not nil, records the OCI steps (ccsuper --trace).
+	Trace *trace.Recorder
+}
+
+// CreateOptions are create's flags.
+type CreateOptions struct {
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	NoPivot       bool
+}
+
+// containerState is what Root/ID/state.json keeps of a container.
+type containerState struct {
+	ID          string            `json:"id"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Pid         int               `json:"pid"`
+	PidStart    uint64            `json:"pidStart"` // against PID reuse
+	Created     time.Time         `json:"created"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Cgroup      *ociCgroup        `json:"cgroup,omitempty"`
+	Hooks       *specs.Hooks      `json:"hooks,omitempty"`
+	// Process and Seccomp (the compiled filter, hex) are the base of
+	// exec's processes.
+	Process *specs.Process `json:"process,omitempty"`
+	Seccomp string         `json:"seccomp,omitempty"`
+}
+
+// ErrExist and ErrNotExist are a container ID already taken, or unknown.
+var (
+	ErrExist    = errors.New("container already exists")
+	ErrNotExist = errors.New("container does not exist")
+)
+
+// validID accepts what runc does: letters, digits and _ . + -, not first,
+// so an ID is always one plain name in Root.
+func validID(id string) bool {
+	if id == "" || len(id) > 1024 {
+		return false
+	}
+	for i, c := range id {
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || !strings.ContainsRune("_.+-", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r Runtime) dir(id string) (string, error) {
+	if !validID(id) {
+		return "", fmt.Errorf("container ID %q: want letters, digits and _ . + - (not first)", id)
+	}
+	return filepath.Join(r.Root, id), nil
+}
+
+const (
+	stateJSON = "state.json"
+	fifoFile  = "exec.fifo"
+)
+
+// Create makes container id from the bundle and leaves it created: every
+// namespace, mount and the cgroup made, ccinit waiting on the exec FIFO,
+// the user's process not started. No ccsuper stays behind. On an error the
+// returned status is ccinit's when it said why itself (127: no such
+// command), else initproc.ExitSetup.
+func (r Runtime) Create(id string, o CreateOptions) (int, error) {
+	p, err := r.create(id, o)
+	if p != nil {
+		p.close()
+	}
+	if err != nil {
+		var se statusError
+		if errors.As(err, &se) {
+			return int(se), err
+		}
+		return initproc.ExitSetup, err
+	}
+	return 0, nil
+}
+
+// statusError is ccinit's exit status, when it ended a create itself; it
+// said why on stderr.
+type statusError int
+
+func (s statusError) Error() string { return fmt.Sprintf("ccinit exited with status %d", int(s)) }
+
+// SaidByInit reports whether err is ccinit's own end, which ccinit has
+// explained on stderr already: a front end need not say it again there.
+func SaidByInit(err error) bool {
+	var se statusError
+	return errors.As(err, &se)
+}
+
+// create does Create's work and returns ccinit, whose parent this ccsuper
+// is (run waits for it).
+//
+// ccinit has no parent-death signal: it would fire when this ccsuper exits,
+// and the created container must outlive it. A create that dies half-way is
+// covered anyway: before "go" ccinit reads EOF on the sync socket and exits,
+// after it its "ready" fails with EPIPE and it exits.
+func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) {
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
+	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("must be run as root")
+	}
+	rec := r.Trace
+	end := rec.Begin("create: read config.json, plan it")
+	defer func() { end() }()
+	dir, err := r.dir(id)
+	if err != nil {
+		return nil, err
+	}
+	if o.Bundle == "" {
+		o.Bundle = "."
+	}
+	plan, err := loadBundle(o.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range plan.warnings {
+		r.warn(errors.New(w))
+	}
+	if plan.terminal && o.ConsoleSocket == "" {
+		return nil, errors.New("process.terminal needs --console-socket")
+	}
+	if !plan.terminal && o.ConsoleSocket != "" {
+		return nil, errors.New("--console-socket needs process.terminal in config.json")
+	}
+	if o.NoPivot {
+		return nil, errors.New("--no-pivot is not supported: ccinit always pivots")
+	}
+	initPath, err := findInit(r.Init)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(plan.init.Rootfs); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("root.path %q is not a directory", plan.init.Rootfs)
+	}
+	end()
+	end = rec.Begin("create: state directory")
+	if err := os.MkdirAll(r.Root, 0o711); err != nil {
+		return nil, fmt.Errorf("state root: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o711); errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("%s: %w", id, ErrExist)
+	} else if err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	var proc *initProcess
+	var cg *ociCgroup
+	defer func() {
+		if err == nil {
+			return
+		}
+		if proc != nil {
+			proc.kill()
+		}
+		err = errors.Join(err, cg.remove(), os.RemoveAll(dir))
+	}()
+
+	st := containerState{ID: id, Bundle: plan.bundle, Rootfs: plan.init.Rootfs, Created: time.Now().UTC(),
+		Annotations: plan.spec.Annotations, Hooks: plan.spec.Hooks, Process: plan.spec.Process,
+		Seccomp: plan.init.OCI.Seccomp}
+	end()
+	end = rec.Begin("create: cgroup, resources")
+	cgPath, err := ociCgroupPath(plan.cgroupsPath, id)
+	if err != nil {
+		return nil, err
+	}
+	if cg, err = newOCICgroup(cgPath, plan.resources); err != nil {
+		return nil, err
+	}
+	st.Cgroup = cg
+
+	end()
+	end = rec.Begin("create: exec FIFO, pipes, sockets")
+	fifo := filepath.Join(dir, fifoFile)
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		return nil, fmt.Errorf("make exec FIFO: %w", err)
+	}
+	fifoFD, err := unix.Open(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open exec FIFO: %w", err)
+	}
+	defer unix.Close(fifoFD)
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("ready pipe: %w", err)
+	}
+	defer readyR.Close()
+	defer readyW.Close()
+	execSock, err := listenExec(filepath.Join(dir, execSockFile))
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(execSock)
+
+	extra := []uintptr{uintptr(fifoFD), readyW.Fd(), uintptr(execSock)}
+	opts := plan.init
+	if !has(plan, unix.CLONE_NEWCGROUP) {
+		// No cgroup namespace: the container's /sys/fs/cgroup shows its
+		// own v1 directories, as runc and Docker lay them out.
+		opts.Cgroup1 = cg.v1View()
+	}
+	opts.OCI.ExecFIFO, opts.OCI.ReadyFD, opts.OCI.ExecSock = extraFD(0), extraFD(1), extraFD(2)
+	if o.ConsoleSocket != "" {
+		conn, err := net.Dial("unix", o.ConsoleSocket)
+		if err != nil {
+			return nil, fmt.Errorf("console socket: %w", err)
+		}
+		defer conn.Close()
+		sock, err := conn.(*net.UnixConn).File()
+		if err != nil {
+			return nil, fmt.Errorf("console socket: %w", err)
+		}
+		defer sock.Close()
+		extra = append(extra, sock.Fd())
+		opts.ConsoleSocket = extraFD(len(extra) - 1)
+	}
+	end()
+	proc, err = spawnInit(spawnSpec{
+		path: initPath, opts: opts, stdio: [3]uintptr{0, 1, 2}, extra: extra,
+		clone: plan.clone, join: plan.join, cgroupFD: cg.cloneInto(), bornIn: cg.v1Dirs(), rec: rec,
+	})
+	if err != nil {
+		return nil, err
+	}
+	_ = readyW.Close()
+	cg.closeFD()
+	end = rec.Begin("create: ccinit's hello on the sync socket")
+	if err := proc.awaitHello(); err != nil {
+		return proc, err
+	}
+	end()
+	st.Pid = proc.pid
+	if st.PidStart, err = startTime(proc.pid); err != nil {
+		return proc, fmt.Errorf("read ccinit's start time: %w", err)
+	}
+	// No move: ccinit was born in its cgroup (cloned into it on v2, forked
+	// by a thread moved into it on v1), so that its cgroup namespace is
+	// rooted there.
+	end = rec.Begin("create: oom_score_adj, lo up, hooks")
+	if a := plan.oomScoreAdj; a != nil {
+		// Inherited by the command ccinit forks.
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", proc.pid), []byte(strconv.Itoa(*a)), 0); err != nil {
+			return proc, fmt.Errorf("oomScoreAdj: %w", withoutPath(err))
+		}
+	}
+	if plan.newNet {
+		if err := (&netPlan{mode: NetNone}).attach(proc.pid); err != nil {
+			return proc, err
+		}
+	}
+	if h := plan.spec.Hooks; h != nil {
+		// The spec calls a container "created" once its environment is
+		// made (lifecycle step 2), which these hooks follow.
+		state := st.spec(specs.StateCreated)
+		for _, hs := range [][]specs.Hook{h.CreateRuntime, h.Prestart} { //nolint:staticcheck // Prestart is deprecated, still honoured
+			if err := runHooks(hs, state, nil); err != nil {
+				return proc, err
+			}
+		}
+	}
+	end()
+	end = rec.Begin(`create: "go"; ccinit's mounts, pivot_root, until "ready"`)
+	if err := proc.sendGo(); err != nil {
+		return proc, err
+	}
+	var ready [8]byte
+	n, _ := io.ReadFull(readyR, ready[:5])
+	if string(ready[:n]) != "ready" {
+		// ccinit failed and said why on stderr: take its status.
+		res := proc.wait()
+		if res.err == nil && res.ws.Exited() {
+			return proc, fmt.Errorf("container %s: %w", id, statusError(res.ws.ExitStatus()))
+		}
+		return proc, fmt.Errorf("container %s: ccinit ended before it was ready", id)
+	}
+	end()
+	end = rec.Begin("create: state.json, pid file")
+	if err := writeJSON(filepath.Join(dir, stateJSON), st); err != nil {
+		return proc, err
+	}
+	if o.PidFile != "" {
+		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(proc.pid))); err != nil {
+			return proc, fmt.Errorf("pid file: %w", err)
+		}
+	}
+	return proc, nil
+}
+
+// listenExec makes the socket ccinit takes exec requests on.
+func listenExec(path string) (int, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("exec socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		_ = unix.Close(fd)
+		return -1, fmt.Errorf("exec socket %s: %w", path, err)
+	}
+	if err := unix.Listen(fd, 16); err != nil {
+		_ = unix.Close(fd)
+		return -1, fmt.Errorf("exec socket %s: %w", path, err)
+	}
+	return fd, nil
+}
+
+// spec renders st as the OCI state, with status.
+func (st containerState) spec(status specs.ContainerState) specs.State {
+	s := specs.State{Version: specs.Version, ID: st.ID, Status: status, Bundle: st.Bundle, Annotations: st.Annotations}
+	if status != specs.StateStopped {
+		s.Pid = st.Pid
+	}
+	return s
+}
+
+// load reads the state of container id.
+func (r Runtime) load(id string) (containerState, string, error) {
+	var st containerState
+	dir, err := r.dir(id)
+	if err != nil {
+		return st, "", err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, stateJSON))
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, dir, fmt.Errorf("%s: %w", id, ErrNotExist)
+	}
+	if err != nil {
+		return st, dir, fmt.Errorf("read state of %s: %w", id, withoutPath(err))
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, dir, fmt.Errorf("read state of %s: %w", id, err)
+	}
+	return st, dir, nil
+}
+
+// status tells created (ccinit waits on the FIFO), running, or stopped
+// (ccinit gone, or a zombie waiting for its parent).
+func (st containerState) status(dir string) specs.ContainerState {
+	if !processAlive(st.Pid, st.PidStart) {
+		return specs.StateStopped
+	}
+	if _, err := os.Lstat(filepath.Join(dir, fifoFile)); err == nil {
+		return specs.StateCreated
+	}
+	return specs.StateRunning
+}
+
+// processAlive reports whether pid is the process that started at start,
+// and has not exited (a zombie has).
+func processAlive(pid int, start uint64) bool {
+	f, err := initproc.StatFields(pid)
+	if err != nil || len(f) <= initproc.StatStartTime {
+		return false
+	}
+	s, err := strconv.ParseUint(f[initproc.StatStartTime], 10, 64)
+	return err == nil && s == start && f[0] != "Z" && f[0] != "X"
+}
+
+// State returns the OCI state of container id.
+func (r Runtime) State(id string) (specs.State, error) {
+	st, dir, err := r.load(id)
+	if err != nil {
+		return specs.State{}, err
+	}
+	return st.spec(st.status(dir)), nil
+}
+
+// Start runs the user's process of the created container id.
+func (r Runtime) Start(id string) error {
+	st, dir, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	if s := st.status(dir); s != specs.StateCreated {
+		return fmt.Errorf("container %s is %s, not created", id, s)
+	}
+	pidfd, err := st.pidfd()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pidfd)
+	end := r.Trace.Begin("start: open exec FIFO, ccinit's byte")
+	defer func() { end() }()
+	fifo := filepath.Join(dir, fifoFile)
+	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec FIFO: %w", err)
+	}
+	defer unix.Close(fd)
+	// ccinit's blocked open returns now; its byte says it goes on, and its
+	// close of the FIFO that the command is executed. Its end instead (a
+	// kill meanwhile, a command that failed) fails the start rather than
+	// hanging it.
+	got := false
+	for {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, -1); errors.Is(err, unix.EINTR) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("wait for ccinit: %w", err)
+		}
+		if fds[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0 {
+			var b [1]byte
+			n, _ := unix.Read(fd, b[:])
+			if n == 1 {
+				got = true
+				continue
+			}
+			if n == 0 && got {
+				break // EOF after the byte: the command was executed
+			}
+		}
+		if fds[1].Revents != 0 {
+			return fmt.Errorf("container %s: ccinit ended before its process started", id)
+		}
+	}
+	end()
+	end = r.Trace.Begin("start: remove exec FIFO, poststart hooks")
+	if err := os.Remove(fifo); err != nil {
+		return fmt.Errorf("remove exec FIFO: %w", err)
+	}
+	if st.Hooks != nil && len(st.Hooks.Poststart) > 0 {
+		// The spec: a poststart failure is logged, and the other hooks
+		// and the container go on.
+		_ = runHooks(st.Hooks.Poststart, st.spec(specs.StateRunning), r.warn)
+	}
+	return nil
+}
+
+func (r Runtime) warn(err error) {
+	if r.Warn != nil {
+		r.Warn(err)
+	}
+}
+
+// pidfd opens ccinit by PID and checks it is still the same process, so no
+// signal reaches a process that took its PID since.
+func (st containerState) pidfd() (int, error) {
+	fd, err := unix.PidfdOpen(st.Pid, 0)
+	if err != nil {
+		return -1, fmt.Errorf("container %s is not running: %w", st.ID, err)
+	}
+	if !processAlive(st.Pid, st.PidStart) {
+		_ = unix.Close(fd)
+		return -1, fmt.Errorf("container %s is not running", st.ID)
+	}
+	return fd, nil
+}
+
+// Kill sends sig to container id's ccinit, which passes it to the command
+// (a created container's ccinit ends on TERM, INT, HUP, QUIT, USR1, USR2),
+// or with all to every process of its cgroup.
+func (r Runtime) Kill(id string, sig unix.Signal, all bool) error {
+	st, dir, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	if s := st.status(dir); s == specs.StateStopped {
+		if all {
+			return nil
+		}
+		return fmt.Errorf("container %s is not running", id)
+	}
+	if all && st.Cgroup != nil {
+		return st.Cgroup.signalAll(sig)
+	}
+	fd, err := st.pidfd()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
+		return fmt.Errorf("signal container %s: %w", id, err)
+	}
+	return nil
+}
+
+// Delete removes container id: its cgroup and state, after the poststop
+// hooks. A container that is not stopped needs force, and is killed first
+// (the spec: deleting one that is not stopped MUST fail).
+func (r Runtime) Delete(id string, force bool) error {
+	st, dir, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	if s := st.status(dir); s != specs.StateStopped {
+		if !force {
+			return fmt.Errorf("container %s is %s: stop it first, or delete --force", id, s)
+		}
+		end := r.Trace.Begin("delete: SIGKILL ccinit, wait for its end")
+		err := st.killAndWait()
+		end()
+		if err != nil {
+			return err
+		}
+	}
+	end := r.Trace.Begin("delete: cgroup, poststop hooks, state")
+	defer end()
+	var errs []error
+	errs = append(errs, st.Cgroup.remove())
+	if st.Hooks != nil && len(st.Hooks.Poststop) > 0 {
+		_ = runHooks(st.Hooks.Poststop, st.spec(specs.StateStopped), r.warn) // as poststart
+	}
+	errs = append(errs, os.RemoveAll(dir))
+	return errors.Join(errs...)
+}
+
+// killAndWait kills ccinit and waits until it has exited.
+func (st containerState) killAndWait() error {
+	fd, err := st.pidfd()
+	if err != nil {
+		return nil // gone already
+	}
+	defer unix.Close(fd)
+	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("kill container %s: %w", st.ID, err)
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, 10000)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			return fmt.Errorf("wait for container %s: %w", st.ID, err)
+		case n == 0:
+			return fmt.Errorf("container %s did not die of SIGKILL within 10s", st.ID)
+		}
+		return nil
+	}
+}
+
+// Pids lists the processes of container id (ps).
+func (r Runtime) Pids(id string) ([]int, error) {
+	st, _, err := r.load(id)
+	if err != nil {
+		return nil, err
+	}
+	if st.Cgroup == nil {
+		return nil, nil
+	}
+	return st.Cgroup.pids()
+}
+
+// Listed is one container in List.
+type Listed struct {
+	specs.State
+	Rootfs  string    `json:"rootfs"`
+	Created time.Time `json:"created"`
+}
+
+// List returns every container under Root, by ID.
+func (r Runtime) List() ([]Listed, error) {
+	ents, err := os.ReadDir(r.Root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", r.Root, err)
+	}
+	var out []Listed
+	for _, e := range ents {
+		st, dir, err := r.load(e.Name())
+		if err != nil {
+			continue // being created or deleted
+		}
+		out = append(out, Listed{State: st.spec(st.status(dir)), Rootfs: st.Rootfs, Created: st.Created})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// Run creates and starts container id; unless detach, it waits for it,
+// passing on the signals of sigs, deletes it and returns its status.
+func (r Runtime) Run(id string, o CreateOptions, detach bool, sigs <-chan os.Signal) (int, error) {
+	p, err := r.create(id, o)
+	if err != nil {
+		if p != nil {
+			p.close()
+		}
+		var se statusError
+		if errors.As(err, &se) {
+			return int(se), err
+		}
+		return initproc.ExitSetup, err
+	}
+	defer p.close()
+	if err := r.Start(id); err != nil {
+		return initproc.ExitSetup, errors.Join(err, r.Delete(id, true))
+	}
+	if detach {
+		return 0, nil
+	}
+	for {
+		select {
+		case s := <-sigs:
+			_ = unix.PidfdSendSignal(p.pidfd, s.(unix.Signal), nil, 0)
+		case res := <-p.exited:
+			p.reaped = &res
+			status := initproc.ExitSetup
+			if res.err == nil {
+				status = initproc.ExitStatus(res.ws)
+			}
+			return status, r.Delete(id, true)
+		}
+	}
+}
+
+// runHooks runs hooks in order with state as JSON on their stdin. The first
+// failure ends them, unless warn is set: then each failure goes to warn and
+// the rest run.
+func runHooks(hooks []specs.Hook, state specs.State, warn func(error)) error {
+	b, err := json.Marshal(state)
+	if err != nil {
+		return err
+	}
+	for _, h := range hooks {
+		cmd := exec.Command(h.Path)
+		if len(h.Args) > 0 {
+			cmd.Args = h.Args
+		}
+		cmd.Env = h.Env
+		cmd.Stdin = bytes.NewReader(b)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if h.Timeout != nil {
+			if *h.Timeout <= 0 {
+				return fmt.Errorf("hook %s: timeout must be positive", h.Path)
+			}
+			cmd.WaitDelay = time.Second
+			t := time.AfterFunc(time.Duration(*h.Timeout)*time.Second, func() {
+				if cmd.Process != nil {
+					_ = cmd.Process.Kill()
+				}
+			})
+			defer t.Stop()
+		}
+		if err := cmd.Run(); err != nil {
+			if msg := strings.TrimSpace(stderr.String()); msg != "" {
+				err = fmt.Errorf("%w: %s", err, msg)
+			}
+			err = fmt.Errorf("hook %s: %w", h.Path, err)
+			if warn == nil {
+				return err
+			}
+			warn(err)
+		}
+	}
+	return nil
+}
+
+// writeJSON writes v to path whole or not at all.
+func writeJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, b)
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, withoutPath(err))
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, withoutPath(err))
+	}
+	return nil
+}

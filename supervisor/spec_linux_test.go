@@ -1,0 +1,311 @@
+package supervisor
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/ccontainer/ccontainer/initproc"
+)
+
+// TestPlanBundleDefault plans `ccsuper spec`'s config and checks what each
+// part of it became.
+func TestPlanBundleDefault(t *testing.T) {
+	p, err := planBundle("/b", DefaultSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := p.init
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"rootfs", o.Rootfs, "/b/rootfs"},
+		{"read-only", o.ReadOnly, true},
+		{"hostname", o.Hostname, DefaultHostname},
+		{"args", strings.Join(o.Args, " "), "sh"},
+		{"user", o.User, "0:0"},
+		{"umask", o.OCI.Umask, "22"},
+		{"no_new_privs", o.NoNewPrivs, true},
+		{"caps", o.Caps, "0x20000420"},
+		{"bounding", o.OCI.Bounding, "0x20000420"},
+		{"terminal", p.terminal, true},
+		{"clone", p.clone, uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP)},
+		{"new net", p.newNet, true},
+		{"mounts", len(o.OCI.Mounts), 7},
+		{"sysfs read-only", o.OCI.Mounts[5].Flags&unix.MS_RDONLY != 0, true},
+		{"/dev data", o.OCI.Mounts[1].Data, "mode=755,size=65536k"},
+		{"/dev flags", o.OCI.Mounts[1].Flags, uintptr(unix.MS_NOSUID | unix.MS_STRICTATIME)},
+		{"rlimit", o.OCI.Rlimits, []initproc.Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: 1024, Hard: 1024}}},
+		{"masked", len(o.OCI.MaskedPaths), 10},
+		{"read-only paths", len(o.OCI.ReadonlyPaths), 5},
+		{"enabled", o.OCI.Enabled, true},
+		{"no ccinit masks", o.ProcUnmasked, true},
+	}
+	for _, c := range checks {
+		if !equalAny(c.got, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func equalAny(a, b any) bool {
+	switch a := a.(type) {
+	case []initproc.Rlimit:
+		bb := b.([]initproc.Rlimit)
+		if len(a) != len(bb) {
+			return false
+		}
+		for i := range a {
+			if a[i] != bb[i] {
+				return false
+			}
+		}
+		return true
+	}
+	return a == b
+}
+
+// TestPlanBundleRefuses: everything ccsuper cannot honour is refused by
+// name, never ignored.
+func TestPlanBundleRefuses(t *testing.T) {
+	u := uint32(5)
+	tests := []struct {
+		name   string
+		change func(*specs.Spec)
+		want   string
+	}{
+		{"version", func(s *specs.Spec) { s.Version = "2.0.0" }, "ociVersion"},
+		{"no root", func(s *specs.Spec) { s.Root = nil }, "root.path"},
+		{"no process", func(s *specs.Spec) { s.Process = nil }, "process is required"},
+		{"empty args", func(s *specs.Spec) { s.Process.Args = nil }, "process.args"},
+		{"relative cwd", func(s *specs.Spec) { s.Process.Cwd = "tmp" }, "process.cwd"},
+		{"apparmor", func(s *specs.Spec) { s.Process.ApparmorProfile = "x" }, "AppArmor"},
+		{"selinux", func(s *specs.Spec) { s.Process.SelinuxLabel = "x" }, "SELinux"},
+		{"bad rlimit", func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_X"}} }, "RLIMIT_X"},
+		{"soft above hard", func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 2, Hard: 1}}
+		}, "above hard"},
+		{"bad cap", func(s *specs.Spec) { s.Process.Capabilities.Bounding = []string{"CAP_NOPE"} }, "capabilities"},
+		{"effective beyond permitted", func(s *specs.Spec) {
+			s.Process.Capabilities.Effective = append(s.Process.Capabilities.Effective, "CAP_SYS_ADMIN")
+		}, "effective"},
+		{"ambient beyond inheritable", func(s *specs.Spec) { s.Process.Capabilities.Ambient = []string{"CAP_KILL"} }, "ambient"},
+		{"oom score", func(s *specs.Spec) { n := 2000; s.Process.OOMScoreAdj = &n }, "oomScoreAdj"},
+		{"user namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		}, "user namespaces"},
+		{"uid mappings", func(s *specs.Spec) { s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}} }, "uidMappings"},
+		{"join mount ns", func(s *specs.Spec) { s.Linux.Namespaces[4].Path = "/proc/1/ns/mnt" }, "mount namespace by path"},
+		{"no pid ns", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[1:] }, "pid namespace"},
+		{"unknown ns", func(s *specs.Spec) { s.Linux.Namespaces[0].Type = "nope" }, "unknown type"},
+		{"duplicate ns", func(s *specs.Spec) { s.Linux.Namespaces[1].Type = specs.PIDNamespace }, "twice"},
+		{"host sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.panic": "1"} }, "not namespaced"},
+		{"sysctl escape", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net/../../x": "1"} }, "bad name"},
+		{"seccomp", func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{} }, "seccomp"},
+		{"hugetlb", func(s *specs.Spec) {
+			s.Linux.Resources.HugepageLimits = []specs.LinuxHugepageLimit{{Pagesize: "2MB"}}
+		}, "hugepageLimits"},
+		{"realtime", func(s *specs.Spec) { n := int64(5); s.Linux.Resources.CPU = &specs.LinuxCPU{RealtimeRuntime: &n} }, "realtime"},
+		{"device outside /dev", func(s *specs.Spec) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/etc/x", Type: "c"}}
+		}, "not under /dev"},
+		{"device type", func(s *specs.Spec) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/x", Type: "z", UID: &u}}
+		}, "unknown type"},
+		{"propagation", func(s *specs.Spec) { s.Linux.RootfsPropagation = "sideways" }, "rootfsPropagation"},
+		{"mount label", func(s *specs.Spec) { s.Linux.MountLabel = "x" }, "SELinux"},
+		{"relative mount", func(s *specs.Spec) { s.Mounts[0].Destination = "proc" }, "not absolute"},
+		{"idmap option", func(s *specs.Spec) { s.Mounts[0].Options = []string{"idmap"} }, "idmap"},
+		{"bind with sync", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/tmp", Options: []string{"rbind", "sync"}})
+		}, "sync"},
+		{"bind without source", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Options: []string{"bind"}})
+		}, "needs a source"},
+		{"separator in path", func(s *specs.Spec) { s.Mounts[0].Destination = "/a\x1fb" }, "control character"},
+		{"createContainer hook", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
+		}, "createContainer"},
+		{"relative hook", func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "true"}}} }, "not absolute"},
+		{"domainname", func(s *specs.Spec) { s.Domainname = "x" }, "domainname"},
+		{"hostname without uts", func(s *specs.Spec) {
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.UTSNamespace })
+		}, "uts"},
+	}
+	for _, tt := range tests {
+		s := DefaultSpec()
+		tt.change(s)
+		_, err := planBundle("/b", s)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: got error %v, want one saying %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestPlanBundleParts checks the less common parts of a config.
+func TestPlanBundleParts(t *testing.T) {
+	s := DefaultSpec()
+	mode := os.FileMode(0o640)
+	gid := uint32(7)
+	umask := uint32(0o077)
+	s.Process.User = specs.User{UID: 0, GID: 3, AdditionalGids: []uint32{4, 5}, Umask: &umask}
+	s.Linux.Namespaces[1].Path = "/run/netns/x"
+	s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"}
+	s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229, FileMode: &mode, GID: &gid}}
+	s.Linux.RootfsPropagation = "rslave"
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "data", Options: []string{"rbind", "ro", "rprivate"}})
+	p, err := planBundle("/b", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := p.init.OCI
+	if p.init.User != "0:3" || len(o.Groups) != 2 || o.Groups[1] != 5 || o.Umask != "77" {
+		t.Errorf("user: got %s groups %v umask %s", p.init.User, o.Groups, o.Umask)
+	}
+	if p.newNet || p.clone&unix.CLONE_NEWNET != 0 || len(p.join) != 1 || p.join[0] != (nsJoin{unix.CLONE_NEWNET, "/run/netns/x"}) {
+		t.Errorf("network namespace by path: got clone %#x join %v", p.clone, p.join)
+	}
+	if strings.Join(o.Sysctl, " ") != "kernel.shmmax=1000 net.ipv4.ip_forward=1" {
+		t.Errorf("sysctl: got %v", o.Sysctl)
+	}
+	want := initproc.Device{Path: "/dev/fuse", Mode: unix.S_IFCHR | 0o640, Major: 10, Minor: 229, GID: 7}
+	if len(o.Devices) != 1 || o.Devices[0] != want {
+		t.Errorf("devices: got %+v, want %+v", o.Devices, want)
+	}
+	if o.RootPropagation != unix.MS_SLAVE|unix.MS_REC {
+		t.Errorf("rootfsPropagation: got %#x", o.RootPropagation)
+	}
+	m := o.Mounts[len(o.Mounts)-1]
+	wantM := initproc.Mount{Type: "bind", Source: "/b/data", Target: "/data", Flags: unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY, Propagation: unix.MS_PRIVATE | unix.MS_REC}
+	if m != wantM {
+		t.Errorf("bind mount: got %+v, want %+v", m, wantM)
+	}
+	// Each part survives ccinit's command line.
+	back, err := initproc.ParseArgs(p.init.Argv(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.OCI.Mounts[len(back.OCI.Mounts)-1] != wantM || back.OCI.Devices[0] != want || back.OCI.Umask != "77" {
+		t.Errorf("round trip through ccinit's flags: got %+v", back.OCI)
+	}
+}
+
+func TestCgroupPath(t *testing.T) {
+	tests := []struct{ path, id, want, err string }{
+		{"", "c1", "/ccsuper/c1", ""},
+		{"/kubepods/pod1/c1", "c1", "/kubepods/pod1/c1", ""},
+		{"rel/x", "c1", "/rel/x", ""},
+		{"/a/../../b", "c1", "/b", ""},
+		{"system.slice:crio:abc", "c1", "", "systemd"},
+		{"/", "c1", "", "root cgroup"},
+	}
+	for _, tt := range tests {
+		got, err := ociCgroupPath(tt.path, tt.id)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: got %q, %v; want an error saying %q", tt.path, got, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%q: got %q, %v; want %q", tt.path, got, err, tt.want)
+		}
+	}
+}
+
+func TestDeviceRule(t *testing.T) {
+	n := func(v int64) *int64 { return &v }
+	tests := []struct {
+		d    specs.LinuxDeviceCgroup
+		want string
+	}{
+		{specs.LinuxDeviceCgroup{Access: "rwm"}, "a *:* rwm"},
+		{specs.LinuxDeviceCgroup{Type: "c", Major: n(1), Minor: n(3), Access: "rw"}, "c 1:3 rw"},
+		{specs.LinuxDeviceCgroup{Type: "b", Major: n(8), Access: "r"}, "b 8:* r"},
+		{specs.LinuxDeviceCgroup{Type: "c", Major: n(-1), Minor: n(-1)}, "c *:* rwm"},
+	}
+	for _, tt := range tests {
+		if got := deviceRule(tt.d); got != tt.want {
+			t.Errorf("%+v: got %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
+
+func TestValidID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"c1": true, "a.b_c-d+e": true, "0": true, "": false, ".": false, "..": false, "-x": false,
+		"a/b": false, "a b": false, strings.Repeat("x", 1025): false, "ünï": false,
+	} {
+		if got := validID(id); got != want {
+			t.Errorf("validID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
+
+// TestFeaturesAccepted: what features says ccsuper recognizes, planBundle
+// accepts: every mount option, namespace, hook, capability, seccomp action
+// and operator listed.
+func TestFeaturesAccepted(t *testing.T) {
+	f := Features("test")
+	for _, opt := range f.MountOptions {
+		s := DefaultSpec()
+		m := specs.Mount{Destination: "/x", Type: "tmpfs", Source: "tmpfs", Options: []string{opt}}
+		if opt == "bind" || opt == "rbind" {
+			m = specs.Mount{Destination: "/x", Source: "/tmp", Options: []string{opt}}
+		}
+		s.Mounts = append(s.Mounts, m)
+		if _, err := planBundle("/b", s); err != nil {
+			t.Errorf("mount option %q listed but refused: %v", opt, err)
+		}
+	}
+	for _, ns := range f.Linux.Namespaces {
+		s := DefaultSpec()
+		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return string(n.Type) == ns })
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.LinuxNamespaceType(ns)})
+		if _, err := planBundle("/b", s); err != nil {
+			t.Errorf("namespace %q listed but refused: %v", ns, err)
+		}
+	}
+	for _, c := range f.Linux.Capabilities {
+		s := DefaultSpec()
+		s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, c)
+		if _, err := planBundle("/b", s); err != nil {
+			t.Errorf("capability %q listed but refused: %v", c, err)
+		}
+	}
+	hooks := map[string]func(*specs.Hooks, []specs.Hook){
+		"prestart":      func(h *specs.Hooks, x []specs.Hook) { h.Prestart = x }, //nolint:staticcheck
+		"createRuntime": func(h *specs.Hooks, x []specs.Hook) { h.CreateRuntime = x },
+		"poststart":     func(h *specs.Hooks, x []specs.Hook) { h.Poststart = x },
+		"poststop":      func(h *specs.Hooks, x []specs.Hook) { h.Poststop = x },
+	}
+	for _, name := range f.Hooks {
+		s := DefaultSpec()
+		s.Hooks = &specs.Hooks{}
+		set, ok := hooks[name]
+		if !ok {
+			t.Errorf("hook %q listed, not known to this test", name)
+			continue
+		}
+		set(s.Hooks, []specs.Hook{{Path: "/bin/true"}})
+		if _, err := planBundle("/b", s); err != nil {
+			t.Errorf("hook %q listed but refused: %v", name, err)
+		}
+	}
+	for _, a := range f.Linux.Seccomp.Actions {
+		for _, op := range f.Linux.Seccomp.Operators {
+			s := DefaultSpec()
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Architectures: []specs.Arch{specs.Arch(f.Linux.Seccomp.Archs[0])},
+				Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.LinuxSeccompAction(a),
+					Args: []specs.LinuxSeccompArg{{Index: 0, Value: 1, Op: specs.LinuxSeccompOperator(op)}}}}}
+			if _, err := planBundle("/b", s); err != nil {
+				t.Errorf("seccomp %s with %s listed but refused: %v", a, op, err)
+			}
+		}
+	}
+}

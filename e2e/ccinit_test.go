@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,18 +18,14 @@ import (
 )
 
 // TestCCInitChroot runs ccinit as the init of a plain chroot, in the host's
-// mount namespace: it mounts /proc and /sys there for the command and must
-// unmount them when it exits, whatever the command did.
+// mount namespace: it mounts /proc and /sys for the command, in a mount
+// namespace of its own, and the host's table never changes, whatever the
+// command did.
 func TestCCInitChroot(t *testing.T) {
 	t.Parallel()
-	root := newRootfs(t)
-	if err := copyFile(ccinitBin, filepath.Join(root, "sbin/ccinit"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// This test mounts in the host's namespace on purpose: keep the tests
-	// comparing the host's mount table out of the way meanwhile.
-	hostMounts.Lock()
-	defer hostMounts.Unlock()
+	root := chrootWithCCInit(t)
+	hostMounts.RLock()
+	defer hostMounts.RUnlock()
 	before := hostMountTable(t)
 
 	for _, tc := range []struct {
@@ -43,6 +42,9 @@ func TestCCInitChroot(t *testing.T) {
 		},
 		{name: "not found", args: []string{"nosuchcmd"}, code: 127},
 		{name: "killed", args: []string{"/bin/sh", "-c", "kill -TERM $$"}, code: 143},
+		// ccinit finds what the command left through the /proc it
+		// mounted, in its own namespace.
+		{name: "leftover terminated", args: []string{"/bin/sh", "-c", "sleep 6161.5 & exit 3"}, code: 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// As `chroot ROOT /sbin/ccinit -- ARGS`.
@@ -58,8 +60,143 @@ func TestCCInitChroot(t *testing.T) {
 				t.Errorf("mounts left under the chroot: %v %v", left, err)
 			}
 			wantMountTable(t, before, "by ccinit in a chroot")
+			if left := killWithArg("6161.5"); len(left) > 0 {
+				t.Errorf("left running after ccinit exited: %v", left)
+			}
 		})
 	}
+}
+
+// chrootWithCCInit returns a private rootfs with ccinit at /sbin/ccinit.
+func chrootWithCCInit(t *testing.T) string {
+	t.Helper()
+	root := newRootfs(t)
+	linkBinary(t, ccinitBin, filepath.Join(root, "sbin/ccinit"))
+	return root
+}
+
+// TestCCInitChrootKilled SIGKILLs ccinit, the init of a plain chroot, at
+// points of its start and while its command runs: ccinit gets no chance to
+// unmount anything, and the host's mount table must be unchanged all the
+// same. The host is stood in for by a mount namespace of the test's own
+// whose mounts are shared, as a systemd host's are, so that a mount made on
+// a copy of them would show there.
+func TestCCInitChrootKilled(t *testing.T) {
+	t.Parallel()
+	root := chrootWithCCInit(t)
+	// The stand-in starts as a copy of the throwaway host's table (see
+	// TestMountPropagation): no test may mount there meanwhile.
+	hostMounts.RLock()
+	defer hostMounts.RUnlock()
+	p := start(t, command(t, "unshare", "--mount", "--propagation", "private", "--",
+		"/bin/sh", "-c", "mount --make-rshared / && echo ready && exec sleep 1000"))
+	p.waitLine(t, "ready")
+	hostTable := fmt.Sprintf("/proc/%d/mountinfo", p.cmd.Process.Pid)
+	before, err := mountTable(hostTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantUnchanged := func(t *testing.T, when string) {
+		t.Helper()
+		after, err := mountTable(hostTable)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := mountDiff(before, after); len(diff) > 0 {
+			t.Errorf("the stand-in host's mount table changed %s:\n%s", when, strings.Join(diff, "\n"))
+		}
+	}
+	// ccinit as `chroot ROOT /sbin/ccinit ARGS` on the stand-in host;
+	// nsenter and chroot exec, so the process is ccinit.
+	ccinit := func(t *testing.T, args ...string) *exec.Cmd {
+		t.Helper()
+		argv := append([]string{"--mount=/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/ns/mnt", "--", "chroot", root, "/sbin/ccinit"}, args...)
+		return command(t, "nsenter", argv...)
+	}
+	// mountsOf is the mount table ccinit or its command sees, below its root.
+	mountsOf := func(pid int) []string {
+		m, _ := mountTable(fmt.Sprintf("/proc/%d/mountinfo", pid)) // gone: none
+		return m
+	}
+	hasProcAndSys := func(m []string) bool {
+		return slices.Contains(m, "/proc proc") && slices.Contains(m, "/sys sysfs")
+	}
+
+	t.Run("while the command runs", func(t *testing.T) {
+		const token = "5151.5" // an argument no other process has
+		t.Cleanup(func() { killWithArg(token) })
+		cmd := ccinit(t, "--", "/bin/sh", "-c", "echo $$ > /tmp/pid; exec sleep 5151.5")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pidFile := filepath.Join(root, "tmp/pid")
+		t.Cleanup(func() { _ = os.Remove(pidFile) })
+		waitFile(t, pidFile)
+		b, err := os.ReadFile(pidFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			t.Fatalf("command's PID %q: %v", b, err)
+		}
+		if m := mountsOf(pid); !hasProcAndSys(m) {
+			t.Errorf("the command's mounts: got\n%s\nwant /proc and /sys", strings.Join(m, "\n"))
+		}
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Wait() // killed, as meant
+		wantUnchanged(t, "after ccinit was killed, its command running")
+		if left := killWithArg(token); len(left) != 1 {
+			t.Errorf("the command after ccinit was killed: got %v, want it still running", left)
+		}
+		wantUnchanged(t, "after ccinit and its command were killed")
+	})
+
+	t.Run("after the mounts, before the command", func(t *testing.T) {
+		// ccinit mounts, then waits for "go" on the sync pipe, which
+		// never comes.
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		defer w.Close()
+		cmd := ccinit(t, "--sync-fd", "3", "--", "/bin/true")
+		cmd.ExtraFiles = []*os.File{r}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(timeout)
+		for !hasProcAndSys(mountsOf(cmd.Process.Pid)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("ccinit did not mount /proc and /sys within %s", timeout)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		wantUnchanged(t, "while ccinit waits to start its command")
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Wait() // killed, as meant
+		wantUnchanged(t, "after ccinit was killed before its command")
+	})
+
+	t.Run("at points of its start", func(t *testing.T) {
+		// The delays only spread the kills over the start: whichever
+		// step each one hits, the table must not change.
+		for i := range 20 {
+			cmd := ccinit(t, "--", "/bin/true")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Duration(i) * 250 * time.Microsecond)
+			_ = cmd.Process.Kill() // it may be done already
+			_ = cmd.Wait()
+			wantUnchanged(t, fmt.Sprintf("by ccinit killed %d µs into its start", i*250))
+		}
+	})
 }
 
 // TestCCInitSubreaper runs ccinit standalone, not as PID 1: orphans of the

@@ -294,10 +294,14 @@ func hostMountTable(t *testing.T) []string {
 // wantMountTable fails the test if the host's mount table is not before.
 func wantMountTable(t *testing.T, before []string, when string) {
 	t.Helper()
-	after := hostMountTable(t)
-	if slices.Equal(before, after) {
-		return
+	if diff := mountDiff(before, hostMountTable(t)); len(diff) > 0 {
+		t.Errorf("host mount table changed %s:\n%s", when, strings.Join(diff, "\n"))
 	}
+}
+
+// mountDiff lists the mounts of after that before lacks ("+ ...") and those
+// of before that after lacks ("- ..."), with their counts; none when equal.
+func mountDiff(before, after []string) []string {
 	count := map[string]int{}
 	for _, m := range before {
 		count[m]++
@@ -315,7 +319,7 @@ func wantMountTable(t *testing.T, before []string, when string) {
 		}
 	}
 	slices.Sort(diff)
-	t.Errorf("host mount table changed %s:\n%s", when, strings.Join(diff, "\n"))
+	return diff
 }
 
 // mountsUnder returns the host's mounts at or below dir.
@@ -400,17 +404,26 @@ func pids() []int {
 	return out
 }
 
-// privateBinaries copies ccsuper and ccinit into a directory of the test's
+// privateBinaries links ccsuper and ccinit into a directory of the test's
 // own, so that processesOf can tell this test's processes from those of the
-// tests running in parallel.
+// tests running in parallel (a process's /proc/PID/exe names the link it was
+// started through).
 func privateBinaries(t *testing.T) (super, init string) {
 	t.Helper()
 	dir := t.TempDir()
 	super, init = filepath.Join(dir, "ccsuper"), filepath.Join(dir, "ccinit")
-	for src, dst := range map[string]string{ccsuperBin: super, ccinitBin: init} {
-		if err := copyFile(src, dst, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	linkBinary(t, ccsuperBin, super)
+	linkBinary(t, ccinitBin, init)
 	return super, init
+}
+
+// linkBinary puts the executable src at dst as a hard link, never a copy: a
+// copy is written through a descriptor that a child forked meanwhile by a
+// parallel test holds until its exec, and executing the copy then fails
+// with ETXTBSY ("text file busy").
+func linkBinary(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := os.Link(src, dst); err != nil {
+		t.Fatalf("link %s: %v", src, err)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 
@@ -22,7 +23,21 @@ var ErrSupervisorGone = errors.New("supervisor went away before the start signal
 //
 // Once the command runs nothing is fatal: a failure to forward a signal or to
 // clean up is not a reason to abandon the container (a PID 1 death kills it).
+//
+// Preconditions: on the main thread, locked to it (cmd/ccinit does it in
+// init), for standalone runs that re-execute in a mount namespace of their
+// own (see standalone_linux.go). Run unlocks it unless the thread changed.
 func Run(o Options) (status int, err error) {
+	changed := false
+	if o.Rootfs == "" {
+		// Returns only when not re-executing.
+		if changed, err = enterPrivateMounts(); err != nil {
+			return ExitSetup, err
+		}
+	}
+	if !changed {
+		runtime.UnlockOSThread()
+	}
 	var rec *trace.Recorder
 	if o.TraceFD > 0 {
 		rec = trace.New("ccinit")
@@ -62,12 +77,6 @@ func Run(o Options) (status int, err error) {
 		}
 	}
 
-	var undo []func()
-	defer func() {
-		for i := len(undo) - 1; i >= 0; i-- {
-			undo[i]()
-		}
-	}()
 	if o.Rootfs != "" {
 		end := rec.Begin("enter root: pivot_root, mounts, /dev")
 		if err := EnterRoot(o, rec); err != nil {
@@ -80,12 +89,6 @@ func Run(o Options) (status int, err error) {
 				return ExitSetup, err
 			}
 			end()
-		}
-	} else {
-		u, err := mountMissing()
-		undo = append(undo, u...)
-		if err != nil {
-			return ExitSetup, err
 		}
 	}
 	slave := -1 // the container's pty, the command's stdio (-t)
@@ -213,36 +216,6 @@ func waitGo(fd int) error {
 		return ErrSupervisorGone
 	}
 	return nil
-}
-
-// mountMissing mounts proc and sys where they are missing, for ccinit run
-// standalone in a bare chroot, and returns how to undo exactly that.
-func mountMissing() ([]func(), error) {
-	var undo []func()
-	for _, m := range []struct {
-		dir, fstype string
-		magic       int64
-		flags       uintptr
-	}{
-		{"/proc", "proc", unix.PROC_SUPER_MAGIC, unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
-		{"/sys", "sysfs", unix.SYSFS_MAGIC, unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY},
-	} {
-		st, err := os.Lstat(m.dir)
-		if err != nil || !st.IsDir() || isMounted(m.dir, m.magic) {
-			continue // nowhere to mount, or already there
-		}
-		if err := unix.Mount(m.fstype, m.dir, m.fstype, m.flags, ""); err != nil {
-			if errors.Is(err, unix.EPERM) {
-				continue // unprivileged: run without it, as tini would
-			}
-			return undo, fmt.Errorf("mount %s on %s: %w", m.fstype, m.dir, err)
-		}
-		dir := m.dir
-		// We may share the mount namespace with the host (a plain chroot):
-		// leave nothing mounted behind.
-		undo = append(undo, func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
-	}
-	return undo, nil
 }
 
 // IsTerminal reports whether fd is a terminal.

@@ -226,6 +226,20 @@ func (p *netPlan) attach(pid int) error {
 		if err := netlink.LinkSetUp(veth); err != nil {
 			return fmt.Errorf("bring veth %s up: %w", veth.Name, err)
 		}
+		// The last container with this address, so with this MAC, may
+		// still have its host veth on the bridge: the kernel tears a
+		// network namespace down in the background, slowly on a busy
+		// host, and until then the bridge sends the MAC's frames to that
+		// port, where the dead container's stack answers with resets.
+		// Move the bridge's entry for the MAC to the new port now. A
+		// static entry (NUD_NOARP, `bridge fdb replace ... static`): the
+		// port has no carrier yet, and the kernel takes a dynamic entry
+		// only on a port that forwards. It goes with the port.
+		fdb := &netlink.Neigh{LinkIndex: veth.Attrs().Index, Family: unix.AF_BRIDGE, Flags: netlink.NTF_MASTER,
+			State: netlink.NUD_NOARP, HardwareAddr: veth.PeerHardwareAddr}
+		if err := netlink.NeighSet(fdb); err != nil {
+			return fmt.Errorf("bridge entry for %s on %s: %w", veth.PeerHardwareAddr, veth.Name, err)
+		}
 		end()
 	}
 	defer p.trace.Begin("net: lo, eth0 address and route inside")()

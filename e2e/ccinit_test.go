@@ -118,9 +118,9 @@ func TestCCInitChrootKilled(t *testing.T) {
 		m, _ := mountTable(fmt.Sprintf("/proc/%d/mountinfo", pid)) // gone: none
 		return m
 	}
-	hasProcAndSys := func(m []string) bool {
-		return slices.Contains(m, "/proc proc") && slices.Contains(m, "/sys sysfs")
-	}
+	// Below the chroot there is nothing else: the table of a process
+	// not yet chrooted has far more.
+	hasProcAndSys := func(m []string) bool { return slices.Equal(m, []string{"/proc proc", "/sys sysfs"}) }
 
 	t.Run("while the command runs", func(t *testing.T) {
 		const token = "5151.5" // an argument no other process has
@@ -148,6 +148,9 @@ func TestCCInitChrootKilled(t *testing.T) {
 		}
 		_ = cmd.Wait() // killed, as meant
 		wantUnchanged(t, "after ccinit was killed, its command running")
+		if m := mountsOf(pid); !hasProcAndSys(m) {
+			t.Errorf("the command's mounts after ccinit was killed: got\n%s\nwant /proc and /sys", strings.Join(m, "\n"))
+		}
 		if left := killWithArg(token); len(left) != 1 {
 			t.Errorf("the command after ccinit was killed: got %v, want it still running", left)
 		}

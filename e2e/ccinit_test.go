@@ -125,12 +125,13 @@ func TestCCInitChrootKilled(t *testing.T) {
 	t.Run("while the command runs", func(t *testing.T) {
 		const token = "5151.5" // an argument no other process has
 		t.Cleanup(func() { killWithArg(token) })
-		cmd := ccinit(t, "--", "/bin/sh", "-c", "echo $$ > /tmp/pid; exec sleep 5151.5")
+		// Renamed into place, so that the file is never seen empty.
+		cmd := ccinit(t, "--", "/bin/sh", "-c", "echo $$ > /tmp/pid.new && mv /tmp/pid.new /tmp/pid && exec sleep 5151.5")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		pidFile := filepath.Join(root, "tmp/pid")
-		t.Cleanup(func() { _ = os.Remove(pidFile) })
+
 		waitFile(t, pidFile)
 		b, err := os.ReadFile(pidFile)
 		if err != nil {

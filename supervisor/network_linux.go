@@ -229,13 +229,15 @@ func (p *netPlan) attach(pid int) error {
 		// The last container with this address, so with this MAC, may
 		// still have its host veth on the bridge: the kernel tears a
 		// network namespace down in the background, slowly on a busy
-		// host, and until then the bridge sends the MAC's frames to that
-		// port, where the dead container's stack answers with resets.
-		// Move the bridge's entry for the MAC to the new port now. A
-		// static entry (NUD_NOARP, `bridge fdb replace ... static`): the
-		// port has no carrier yet, and the kernel takes a dynamic entry
-		// only on a port that forwards. It goes with the port.
-		fdb := &netlink.Neigh{LinkIndex: veth.Attrs().Index, Family: unix.AF_BRIDGE, Flags: netlink.NTF_MASTER,
+		// host, and until then its stack answers ARP for the address
+		// with the same MAC, the bridge learns the MAC back on the old
+		// port, and a connection to the new container meets the dead
+		// one's reset. So the bridge's entry for the MAC is put on the
+		// new port, static (NUD_NOARP: the port has no carrier yet, and
+		// the kernel takes a dynamic entry only on a port that forwards)
+		// and sticky (learning never moves it), as `bridge fdb replace
+		// MAC dev PORT master static sticky`. It goes with the port.
+		fdb := &netlink.Neigh{LinkIndex: veth.Attrs().Index, Family: unix.AF_BRIDGE, Flags: netlink.NTF_MASTER | netlink.NTF_STICKY,
 			State: netlink.NUD_NOARP, HardwareAddr: veth.PeerHardwareAddr}
 		if err := netlink.NeighSet(fdb); err != nil {
 			return fmt.Errorf("bridge entry for %s on %s: %w", veth.PeerHardwareAddr, veth.Name, err)

@@ -25,9 +25,10 @@ import (
 const timeout = 45 * time.Second
 
 // hostMounts orders the tests that look at the host's mount table against the
-// ones that change it: a test comparing snapshots holds it for reading, a test
-// that mounts in the host's namespace on purpose (ccinit standalone in a
-// chroot) holds it for writing.
+// ones that change it: a test comparing snapshots, or copying the table into
+// a namespace of its own, holds it for reading; a test that mounts in the
+// host's namespace on purpose (a resolv.conf bound over the host's) holds it
+// for writing. Nothing else may mount there: ccsuper and ccinit never do.
 var hostMounts sync.RWMutex
 
 // result is how a finished process ended.

@@ -209,7 +209,8 @@ func (p *proc) wait(t *testing.T) result {
 	select {
 	case <-p.eof:
 	case <-time.After(timeout):
-		t.Fatalf("%s: did not exit (or something it left holds its output) within %s", p.cmd, timeout)
+		t.Fatalf("%s: did not exit (or something it left holds its output) within %s; its processes:\n%s",
+			p.cmd, timeout, strings.Join(processTree(p.cmd.Process.Pid), "\n"))
 	}
 	err := p.cmd.Wait()
 	p.waited = true
@@ -355,6 +356,35 @@ func detachUnder(dir string) {
 		mp, _, _ := strings.Cut(m, " ")
 		_ = unix.Unmount(mp, unix.MNT_DETACH) // best effort; the failure is already reported
 	}
+}
+
+// processTree describes pid and its descendants, one "PID STATE WCHAN
+// CMDLINE" each, for the report of a hang: where each one waits.
+func processTree(pid int) []string {
+	kids := map[int][]int{}
+	for _, p := range pids() {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 {
+			if ppid, err := strconv.Atoi(f[1]); err == nil {
+				kids[ppid] = append(kids[ppid], p)
+			}
+		}
+	}
+	var out []string
+	for queue := []int{pid}; len(queue) > 0; queue = queue[1:] {
+		p := queue[0]
+		state := procState(p)
+		wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", p))
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		out = append(out, fmt.Sprintf("%d %s %s %s", p, state, wchan, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+		queue = append(queue, kids[p]...)
+	}
+	return out
 }
 
 // processesOf returns "PID EXE" for every process on the host running one of

@@ -27,6 +27,7 @@ func TestCCInitChroot(t *testing.T) {
 	hostMounts.RLock()
 	defer hostMounts.RUnlock()
 	before := hostMountTable(t)
+	leftover := token("6161.5")
 
 	for _, tc := range []struct {
 		name   string
@@ -44,7 +45,7 @@ func TestCCInitChroot(t *testing.T) {
 		{name: "killed", args: []string{"/bin/sh", "-c", "kill -TERM $$"}, code: 143},
 		// ccinit finds what the command left through the /proc it
 		// mounted, in its own namespace.
-		{name: "leftover terminated", args: []string{"/bin/sh", "-c", "sleep 6161.5 & exit 3"}, code: 3},
+		{name: "leftover terminated", args: []string{"/bin/sh", "-c", "sleep " + leftover + " & exit 3"}, code: 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// As `chroot ROOT /sbin/ccinit -- ARGS`.
@@ -60,7 +61,7 @@ func TestCCInitChroot(t *testing.T) {
 				t.Errorf("mounts left under the chroot: %v %v", left, err)
 			}
 			wantMountTable(t, before, "by ccinit in a chroot")
-			if left := killWithArg("6161.5"); len(left) > 0 {
+			if left := killWithArg(leftover); len(left) > 0 {
 				t.Errorf("left running after ccinit exited: %v", left)
 			}
 		})
@@ -123,10 +124,10 @@ func TestCCInitChrootKilled(t *testing.T) {
 	hasProcAndSys := func(m []string) bool { return slices.Equal(m, []string{"/proc proc", "/sys sysfs"}) }
 
 	t.Run("while the command runs", func(t *testing.T) {
-		const token = "5151.5" // an argument no other process has
+		token := token("5151.5") // an argument no other process has
 		t.Cleanup(func() { killWithArg(token) })
 		// Renamed into place, so that the file is never seen empty.
-		cmd := ccinit(t, "--", "/bin/sh", "-c", "echo $$ > /tmp/pid.new && mv /tmp/pid.new /tmp/pid && exec sleep 5151.5")
+		cmd := ccinit(t, "--", "/bin/sh", "-c", "echo $$ > /tmp/pid.new && mv /tmp/pid.new /tmp/pid && exec sleep "+token)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -210,12 +211,12 @@ func TestCCInitSubreaper(t *testing.T) {
 
 	t.Run("orphan is re-parented to ccinit", func(t *testing.T) {
 		t.Parallel()
-		const token = "987.654" // an argument no other process has
+		token := token("987.654") // an argument no other process has
 		// The subshell forks the orphan and exits: the orphan's parent is
 		// then the nearest subreaper above it. The command, still running,
 		// reports who that is.
-		const script = `
-( sleep 987.654 & echo $! > "$1/orphan" )
+		script := `
+( sleep ` + token + ` & echo $! > "$1/orphan" )
 read -r pid < "$1/orphan"
 echo "orphan $pid"
 echo "command's parent $PPID"
@@ -242,9 +243,9 @@ grep '^PPid:' /proc/$pid/status
 
 	t.Run("orphan outliving the command is terminated", func(t *testing.T) {
 		t.Parallel()
-		const token = "31.4159"
+		token := token("31.4159")
 		done := filepath.Join(t.TempDir(), "done")
-		script := `(sleep 31.4159; echo orphan-done > "$1") & exit 0`
+		script := `(sleep ` + token + `; echo orphan-done > "$1") & exit 0`
 		r := run(t, command(t, ccinitBin, "--", "/bin/sh", "-c", script, "sh", done))
 		wantExit(t, r, 0)
 		if left := processesWithArg(token); len(left) > 0 {
@@ -260,9 +261,9 @@ grep '^PPid:' /proc/$pid/status
 // ignores SIGTERM once --grace has passed, and exits with the command's status.
 func TestCCInitGrace(t *testing.T) {
 	t.Parallel()
-	const token = "1000.25" // an argument no other process has
-	const script = `
-(trap "" TERM; echo > "$1/ready"; exec sleep 1000.25) &
+	token := token("1000.25") // an argument no other process has
+	script := `
+(trap "" TERM; echo > "$1/ready"; exec sleep ` + token + `) &
 while [ ! -e "$1/ready" ]; do sleep 0.01; done
 exit 4
 `
@@ -282,12 +283,12 @@ exit 4
 // than the suite's: the run needs a fraction of a second.
 func TestCCInitGraceForkLoop(t *testing.T) {
 	t.Parallel()
-	const token = "4242.5" // an argument no other process has
+	token := token("4242.5") // an argument no other process has
 	t.Cleanup(func() { killLeftovers(t, token) })
 	// The loop's output goes to /dev/null so that escaped children do not
 	// hold the test's pipes.
-	const script = `
-(trap "" TERM; while :; do sleep 4242.5 & done) >/dev/null 2>&1 &
+	script := `
+(trap "" TERM; while :; do sleep ` + token + ` & done) >/dev/null 2>&1 &
 sleep 0.1
 exit 4
 `
@@ -301,12 +302,12 @@ exit 4
 // hour of --grace given here.
 func TestCCInitTermDuringGrace(t *testing.T) {
 	t.Parallel()
-	const token = "token-7373" // in the script, so in the leftover's command line
+	token := token("token-7373") // in the script, so in the leftover's command line
 	t.Cleanup(func() { killLeftovers(t, token) })
 	// The leftover says when it gets ccinit's SIGTERM, which ccinit sends
 	// once the command has exited: from then on ccinit is in its grace
 	// period. The leftover survives that SIGTERM.
-	const script = `# token-7373
+	script := `# ` + token + `
 (trap "echo got-term" TERM; echo > "$1/ready"; while :; do sleep 0.05; done) &
 while [ ! -e "$1/ready" ]; do sleep 0.01; done
 exit 4

@@ -163,7 +163,8 @@ func TestCgroupForkBomb(t *testing.T) {
 	// kills once the bomb has met the limit; then the shell (echo is a
 	// builtin, it needs no fork) says so and exits, and ccinit kills what
 	// is left.
-	script := `sleep 2718.5 & s=$!; b() { b | b & }; b; wait $s; echo bomb-done`
+	sleep := token("2718.5")
+	script := `sleep ` + sleep + ` & s=$!; b() { b | b & }; b; wait $s; echo bomb-done`
 	p := start(t, ccsuper(t, "--rootfs", baseRootfs, "--net", "none", "--stats",
 		"--pids-limit", strconv.Itoa(limit), "--", "/bin/sh", "-c", script))
 	waitPidsPeak(t, p.cmd.Process.Pid, limit)
@@ -173,7 +174,7 @@ func TestCgroupForkBomb(t *testing.T) {
 			t.Errorf("host could not run a command during the bomb: %v", err)
 		}
 	}
-	for _, pid := range pidsOfCommand("sleep", "2718.5") {
+	for _, pid := range pidsOfCommand("sleep", sleep) {
 		_ = unix.Kill(pid, unix.SIGKILL) // gone already: the wait below says
 	}
 	r := p.wait(t)

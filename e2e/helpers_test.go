@@ -404,6 +404,16 @@ func processesOf(exes ...string) []string {
 	return out
 }
 
+// runID is this run of the suite, as digits of a fixed width: the test
+// process's PID (the suite runs in the host's PID namespace).
+var runID = fmt.Sprintf("%07d", os.Getpid())
+
+// token returns base, a number (a sleep's duration) or a word, with runID
+// appended. Tests find the processes they started by an argument: other runs
+// of this suite on the machine (other worktrees, other engineers) start the
+// same commands, and a fixed argument would find, and kill, theirs.
+func token(base string) string { return base + runID }
+
 // processesWithArg returns "PID CMDLINE" for every process on the host with
 // an argument containing s.
 func processesWithArg(s string) []string {
@@ -414,7 +424,15 @@ func processesWithArg(s string) []string {
 			continue
 		}
 		if bytes.Contains(b, []byte(s)) {
-			out = append(out, fmt.Sprintf("%d %s", pid, bytes.ReplaceAll(b, []byte{0}, []byte{' '})))
+			// State and parent, for the report of a leftover: who
+			// holds it, and whether it is on its way out.
+			var state, ppid string
+			if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+				if f := strings.Fields(string(st[bytes.LastIndexByte(st, ')')+1:])); len(f) > 1 {
+					state, ppid = f[0], f[1]
+				}
+			}
+			out = append(out, fmt.Sprintf("%d %s[state %s, parent %s]", pid, bytes.ReplaceAll(b, []byte{0}, []byte{' '}), state, ppid))
 		}
 	}
 	return out

@@ -190,13 +190,14 @@ func TestInteractiveShell(t *testing.T) {
 
 	// ^Z stops the foreground job; bg runs it on. It is typed once the
 	// job holds the terminal's foreground: before, ^Z would reach the shell.
-	s.line("sleep 50.25")
-	waitForeground(t, "sleep", "50.25")
+	job := token("50.25")
+	s.line("sleep " + job)
+	waitForeground(t, "sleep", job)
 	s.keys("C-z")
 	s.waitFor("Stopped", 1)
 	s.line("bg; jobs; echo bg-$((2+3))")
 	scr = s.waitFor("bg-5", 1)
-	if !strings.Contains(scr, "Running") || !strings.Contains(scr, "sleep 50.25") {
+	if !strings.Contains(scr, "Running") || !strings.Contains(scr, "sleep "+job) {
 		t.Errorf("after ^Z and bg the job is not running:\n%s", scr)
 	}
 	s.line("kill %1")

@@ -304,7 +304,15 @@ func TestOverlayKilled(t *testing.T) {
 			t.Fatalf("ccsuper %d has %d layers while it runs, want 1", pid, n)
 		}
 		b.killSupervisor(t)
-		if n := len(layersOf(t, pid)); n != 1 {
+		switch n := len(layersOf(t, pid)); n {
+		case 0:
+			// The layers' directory is the machine's: any supervisor
+			// starting with --overlay meanwhile (a parallel test,
+			// another run of this suite) reclaims the layers of dead
+			// ones, as the step below does.
+			t.Logf("the layer of the killed ccsuper %d was reclaimed by another supervisor first", pid)
+		case 1:
+		default:
 			t.Fatalf("ccsuper %d killed has %d layers, want its own left behind", pid, n)
 		}
 		return pid

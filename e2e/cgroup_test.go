@@ -162,9 +162,12 @@ func TestCgroupForkBomb(t *testing.T) {
 	// The bomb runs while a sleep started before it lasts, which the test
 	// kills once the bomb has met the limit; then the shell (echo is a
 	// builtin, it needs no fork) says so and exits, and ccinit kills what
-	// is left.
+	// is left. The bomb starts in a subshell: the shell itself forks only
+	// before it starts (a fork that fails ends a shell with status 2, and
+	// the first half of a pipeline can fill the limit before the shell
+	// forks the second).
 	sleep := token("2718.5")
-	script := `sleep ` + sleep + ` & s=$!; b() { b | b & }; b; wait $s; echo bomb-done`
+	script := `sleep ` + sleep + ` & s=$!; b() { b | b & }; (b) & wait $s; echo bomb-done`
 	p := start(t, ccsuper(t, "--rootfs", baseRootfs, "--net", "none", "--stats",
 		"--pids-limit", strconv.Itoa(limit), "--", "/bin/sh", "-c", script))
 	waitPidsPeak(t, p.cmd.Process.Pid, limit)

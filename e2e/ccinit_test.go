@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ccontainer/ccontainer/initproc"
 )
 
 // TestCCInitChroot runs ccinit as the init of a plain chroot, in the host's
@@ -160,16 +162,21 @@ func TestCCInitChrootKilled(t *testing.T) {
 	})
 
 	t.Run("after the mounts, before the command", func(t *testing.T) {
-		// ccinit mounts, then waits for "go" on the sync pipe, which
-		// never comes.
-		r, w, err := os.Pipe()
+		// ccinit takes its configuration over the sync channel, mounts,
+		// then waits for "go", which never comes (see TestSyncPipe).
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer r.Close()
-		defer w.Close()
-		cmd := ccinit(t, "--sync-fd", "3", "--", "/bin/true")
-		cmd.ExtraFiles = []*os.File{r}
+		ours, theirs := os.NewFile(uintptr(fds[0]), "ours"), os.NewFile(uintptr(fds[1]), "theirs")
+		defer ours.Close()
+		defer theirs.Close()
+		config := initproc.EncodeConfig(initproc.Options{Grace: initproc.DefaultGrace, Args: []string{"/bin/true"}})
+		if _, err := ours.Write(config); err != nil {
+			t.Fatal(err)
+		}
+		cmd := ccinit(t, "--sync-fd", "3")
+		cmd.ExtraFiles = []*os.File{theirs}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

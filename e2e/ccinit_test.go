@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -12,29 +15,21 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ccontainer/ccontainer/initproc"
 )
 
 // TestCCInitChroot runs ccinit as the init of a plain chroot, in the host's
-// mount namespace: it mounts /proc and /sys there for the command and must
-// unmount them when it exits, whatever the command did.
-//
-// Not parallel, on purpose: it takes hostMounts for writing, and a parallel
-// test waiting for it holds one of the -test.parallel slots meanwhile. The
-// tests holding hostMounts for reading include TestVolumeSymlinkEscape, whose
-// own parallel subtests need a slot before it can let go: with two slots
-// (GOMAXPROCS on this machine), this one and a reader queued behind it took
-// both, and the suite hung until go test's 10-minute timeout. Run before the
-// parallel tests resume, it finds the lock free.
+// mount namespace: it mounts /proc and /sys for the command, in a mount
+// namespace of its own, and the host's table never changes, whatever the
+// command did.
 func TestCCInitChroot(t *testing.T) {
-	root := newRootfs(t)
-	if err := copyFile(ccinitBin, filepath.Join(root, "sbin/ccinit"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// This test mounts in the host's namespace on purpose: keep the tests
-	// comparing the host's mount table out of the way meanwhile.
-	hostMounts.Lock()
-	defer hostMounts.Unlock()
+	t.Parallel()
+	root := chrootWithCCInit(t)
+	hostMounts.RLock()
+	defer hostMounts.RUnlock()
 	before := hostMountTable(t)
+	leftover := token("6161.5")
 
 	for _, tc := range []struct {
 		name   string
@@ -50,6 +45,9 @@ func TestCCInitChroot(t *testing.T) {
 		},
 		{name: "not found", args: []string{"nosuchcmd"}, code: 127},
 		{name: "killed", args: []string{"/bin/sh", "-c", "kill -TERM $$"}, code: 143},
+		// ccinit finds what the command left through the /proc it
+		// mounted, in its own namespace.
+		{name: "leftover terminated", args: []string{"/bin/sh", "-c", "sleep " + leftover + " & exit 3"}, code: 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// As `chroot ROOT /sbin/ccinit -- ARGS`.
@@ -65,8 +63,152 @@ func TestCCInitChroot(t *testing.T) {
 				t.Errorf("mounts left under the chroot: %v %v", left, err)
 			}
 			wantMountTable(t, before, "by ccinit in a chroot")
+			if left := killWithArg(leftover); len(left) > 0 {
+				t.Errorf("left running after ccinit exited: %v", left)
+			}
 		})
 	}
+}
+
+// chrootWithCCInit returns a private rootfs with ccinit at /sbin/ccinit.
+func chrootWithCCInit(t *testing.T) string {
+	t.Helper()
+	root := newRootfs(t)
+	linkBinary(t, ccinitBin, filepath.Join(root, "sbin/ccinit"))
+	return root
+}
+
+// TestCCInitChrootKilled SIGKILLs ccinit, the init of a plain chroot, at
+// points of its start and while its command runs: ccinit gets no chance to
+// unmount anything, and the host's mount table must be unchanged all the
+// same. The host is stood in for by a mount namespace of the test's own
+// whose mounts are shared, as a systemd host's are, so that a mount made on
+// a copy of them would show there.
+func TestCCInitChrootKilled(t *testing.T) {
+	t.Parallel()
+	root := chrootWithCCInit(t)
+	// The stand-in starts as a copy of the throwaway host's table (see
+	// TestMountPropagation): no test may mount there meanwhile.
+	hostMounts.RLock()
+	defer hostMounts.RUnlock()
+	p := start(t, command(t, "unshare", "--mount", "--propagation", "private", "--",
+		"/bin/sh", "-c", "mount --make-rshared / && echo ready && exec sleep 1000"))
+	p.waitLine(t, "ready")
+	hostTable := fmt.Sprintf("/proc/%d/mountinfo", p.cmd.Process.Pid)
+	before, err := mountTable(hostTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantUnchanged := func(t *testing.T, when string) {
+		t.Helper()
+		after, err := mountTable(hostTable)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := mountDiff(before, after); len(diff) > 0 {
+			t.Errorf("the stand-in host's mount table changed %s:\n%s", when, strings.Join(diff, "\n"))
+		}
+	}
+	// ccinit as `chroot ROOT /sbin/ccinit ARGS` on the stand-in host;
+	// nsenter and chroot exec, so the process is ccinit.
+	ccinit := func(t *testing.T, args ...string) *exec.Cmd {
+		t.Helper()
+		argv := append([]string{"--mount=/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/ns/mnt", "--", "chroot", root, "/sbin/ccinit"}, args...)
+		return command(t, "nsenter", argv...)
+	}
+	// mountsOf is the mount table ccinit or its command sees, below its root.
+	mountsOf := func(pid int) []string {
+		m, _ := mountTable(fmt.Sprintf("/proc/%d/mountinfo", pid)) // gone: none
+		return m
+	}
+	// Below the chroot there is nothing else: the table of a process
+	// not yet chrooted has far more.
+	hasProcAndSys := func(m []string) bool { return slices.Equal(m, []string{"/proc proc", "/sys sysfs"}) }
+
+	t.Run("while the command runs", func(t *testing.T) {
+		token := token("5151.5") // an argument no other process has
+		t.Cleanup(func() { killWithArg(token) })
+		// Renamed into place, so that the file is never seen empty.
+		cmd := ccinit(t, "--", "/bin/sh", "-c", "echo $$ > /tmp/pid.new && mv /tmp/pid.new /tmp/pid && exec sleep "+token)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pidFile := filepath.Join(root, "tmp/pid")
+
+		waitFile(t, pidFile)
+		b, err := os.ReadFile(pidFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			t.Fatalf("command's PID %q: %v", b, err)
+		}
+		if m := mountsOf(pid); !hasProcAndSys(m) {
+			t.Errorf("the command's mounts: got\n%s\nwant /proc and /sys", strings.Join(m, "\n"))
+		}
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Wait() // killed, as meant
+		wantUnchanged(t, "after ccinit was killed, its command running")
+		if m := mountsOf(pid); !hasProcAndSys(m) {
+			t.Errorf("the command's mounts after ccinit was killed: got\n%s\nwant /proc and /sys", strings.Join(m, "\n"))
+		}
+		if left := killWithArg(token); len(left) != 1 {
+			t.Errorf("the command after ccinit was killed: got %v, want it still running", left)
+		}
+		wantUnchanged(t, "after ccinit and its command were killed")
+	})
+
+	t.Run("after the mounts, before the command", func(t *testing.T) {
+		// ccinit takes its configuration over the sync channel, mounts,
+		// then waits for "go", which never comes (see TestSyncPipe).
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours, theirs := os.NewFile(uintptr(fds[0]), "ours"), os.NewFile(uintptr(fds[1]), "theirs")
+		defer ours.Close()
+		defer theirs.Close()
+		config := initproc.EncodeConfig(initproc.Options{Grace: initproc.DefaultGrace, Args: []string{"/bin/true"}})
+		if _, err := ours.Write(config); err != nil {
+			t.Fatal(err)
+		}
+		cmd := ccinit(t, "--sync-fd", "3")
+		cmd.ExtraFiles = []*os.File{theirs}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(timeout)
+		for !hasProcAndSys(mountsOf(cmd.Process.Pid)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("ccinit did not mount /proc and /sys within %s", timeout)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		wantUnchanged(t, "while ccinit waits to start its command")
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Wait() // killed, as meant
+		wantUnchanged(t, "after ccinit was killed before its command")
+	})
+
+	t.Run("at points of its start", func(t *testing.T) {
+		// The delays only spread the kills over the start: whichever
+		// step each one hits, the table must not change.
+		for i := range 20 {
+			cmd := ccinit(t, "--", "/bin/true")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Duration(i) * 250 * time.Microsecond)
+			_ = cmd.Process.Kill() // it may be done already
+			_ = cmd.Wait()
+			wantUnchanged(t, fmt.Sprintf("by ccinit killed %d µs into its start", i*250))
+		}
+	})
 }
 
 // TestCCInitSubreaper runs ccinit standalone, not as PID 1: orphans of the
@@ -76,12 +218,12 @@ func TestCCInitSubreaper(t *testing.T) {
 
 	t.Run("orphan is re-parented to ccinit", func(t *testing.T) {
 		t.Parallel()
-		const token = "987.654" // an argument no other process has
+		token := token("987.654") // an argument no other process has
 		// The subshell forks the orphan and exits: the orphan's parent is
 		// then the nearest subreaper above it. The command, still running,
 		// reports who that is.
-		const script = `
-( sleep 987.654 & echo $! > "$1/orphan" )
+		script := `
+( sleep ` + token + ` & echo $! > "$1/orphan" )
 read -r pid < "$1/orphan"
 echo "orphan $pid"
 echo "command's parent $PPID"
@@ -108,9 +250,9 @@ grep '^PPid:' /proc/$pid/status
 
 	t.Run("orphan outliving the command is terminated", func(t *testing.T) {
 		t.Parallel()
-		const token = "31.4159"
+		token := token("31.4159")
 		done := filepath.Join(t.TempDir(), "done")
-		script := `(sleep 31.4159; echo orphan-done > "$1") & exit 0`
+		script := `(sleep ` + token + `; echo orphan-done > "$1") & exit 0`
 		r := run(t, command(t, ccinitBin, "--", "/bin/sh", "-c", script, "sh", done))
 		wantExit(t, r, 0)
 		if left := processesWithArg(token); len(left) > 0 {
@@ -126,9 +268,9 @@ grep '^PPid:' /proc/$pid/status
 // ignores SIGTERM once --grace has passed, and exits with the command's status.
 func TestCCInitGrace(t *testing.T) {
 	t.Parallel()
-	const token = "1000.25" // an argument no other process has
-	const script = `
-(trap "" TERM; echo > "$1/ready"; exec sleep 1000.25) &
+	token := token("1000.25") // an argument no other process has
+	script := `
+(trap "" TERM; echo > "$1/ready"; exec sleep ` + token + `) &
 while [ ! -e "$1/ready" ]; do sleep 0.01; done
 exit 4
 `
@@ -148,12 +290,12 @@ exit 4
 // than the suite's: the run needs a fraction of a second.
 func TestCCInitGraceForkLoop(t *testing.T) {
 	t.Parallel()
-	const token = "4242.5" // an argument no other process has
+	token := token("4242.5") // an argument no other process has
 	t.Cleanup(func() { killLeftovers(t, token) })
 	// The loop's output goes to /dev/null so that escaped children do not
 	// hold the test's pipes.
-	const script = `
-(trap "" TERM; while :; do sleep 4242.5 & done) >/dev/null 2>&1 &
+	script := `
+(trap "" TERM; while :; do sleep ` + token + ` & done) >/dev/null 2>&1 &
 sleep 0.1
 exit 4
 `
@@ -167,12 +309,12 @@ exit 4
 // hour of --grace given here.
 func TestCCInitTermDuringGrace(t *testing.T) {
 	t.Parallel()
-	const token = "token-7373" // in the script, so in the leftover's command line
+	token := token("token-7373") // in the script, so in the leftover's command line
 	t.Cleanup(func() { killLeftovers(t, token) })
 	// The leftover says when it gets ccinit's SIGTERM, which ccinit sends
 	// once the command has exited: from then on ccinit is in its grace
 	// period. The leftover survives that SIGTERM.
-	const script = `# token-7373
+	script := `# ` + token + `
 (trap "echo got-term" TERM; echo > "$1/ready"; while :; do sleep 0.05; done) &
 while [ ! -e "$1/ready" ]; do sleep 0.01; done
 exit 4

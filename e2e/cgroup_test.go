@@ -153,18 +153,26 @@ func TestCgroupLimits(t *testing.T) {
 func TestCgroupForkBomb(t *testing.T) {
 	t.Parallel()
 	const limit = 40
-	// The bomb runs while a sleep started before it lasts; then the shell
-	// (echo is a builtin, it needs no fork) says so and exits, and ccinit
-	// kills what is left.
-	script := `sleep 3 & s=$!; b() { b | b & }; b; wait $s; echo bomb-done`
+	// The bomb runs while a sleep started before it lasts, which the test
+	// kills once the bomb has met the limit; then the shell (echo is a
+	// builtin, it needs no fork) says so and exits, and ccinit kills what
+	// is left. The bomb starts in a subshell: the shell itself forks only
+	// before it starts (a fork that fails ends a shell with status 2, and
+	// the first half of a pipeline can fill the limit before the shell
+	// forks the second).
+	sleep := token("2718.5")
+	script := `sleep ` + sleep + ` & s=$!; b() { b | b & }; (b) & wait $s; echo bomb-done`
 	p := start(t, ccsuper(t, "--rootfs", baseRootfs, "--net", "none", "--stats",
 		"--pids-limit", strconv.Itoa(limit), "--", "/bin/sh", "-c", script))
-	// While it runs, the host forks as usual.
+	waitPidsPeak(t, p.cmd.Process.Pid, limit)
+	// While it is at its limit, the host forks as usual.
 	for i := 0; i < 5; i++ {
 		if err := command(t, "true").Run(); err != nil {
 			t.Errorf("host could not run a command during the bomb: %v", err)
 		}
-		time.Sleep(100 * time.Millisecond)
+	}
+	for _, pid := range pidsOfCommand("sleep", sleep) {
+		_ = unix.Kill(pid, unix.SIGKILL) // gone already: the wait below says
 	}
 	r := p.wait(t)
 	wantExit(t, r, 0)
@@ -176,6 +184,38 @@ func TestCgroupForkBomb(t *testing.T) {
 		t.Errorf("got tasks peak %d, want the bomb to reach the limit %d exactly\n%s", u.pidsPeak, limit, r.stderr)
 	}
 	wantNoCgroup(t, p.cmd.Process.Pid, "after the bomb")
+}
+
+// waitPidsPeak waits until the container of ccsuper pid has had limit tasks
+// at once, as its cgroup's pids.peak says.
+func waitPidsPeak(t *testing.T, pid, limit int) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, dir := range cgroupsOf(t, pid) {
+			b, err := os.ReadFile(filepath.Join(dir, "pids.peak"))
+			if n, _ := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n >= limit {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the container of ccsuper %d did not reach %d tasks within %s", pid, limit, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// pidsOfCommand returns the processes whose whole command line is args (the
+// script that started one holds the same words, and is not one of them).
+func pidsOfCommand(args ...string) []int {
+	want := strings.Join(args, "\x00") + "\x00"
+	var out []int
+	for _, pid := range pids() {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && string(b) == want {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // TestCgroupOOM checks that a command using more memory than --memory is
@@ -191,8 +231,13 @@ func TestCgroupOOM(t *testing.T) {
 		{"oom", hog + "; echo survived", "",
 			"ccsuper: container killed: out of memory (limit 32 MiB)\n", 137},
 		{"plain SIGKILL", `kill -9 $$`, "", "", 137},
-		// The hog is a child; the command survives it and exits 0.
-		{"oom of a child", `sh -c 'x=$(head -c 100m /dev/zero | tr "\0" a)'; echo child $?`, "child 137\n",
+		// The hog is a child; the command survives it and exits 0. One
+		// process alone, dd reading into a 100 MiB buffer: a pipeline
+		// goes on writing into its pipe (memory charged to the cgroup)
+		// while the killed reader's memory is freed, and that can meet
+		// the limit again and take a second victim, ccinit (the largest
+		// process left) or the command.
+		{"oom of a child", `sh -c 'dd if=/dev/zero of=/dev/null bs=100M count=1 2>/dev/null'; echo child $?`, "child 137\n",
 			"Killed\nccsuper: out of memory: the kernel killed N of the container's processes (limit 32 MiB)\n", 0}, // "Killed" is the shell's
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -262,7 +307,9 @@ func TestCgroupStats(t *testing.T) {
 	// tmpfs pages are charged to the cgroup of the process that writes them.
 	mem := runStats("head -c 24m /dev/zero > /dev/shm/fill; rm /dev/shm/fill")
 	busy := runStats("i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done")
-	ten := runStats("for i in 0 1 2 3 4 5 6 7 8 9; do sleep 0.5 & done; wait")
+	// The ten sleeps last until the last has started, however slowly
+	// they start.
+	ten := runStats(`p=; for i in 0 1 2 3 4 5 6 7 8 9; do sleep 1000 & p="$p $!"; done; kill $p; wait`)
 	if mem.memPeak < 24 {
 		t.Errorf("memory peak %.1f MiB after writing 24 MiB to a tmpfs, want at least 24", mem.memPeak)
 	}
@@ -339,13 +386,19 @@ func TestCgroupReclaimed(t *testing.T) {
 			p := start(t, ccsuper(t, append(append([]string{"--rootfs", baseRootfs}, limits...), "--", "/bin/sh", "-c", "echo ready; exec sleep 100")...))
 			p.waitLine(t, "ready")
 			pid := p.cmd.Process.Pid
+			if len(cgroupsOf(t, pid)) == 0 {
+				t.Fatal("no cgroup while ccsuper runs: the test would prove nothing")
+			}
 			if err := p.cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
 			_ = p.cmd.Wait() // killed: its status says nothing
 			p.waited = true
 			if len(cgroupsOf(t, pid)) == 0 {
-				t.Fatal("no cgroup left by a SIGKILLed ccsuper: the test would prove nothing")
+				// Cgroups are the machine's: any supervisor starting
+				// meanwhile (another run of this suite, say) reclaims
+				// those of dead ones, as the next start here would.
+				t.Logf("the cgroup of the killed ccsuper %d was reclaimed by another supervisor first", pid)
 			}
 			if reclaim == "cleanup" {
 				wantExit(t, runCCSuper(t, "cleanup"), 0)

@@ -180,7 +180,10 @@ func TestEscapeProbesCanSucceed(t *testing.T) {
 		}
 	})
 	t.Run("ptrace of a sibling", func(t *testing.T) {
-		r := runCCSuper(t, "--rootfs", root, "--net", "none", "--", "/bin/sh", "-c", "sleep 30 & /bin/probe ptrace $!; kill $!")
+		// The sibling is traced once it is sleep: attached during its
+		// exec, it would get the exec's SIGTRAP and be left stopped.
+		const script = `sleep 30 & while [ "$(cat /proc/$!/comm)" != sleep ]; do sleep 0.01; done; /bin/probe ptrace $!; kill $!`
+		r := runCCSuper(t, "--rootfs", root, "--net", "none", "--", "/bin/sh", "-c", script)
 		if strings.TrimSpace(r.stdout) != "ok" {
 			t.Fatalf("ptrace of the container's own process failed\n%s", r)
 		}

@@ -36,9 +36,10 @@ func slowdown() int {
 }
 
 // hostMounts orders the tests that look at the host's mount table against the
-// ones that change it: a test comparing snapshots holds it for reading, a test
-// that mounts in the host's namespace on purpose (ccinit standalone in a
-// chroot) holds it for writing.
+// ones that change it: a test comparing snapshots, or copying the table into
+// a namespace of its own, holds it for reading; a test that mounts in the
+// host's namespace on purpose (a resolv.conf bound over the host's) holds it
+// for writing. Nothing else may mount there: ccsuper and ccinit never do.
 var hostMounts sync.RWMutex
 
 // result is how a finished process ended.
@@ -219,7 +220,8 @@ func (p *proc) wait(t *testing.T) result {
 	select {
 	case <-p.eof:
 	case <-time.After(timeout):
-		t.Fatalf("%s: did not exit (or something it left holds its output) within %s", p.cmd, timeout)
+		t.Fatalf("%s: did not exit (or something it left holds its output) within %s; its processes:\n%s",
+			p.cmd, timeout, strings.Join(processTree(p.cmd.Process.Pid), "\n"))
 	}
 	err := p.cmd.Wait()
 	p.waited = true
@@ -305,10 +307,14 @@ func hostMountTable(t *testing.T) []string {
 // wantMountTable fails the test if the host's mount table is not before.
 func wantMountTable(t *testing.T, before []string, when string) {
 	t.Helper()
-	after := hostMountTable(t)
-	if slices.Equal(before, after) {
-		return
+	if diff := mountDiff(before, hostMountTable(t)); len(diff) > 0 {
+		t.Errorf("host mount table changed %s:\n%s", when, strings.Join(diff, "\n"))
 	}
+}
+
+// mountDiff lists the mounts of after that before lacks ("+ ...") and those
+// of before that after lacks ("- ..."), with their counts; none when equal.
+func mountDiff(before, after []string) []string {
 	count := map[string]int{}
 	for _, m := range before {
 		count[m]++
@@ -326,7 +332,7 @@ func wantMountTable(t *testing.T, before []string, when string) {
 		}
 	}
 	slices.Sort(diff)
-	t.Errorf("host mount table changed %s:\n%s", when, strings.Join(diff, "\n"))
+	return diff
 }
 
 // mountsUnder returns the host's mounts at or below dir.
@@ -363,6 +369,35 @@ func detachUnder(dir string) {
 	}
 }
 
+// processTree describes pid and its descendants, one "PID STATE WCHAN
+// CMDLINE" each, for the report of a hang: where each one waits.
+func processTree(pid int) []string {
+	kids := map[int][]int{}
+	for _, p := range pids() {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 {
+			if ppid, err := strconv.Atoi(f[1]); err == nil {
+				kids[ppid] = append(kids[ppid], p)
+			}
+		}
+	}
+	var out []string
+	for queue := []int{pid}; len(queue) > 0; queue = queue[1:] {
+		p := queue[0]
+		state := procState(p)
+		wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", p))
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		out = append(out, fmt.Sprintf("%d %s %s %s", p, state, wchan, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+		queue = append(queue, kids[p]...)
+	}
+	return out
+}
+
 // processesOf returns "PID EXE" for every process on the host running one of
 // the executables exes.
 func processesOf(exes ...string) []string {
@@ -380,6 +415,16 @@ func processesOf(exes ...string) []string {
 	return out
 }
 
+// runID is this run of the suite, as digits of a fixed width: the test
+// process's PID (the suite runs in the host's PID namespace).
+var runID = fmt.Sprintf("%07d", os.Getpid())
+
+// token returns base, a number (a sleep's duration) or a word, with runID
+// appended. Tests find the processes they started by an argument: other runs
+// of this suite on the machine (other worktrees, other engineers) start the
+// same commands, and a fixed argument would find, and kill, theirs.
+func token(base string) string { return base + runID }
+
 // processesWithArg returns "PID CMDLINE" for every process on the host with
 // an argument containing s.
 func processesWithArg(s string) []string {
@@ -390,7 +435,15 @@ func processesWithArg(s string) []string {
 			continue
 		}
 		if bytes.Contains(b, []byte(s)) {
-			out = append(out, fmt.Sprintf("%d %s", pid, bytes.ReplaceAll(b, []byte{0}, []byte{' '})))
+			// State and parent, for the report of a leftover: who
+			// holds it, and whether it is on its way out.
+			var state, ppid string
+			if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+				if f := strings.Fields(string(st[bytes.LastIndexByte(st, ')')+1:])); len(f) > 1 {
+					state, ppid = f[0], f[1]
+				}
+			}
+			out = append(out, fmt.Sprintf("%d %s[state %s, parent %s]", pid, bytes.ReplaceAll(b, []byte{0}, []byte{' '}), state, ppid))
 		}
 	}
 	return out
@@ -411,17 +464,26 @@ func pids() []int {
 	return out
 }
 
-// privateBinaries copies ccsuper and ccinit into a directory of the test's
+// privateBinaries links ccsuper and ccinit into a directory of the test's
 // own, so that processesOf can tell this test's processes from those of the
-// tests running in parallel.
+// tests running in parallel (a process's /proc/PID/exe names the link it was
+// started through).
 func privateBinaries(t *testing.T) (super, init string) {
 	t.Helper()
 	dir := t.TempDir()
 	super, init = filepath.Join(dir, "ccsuper"), filepath.Join(dir, "ccinit")
-	for src, dst := range map[string]string{ccsuperBin: super, ccinitBin: init} {
-		if err := copyFile(src, dst, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	linkBinary(t, ccsuperBin, super)
+	linkBinary(t, ccinitBin, init)
 	return super, init
+}
+
+// linkBinary puts the executable src at dst as a hard link, never a copy: a
+// copy is written through a descriptor that a child forked meanwhile by a
+// parallel test holds until its exec, and executing the copy then fails
+// with ETXTBSY ("text file busy").
+func linkBinary(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := os.Link(src, dst); err != nil {
+		t.Fatalf("link %s: %v", src, err)
+	}
 }

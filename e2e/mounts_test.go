@@ -108,6 +108,13 @@ func TestMountPropagation(t *testing.T) {
 	if err != nil {
 		t.Skipf("needs unshare from util-linux: %v", err)
 	}
+	// The namespace starts as a copy of the throwaway host's table, and a
+	// copied mount goes from it when the host's directory under it is
+	// removed (rmdir of a mount point in another namespace detaches the
+	// mount there): a test mounting in the host meanwhile, then removing
+	// its directory, would change this table behind the container's back.
+	hostMounts.RLock()
+	defer hostMounts.RUnlock()
 	// "private" first cuts the new namespace off from the host's peer
 	// groups, so that making it shared afterwards stays inside it.
 	const script = `

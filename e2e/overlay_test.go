@@ -133,7 +133,10 @@ cat /newlink/file
 stat -c %a /`)
 	r := run(t, cmd)
 	rootMode := fmt.Sprintf("%o", mustStat(t, root).Mode().Perm())
-	wantExactLines(t, r, "ls gone", "root gone", "rewritten", "700 0:0", "644 12:34", "new", rootMode)
+	// The rootfs's files have the modes of the checkout (umask 002 makes
+	// profile 664): the copy up keeps the mode, whatever it is.
+	profile := fmt.Sprintf("%o 12:34", mustStat(t, filepath.Join(root, "etc/profile")).Mode().Perm())
+	wantExactLines(t, r, "ls gone", "root gone", "rewritten", "700 0:0", profile, "new", rootMode)
 	wantSnapshot(t, root, before)
 	wantNoLayer(t, cmd.Process.Pid, "after the run")
 
@@ -305,7 +308,15 @@ func TestOverlayKilled(t *testing.T) {
 			t.Fatalf("ccsuper %d has %d layers while it runs, want 1", pid, n)
 		}
 		b.killSupervisor(t)
-		if n := len(layersOf(t, pid)); n != 1 {
+		switch n := len(layersOf(t, pid)); n {
+		case 0:
+			// The layers' directory is the machine's: any supervisor
+			// starting with --overlay meanwhile (a parallel test,
+			// another run of this suite) reclaims the layers of dead
+			// ones, as the step below does.
+			t.Logf("the layer of the killed ccsuper %d was reclaimed by another supervisor first", pid)
+		case 1:
+		default:
 			t.Fatalf("ccsuper %d killed has %d layers, want its own left behind", pid, n)
 		}
 		return pid

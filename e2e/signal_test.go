@@ -63,7 +63,7 @@ func TestSignalExitStatus(t *testing.T) {
 // forward, still takes the whole container down (Pdeathsig).
 func TestSupervisorKilled(t *testing.T) {
 	t.Parallel()
-	const token = "271.828" // an argument no other process has
+	token := token("271.828") // an argument no other process has
 	p := start(t, ccsuper(t, "--rootfs", baseRootfs, "--", "/bin/sh", "-c", "echo ready; sleep "+token+"; echo survived"))
 	p.waitLine(t, "ready")
 	if left := processesWithArg(token); len(left) == 0 {

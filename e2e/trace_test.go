@@ -65,11 +65,11 @@ func TestTrace(t *testing.T) {
 				what          string
 				before, after int64
 			}{
-				// After the clone began: when ForkExec returns in
-				// ccsuper, ccinit (in a session, so a scheduling
-				// autogroup, of its own) may well be in main already.
-				{"ccinit's main after its clone", clone.start, inMain.start},
-				{`ccinit's wait for "go" ends after "go" was sent`, goWritten.start, waitGo.end},
+				// Not after clone.end: that is when ccsuper's thread,
+				// back from ForkExec, read the clock, and on a busy
+				// machine ccinit's runtime may reach main before it does.
+				{"ccinit's main after ccsuper began the clone", clone.start, inMain.start},
+				{`ccinit's wait for "go" ends after "go" was written`, goWritten.start, waitGo.end},
 				{"the command starts after ccinit's wait", waitGo.end, cmdExec.start},
 				{"ccinit exits before ccsuper sees the container end", exit.start, runs.end},
 			} {

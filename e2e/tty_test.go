@@ -136,6 +136,30 @@ func (s *tmux) wantRestored() {
 	}
 }
 
+// waitForeground waits until the process running args holds the foreground
+// of its terminal: its process group is the terminal's.
+func waitForeground(t *testing.T, args ...string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, pid := range pidsOfCommand(args...) {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			if err != nil {
+				continue
+			}
+			s := string(b)
+			// After the name: state, ppid, pgrp, session, tty, tpgid.
+			if f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]); len(f) > 5 && f[2] == f[5] {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%q did not take its terminal's foreground within %s", args, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestInteractiveShell is a person at a terminal: the default command, job
 // control, ^C, ^Z, a resize, ^D.
 func TestInteractiveShell(t *testing.T) {
@@ -164,14 +188,16 @@ func TestInteractiveShell(t *testing.T) {
 		t.Errorf("^C did not end the foreground job with SIGINT (130):\n%s", scr)
 	}
 
-	// ^Z stops the foreground job; bg runs it on.
-	s.line("sleep 50")
-	time.Sleep(200 * time.Millisecond) // let the shell hand it the foreground
+	// ^Z stops the foreground job; bg runs it on. It is typed once the
+	// job holds the terminal's foreground: before, ^Z would reach the shell.
+	job := token("50.25")
+	s.line("sleep " + job)
+	waitForeground(t, "sleep", job)
 	s.keys("C-z")
 	s.waitFor("Stopped", 1)
 	s.line("bg; jobs; echo bg-$((2+3))")
 	scr = s.waitFor("bg-5", 1)
-	if !strings.Contains(scr, "Running") || !strings.Contains(scr, "sleep 50") {
+	if !strings.Contains(scr, "Running") || !strings.Contains(scr, "sleep "+job) {
 		t.Errorf("after ^Z and bg the job is not running:\n%s", scr)
 	}
 	s.line("kill %1")
@@ -181,10 +207,10 @@ func TestInteractiveShell(t *testing.T) {
 	if scr = s.waitFor("size-6", 1); !strings.Contains(scr, "size-6 24 80") {
 		t.Errorf("want 24 rows, 80 columns at start:\n%s", scr)
 	}
+	// ccsuper passes the new size on when its SIGWINCH comes, at a time
+	// of its own: the shell waits for it (the screen's deadline bounds it).
 	s.tmux("resize-window", "-x", "100", "-y", "30")
-	s.waitFor("", 1)
-	time.Sleep(100 * time.Millisecond) // SIGWINCH to ccsuper, then the ioctl
-	s.line("echo size-$((3+4)) $(stty size)")
+	s.line(`while [ "$(stty size)" != "30 100" ]; do sleep 0.05; done; echo size-$((3+4)) $(stty size)`)
 	if scr = s.waitFor("size-7", 1); !strings.Contains(scr, "size-7 30 100") {
 		t.Errorf("want 30 rows, 100 columns after the resize:\n%s", scr)
 	}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 
@@ -25,7 +26,22 @@ var ErrSupervisorGone = errors.New("supervisor went away before the start signal
 func Run(o Options) (status int, err error) { return run(o, nil) }
 
 // run is Run, under tini's name when t is not nil (see RunTini).
+//
+// Preconditions: on the main thread, locked to it (cmd/ccinit does it in
+// init), for standalone runs that re-execute in a mount namespace of their
+// own (see standalone_linux.go). run unlocks it unless the thread changed.
+// Under tini's name nothing is mounted, as tini mounts nothing.
 func run(o Options, t *tiniRun) (status int, err error) {
+	changed := false
+	if o.Rootfs == "" && t == nil {
+		// Returns only when not re-executing.
+		if changed, err = enterPrivateMounts(); err != nil {
+			return ExitSetup, err
+		}
+	}
+	if !changed {
+		runtime.UnlockOSThread()
+	}
 	var rec *trace.Recorder
 	if o.TraceFD > 0 {
 		rec = trace.New("ccinit")
@@ -80,12 +96,6 @@ func run(o Options, t *tiniRun) (status int, err error) {
 		}
 	}
 
-	var undo []func()
-	defer func() {
-		for i := len(undo) - 1; i >= 0; i-- {
-			undo[i]()
-		}
-	}()
 	if o.Rootfs != "" && o.Overlay != "" && o.UserNS && !o.KeepLayer {
 		// Held for emptyLayer, before the host's paths go.
 		layer, err := unix.Open(o.Overlay, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -112,12 +122,6 @@ func run(o Options, t *tiniRun) (status int, err error) {
 				return ExitSetup, err
 			}
 			end()
-		}
-	} else if t == nil {
-		u, err := mountMissing()
-		undo = append(undo, u...)
-		if err != nil {
-			return ExitSetup, err
 		}
 	}
 	slave := -1 // the container's pty, the command's stdio (-t)
@@ -358,36 +362,6 @@ func recvMsg(fd int) ([]byte, error) {
 		}
 		return buf, nil
 	}
-}
-
-// mountMissing mounts proc and sys where they are missing, for ccinit run
-// standalone in a bare chroot, and returns how to undo exactly that.
-func mountMissing() ([]func(), error) {
-	var undo []func()
-	for _, m := range []struct {
-		dir, fstype string
-		magic       int64
-		flags       uintptr
-	}{
-		{"/proc", "proc", unix.PROC_SUPER_MAGIC, unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
-		{"/sys", "sysfs", unix.SYSFS_MAGIC, unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY},
-	} {
-		st, err := os.Lstat(m.dir)
-		if err != nil || !st.IsDir() || isMounted(m.dir, m.magic) {
-			continue // nowhere to mount, or already there
-		}
-		if err := unix.Mount(m.fstype, m.dir, m.fstype, m.flags, ""); err != nil {
-			if errors.Is(err, unix.EPERM) {
-				continue // unprivileged: run without it, as tini would
-			}
-			return undo, fmt.Errorf("mount %s on %s: %w", m.fstype, m.dir, err)
-		}
-		dir := m.dir
-		// We may share the mount namespace with the host (a plain chroot):
-		// leave nothing mounted behind.
-		undo = append(undo, func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
-	}
-	return undo, nil
 }
 
 // dropControllingTerminal gives up the controlling terminal ccinit inherited

@@ -14,10 +14,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/ccontainer/ccontainer/initproc"
 )
+
+// Standalone in a bare chroot, ccinit re-executes itself in a mount
+// namespace of its own from the main thread (initproc.Run), which keeps what
+// the parent set on that thread: main must start there.
+func init() { runtime.LockOSThread() }
 
 func main() {
 	if initproc.IsTiniName(os.Args[0]) {

@@ -276,6 +276,12 @@ func rawErr(nr, a1, a2, a3 uintptr) error {
 }
 
 func main() {
+	// Some attempts hold per-thread state across calls: the tracer of a
+	// ptrace is the thread that attached, and a detach from any other
+	// thread fails with ESRCH. The goroutine may change threads between two
+	// syscalls (after a blocking one, when the machine is busy), so keep
+	// it on one.
+	runtime.LockOSThread()
 	if len(os.Args) < 2 || probes[os.Args[1]] == nil {
 		fmt.Fprintln(os.Stderr, "usage: probe NAME [ARG]")
 		os.Exit(2)

@@ -50,8 +50,8 @@ func TestOCIContainerHooks(t *testing.T) {
 	wantExit(t, oci(t, root, "create", "--bundle", bundle, "c1"), 0)
 	st := ociState(t, root, "c1")
 	cs := readState(t, filepath.Join(rootfs, "create-state"))
-	if cs.ID != "c1" || cs.Pid != st.Pid || cs.Status != specs.StateCreating || cs.Bundle != bundle {
-		t.Errorf("createContainer state: got %+v, want id c1, pid %d, creating", cs, st.Pid)
+	if cs.ID != "c1" || cs.Pid != st.Pid || cs.Status != specs.StateCreated || cs.Bundle != bundle {
+		t.Errorf("createContainer state: got %+v, want id c1, pid %d, created", cs, st.Pid)
 	}
 	if b, _ := os.ReadFile(filepath.Join(rootfs, "create-host")); strings.TrimSpace(string(b)) != "ccontainer" {
 		t.Errorf("createContainer hook's hostname: got %q, want the container's", b)

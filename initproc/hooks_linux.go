@@ -70,13 +70,8 @@ func hostPid() (int, error) {
 	return strconv.Atoi(s)
 }
 
-// hookState puts pid and status into the state ccsuper rendered (JSON
-// without a pid, status "creating"; its first field after ociVersion and
-// id is the status).
-func hookState(state string, pid int, start bool) []byte {
-	if start {
-		state = strings.Replace(state, `"status":"creating"`, `"status":"created"`, 1)
-	}
+// hookState puts pid into the state ccsuper rendered (JSON without a pid).
+func hookState(state string, pid int) []byte {
 	if !strings.HasPrefix(state, "{") {
 		return []byte(state)
 	}

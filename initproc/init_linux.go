@@ -164,7 +164,7 @@ func run(o Options, t *tiniRun) (status int, err error) {
 	}
 	if len(o.OCI.Hooks) > 0 {
 		end := rec.Begin("createContainer hooks")
-		err := runHooks(o.OCI.Hooks, hookFDs, false, hookState(o.OCI.HookState, hookPid, false))
+		err := runHooks(o.OCI.Hooks, hookFDs, false, hookState(o.OCI.HookState, hookPid))
 		hookFDs.closeAll()
 		if err != nil {
 			return ExitSetup, err
@@ -246,7 +246,7 @@ func run(o Options, t *tiniRun) (status int, err error) {
 	}
 	if len(o.OCI.Hooks) > 0 {
 		end := rec.Begin("startContainer hooks")
-		if err := runHooks(o.OCI.Hooks, nil, true, hookState(o.OCI.HookState, hookPid, true)); err != nil {
+		if err := runHooks(o.OCI.Hooks, nil, true, hookState(o.OCI.HookState, hookPid)); err != nil {
 			return ExitSetup, err
 		}
 		end()

@@ -169,7 +169,8 @@ type OCI struct {
 	ExecSock int
 	// Hooks are the config's createContainer and startContainer hooks,
 	// which run in the container (see hooks_linux.go); HookState is the
-	// container's state as JSON, without its pid, which ccinit adds.
+	// container's state as JSON ("created"), without its pid, which
+	// ccinit adds.
 	Hooks     []Hook
 	HookState string
 }

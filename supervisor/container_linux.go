@@ -246,8 +246,9 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	}
 	opts.OCI.ExecFIFO, opts.OCI.ReadyFD, opts.OCI.ExecSock = extraFD(0), extraFD(1), extraFD(2)
 	if len(opts.OCI.Hooks) > 0 {
-		// ccinit adds its pid, and says "created" to startContainer.
-		b, err := json.Marshal(st.spec(specs.StateCreating))
+		// ccinit adds its pid. "created", as for createRuntime (see
+		// there).
+		b, err := json.Marshal(st.spec(specs.StateCreated))
 		if err != nil {
 			return nil, err
 		}

@@ -334,6 +334,24 @@ func planLinux(p *bundlePlan, l *specs.Linux) error {
 	if err := checkResources(l.Resources); err != nil {
 		return err
 	}
+	if r := l.Resources; r != nil && len(r.Devices) > 0 && len(l.Devices) > 0 {
+		// The config's devices are usable whatever the rules (as runc
+		// does): a "deny all" rule would refuse even their mknod.
+		c := *r
+		c.Devices = slices.Clone(r.Devices)
+		for _, d := range l.Devices {
+			t := d.Type
+			switch t {
+			case "p":
+				continue // a FIFO is no device to the cgroup
+			case "u":
+				t = "c"
+			}
+			major, minor := d.Major, d.Minor
+			c.Devices = append(c.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: t, Major: &major, Minor: &minor, Access: "rwm"})
+		}
+		p.resources = &c
+	}
 	switch l.RootfsPropagation {
 	case "":
 	case "shared", "slave", "private", "unbindable", "rshared", "rslave", "rprivate", "runbindable":

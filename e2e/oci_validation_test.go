@@ -15,7 +15,7 @@ import (
 // test-oci` runs it).
 var validationSubset = []string{
 	"create", "state", "kill_no_effect", "config_updates_without_affect",
-	"delete_only_create_resources", "linux_ns_path_type", "process_user", "root_readonly_true",
+	"delete_only_create_resources", "linux_ns_path_type", "process_user", "root_readonly_true", "linux_devices",
 }
 
 // offline tells a build that could not reach the module proxy.

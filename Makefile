@@ -29,6 +29,10 @@ run: build rootfs
 test: build
 	$(SUDO) scripts/test-deps.sh
 	$(SUDO) scripts/engine-deps.sh
+	@# The validation programs of e2e's TestOCIValidationSubset, built once
+	@# (its network namespace cannot reach the module proxy; it skips then).
+	$(SUDO) env "PATH=$$PATH" OCI_BUILD_ONLY=1 scripts/oci-validate.sh $(OCI_OUT) || \
+		echo "make test: the OCI validation programs did not build; TestOCIValidationSubset will say why"
 	$(SUDO) env "PATH=$$PATH" $(GO) test -count=1 ./...
 
 # The OCI runtime-tools validation suite against ccsuper, runc and crun in

@@ -167,16 +167,19 @@ func startDaemon(t *testing.T, dir, name, setup string, args []string, ready fun
 	waitFor(t, name+" is ready", ready)
 }
 
-// engineRunDir returns /run/e2e-ENGINE, made empty, for the runtimes' state
-// (their --root) and an engine's run-time files, and removes it at the end of
-// the test, failing it if a process is left with the directory among its
-// arguments. /run is the suite's own tmpfs. The path is as short as the
-// engines' own defaults (/run/containerd/runc, /var/run/docker): runtimes
+// engineRunDir returns /run/e2e-ENGINE-PID, made empty, for the runtimes'
+// state (their --root) and an engine's run-time files, and removes it at the
+// end of the test, failing it if a process is left with the directory among
+// its arguments. /run is the suite's own tmpfs. The path is about as short as
+// the engines' own defaults (/run/containerd/runc, /var/run/docker): runtimes
 // bind unix sockets under their root, and a socket's path has at most 107
-// bytes. Call it before newEngineDir, whose cleanup must run first.
+// bytes. The suite's PID keeps the arguments searched for its own: a suite
+// run beside it (another checkout's) has the same /run paths in its own
+// namespace, and its processes must be neither blamed nor killed. Call it
+// before newEngineDir, whose cleanup must run first.
 func engineRunDir(t *testing.T, engine string) string {
 	t.Helper()
-	dir := "/run/e2e-" + engine
+	dir := fmt.Sprintf("/run/e2e-%s-%d", engine, os.Getpid())
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}

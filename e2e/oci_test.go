@@ -403,3 +403,26 @@ func waitGone(t *testing.T, pid int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestOCIDeviceUnderDenyAll: a device of linux.devices is made and opened
+// even when the device rules deny everything else (`ccsuper spec`'s rules
+// do), as with runc; another node stays denied.
+func TestOCIDeviceUnderDenyAll(t *testing.T) {
+	bundle, root := ociBundle(t, []string{"sh", "-c", "exec > /result 2>&1; ls -l /dev/fuse; : < /dev/fuse && echo opened; mknod /dev/other c 10 237 || echo denied"}, func(s *specs.Spec) {
+		s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}}
+		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+		s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_MKNOD")
+		s.Process.Capabilities.Effective = append(s.Process.Capabilities.Effective, "CAP_MKNOD")
+		s.Process.Capabilities.Permitted = append(s.Process.Capabilities.Permitted, "CAP_MKNOD")
+	})
+	wantExit(t, oci(t, root, "run", "--bundle", bundle, "dev"), 0)
+	got, err := os.ReadFile(filepath.Join(bundleRootfs(t, bundle), "result"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"crw-rw-rw-", "opened", "denied"} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("inside the container: want %q in\n%s", want, got)
+		}
+	}
+}

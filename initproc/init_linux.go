@@ -104,6 +104,18 @@ func run(o Options, t *tiniRun) (status int, err error) {
 		}
 		defer emptyLayer(layer)
 	}
+	var hookFDs hookFiles
+	hookPid := 0
+	if len(o.OCI.Hooks) > 0 {
+		var err error
+		if hookPid, err = hostPid(); err != nil {
+			return ExitSetup, err
+		}
+		if hookFDs, err = openHooks(o.OCI.Hooks); err != nil {
+			return ExitSetup, err
+		}
+		defer hookFDs.closeAll()
+	}
 	if o.Rootfs != "" {
 		end := rec.Begin("enter root: pivot_root, mounts, /dev")
 		if err := EnterRoot(o, rec); err != nil {
@@ -150,6 +162,15 @@ func run(o Options, t *tiniRun) (status int, err error) {
 	if o.SyncFD > 0 {
 		end := rec.Begin(`wait for "go" on the sync socket`)
 		if err := waitGo(o.SyncFD); err != nil {
+			return ExitSetup, err
+		}
+		end()
+	}
+	if len(o.OCI.Hooks) > 0 {
+		end := rec.Begin("createContainer hooks")
+		err := runHooks(o.OCI.Hooks, hookFDs, false, hookState(o.OCI.HookState, hookPid))
+		hookFDs.closeAll()
+		if err != nil {
 			return ExitSetup, err
 		}
 		end()
@@ -227,6 +248,13 @@ func run(o Options, t *tiniRun) (status int, err error) {
 		}
 		end()
 	}
+	if len(o.OCI.Hooks) > 0 {
+		end := rec.Begin("startContainer hooks")
+		if err := runHooks(o.OCI.Hooks, nil, true, hookState(o.OCI.HookState, hookPid)); err != nil {
+			return ExitSetup, err
+		}
+		end()
+	}
 	if err := ociProcess(o.OCI); err != nil {
 		return ExitSetup, err
 	}
@@ -249,7 +277,10 @@ func run(o Options, t *tiniRun) (status int, err error) {
 	}
 	endStart()
 	if startedFIFO != nil {
-		_ = unix.Close(*startedFIFO) // ccsuper start reads EOF: the command runs
+		// A second byte, then EOF: the command runs. EOF after the
+		// first byte alone tells ccsuper start that ccinit failed.
+		_, _ = unix.Write(*startedFIFO, []byte{1})
+		_ = unix.Close(*startedFIFO)
 		*startedFIFO = -1
 	}
 	if o.OCI.ExecSock > 0 {

@@ -167,6 +167,50 @@ type OCI struct {
 	// ExecSock, when above 0, is a listening socket on which ccinit takes
 	// exec requests once the command runs (see exec_linux.go).
 	ExecSock int
+	// Hooks are the config's createContainer and startContainer hooks,
+	// which run in the container (see hooks_linux.go); HookState is the
+	// container's state as JSON ("created"), without its pid, which
+	// ccinit adds.
+	Hooks     []Hook
+	HookState string
+}
+
+// Hook is one createContainer (Start false) or startContainer hook.
+type Hook struct {
+	Start   bool
+	Timeout int // seconds; 0 for none
+	Path    string
+	Args    []string
+	Env     []string
+}
+
+// String renders h for --hook; ParseHook reads it back. The fields are
+// joined by sep (ccsuper refuses a hook whose strings hold it).
+func (h Hook) String() string {
+	kind := "create"
+	if h.Start {
+		kind = "start"
+	}
+	f := []string{kind, strconv.Itoa(h.Timeout), h.Path, strconv.Itoa(len(h.Args))}
+	f = append(f, h.Args...)
+	return strings.Join(append(f, h.Env...), sep)
+}
+
+// ParseHook reads a Hook written by String.
+func ParseHook(s string) (Hook, error) {
+	var h Hook
+	f := strings.Split(s, sep)
+	if len(f) < 4 || (f[0] != "create" && f[0] != "start") || !strings.HasPrefix(f[2], "/") {
+		return h, fmt.Errorf("--hook %q: malformed", s)
+	}
+	t, err1 := strconv.Atoi(f[1])
+	n, err2 := strconv.Atoi(f[3])
+	if err1 != nil || err2 != nil || t < 0 || n < 0 || 4+n > len(f) {
+		return h, fmt.Errorf("--hook %q: malformed numbers", s)
+	}
+	h.Start, h.Timeout, h.Path = f[0] == "start", t, f[2]
+	h.Args, h.Env = f[4:4+n], f[4+n:]
+	return h, nil
 }
 
 // ociFlags binds o's fields to ccinit's flag set.
@@ -248,6 +292,12 @@ func ociFlags(fs interface {
 	})
 	fs.IntVar(&o.ExecFIFO, "exec-fifo", 0, "once ready, wait for the start FIFO on this `FD` (O_PATH)")
 	fs.IntVar(&o.ReadyFD, "ready-fd", 0, "say \"ready\" on this `FD` before waiting for the start")
+	fs.Func("hook", "run this createContainer or startContainer hook (repeatable)", func(v string) error {
+		h, err := ParseHook(v)
+		o.Hooks = append(o.Hooks, h)
+		return err
+	})
+	fs.StringVar(&o.HookState, "hook-state", "", "the container's state (JSON, no pid) for the hooks' stdin")
 	fs.IntVar(&o.ExecSock, "exec-sock", 0, "take exec requests on this listening socket `FD` once the command runs")
 }
 
@@ -311,6 +361,12 @@ func (o OCI) argv() []string {
 	}
 	if o.ExecSock > 0 {
 		a = append(a, "--exec-sock", strconv.Itoa(o.ExecSock))
+	}
+	for _, h := range o.Hooks {
+		a = append(a, "--hook", h.String())
+	}
+	if o.HookState != "" {
+		a = append(a, "--hook-state", o.HookState)
 	}
 	return a
 }

@@ -27,9 +27,11 @@ import (
 //	                                       blocks, the command not started
 //	ccsuper start
 //	open exec.fifo O_RDONLY|O_NONBLOCK ──> the open returns; write one byte
-//	poll: the byte, or ccinit's pidfd      start the command; once it is
-//	  (ccinit died: start fails)             executed, close the FIFO
-//	read to EOF: the command runs     <───
+//	poll: the byte, or ccinit's pidfd      startContainer hooks, start the
+//	  (ccinit died: start fails)             command; once it is executed,
+//	                                         a second byte, close the FIFO
+//	the second byte, then EOF: it runs <──
+//	  (EOF after one byte: start fails)
 //	remove exec.fifo: "running"; poststart hooks
 //
 // No process of ccsuper's lives between create and start: the FIFO in the

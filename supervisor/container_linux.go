@@ -245,6 +245,15 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 		opts.Cgroup1 = cg.v1View()
 	}
 	opts.OCI.ExecFIFO, opts.OCI.ReadyFD, opts.OCI.ExecSock = extraFD(0), extraFD(1), extraFD(2)
+	if len(opts.OCI.Hooks) > 0 {
+		// ccinit adds its pid. "created", as for createRuntime (see
+		// there).
+		b, err := json.Marshal(st.spec(specs.StateCreated))
+		if err != nil {
+			return nil, err
+		}
+		opts.OCI.HookState = string(b)
+	}
 	if o.ConsoleSocket != "" {
 		conn, err := net.Dial("unix", o.ConsoleSocket)
 		if err != nil {
@@ -431,11 +440,11 @@ func (r Runtime) Start(id string) error {
 		return fmt.Errorf("open exec FIFO: %w", err)
 	}
 	defer unix.Close(fd)
-	// ccinit's blocked open returns now; its byte says it goes on, and its
-	// close of the FIFO that the command is executed. Its end instead (a
+	// ccinit's blocked open returns now; its byte says it goes on, and a
+	// second byte and its close of the FIFO that the command is executed. Its end instead (a
 	// kill meanwhile, a command that failed) fails the start rather than
 	// hanging it.
-	got := false
+	got := 0 // bytes: one once ccinit goes on, two once the command runs
 	for {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
 		if _, err := unix.Poll(fds, -1); errors.Is(err, unix.EINTR) {
@@ -447,11 +456,14 @@ func (r Runtime) Start(id string) error {
 			var b [1]byte
 			n, _ := unix.Read(fd, b[:])
 			if n == 1 {
-				got = true
+				got++
 				continue
 			}
-			if n == 0 && got {
-				break // EOF after the byte: the command was executed
+			if n == 0 && got >= 2 {
+				break // EOF after both bytes: the command was executed
+			}
+			if n == 0 && got == 1 {
+				return fmt.Errorf("container %s: ccinit ended before its process started", id)
 			}
 		}
 		if fds[1].Revents != 0 {

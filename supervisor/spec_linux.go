@@ -121,14 +121,33 @@ func planBundle(bundle string, s *specs.Spec) (*bundlePlan, error) {
 	}
 	if s.Hooks != nil {
 		h := s.Hooks
-		if len(h.CreateContainer) > 0 || len(h.StartContainer) > 0 {
-			return nil, errors.New("config.json: createContainer and startContainer hooks are not supported (they run inside the container's mount namespace)")
-		}
-		for _, hs := range [][]specs.Hook{h.Prestart, h.CreateRuntime, h.Poststart, h.Poststop} { //nolint:staticcheck // Prestart is deprecated, still honoured
+		for _, hs := range [][]specs.Hook{h.Prestart, h.CreateRuntime, h.CreateContainer, h.StartContainer, h.Poststart, h.Poststop} { //nolint:staticcheck // Prestart is deprecated, still honoured
 			for _, hk := range hs {
 				if !filepath.IsAbs(hk.Path) {
 					return nil, fmt.Errorf("hook %q: path is not absolute", hk.Path)
 				}
+				if hk.Timeout != nil && *hk.Timeout <= 0 {
+					return nil, fmt.Errorf("hook %s: timeout must be positive", hk.Path)
+				}
+			}
+		}
+		// createContainer and startContainer run in the container, by
+		// ccinit (initproc/hooks_linux.go).
+		for _, in := range []struct {
+			hooks []specs.Hook
+			start bool
+		}{{h.CreateContainer, false}, {h.StartContainer, true}} {
+			for _, hk := range in.hooks {
+				for _, v := range append(append([]string{hk.Path}, hk.Args...), hk.Env...) {
+					if strings.ContainsAny(v, "\x00\x1f") {
+						return nil, fmt.Errorf("hook %s: %q holds a NUL or \\x1f byte", hk.Path, v)
+					}
+				}
+				t := 0
+				if hk.Timeout != nil {
+					t = *hk.Timeout
+				}
+				o.OCI.Hooks = append(o.OCI.Hooks, initproc.Hook{Start: in.start, Timeout: t, Path: hk.Path, Args: hk.Args, Env: hk.Env})
 			}
 		}
 	}
@@ -314,6 +333,24 @@ func planLinux(p *bundlePlan, l *specs.Linux) error {
 	p.resources = l.Resources
 	if err := checkResources(l.Resources); err != nil {
 		return err
+	}
+	if r := l.Resources; r != nil && len(r.Devices) > 0 && len(l.Devices) > 0 {
+		// The config's devices are usable whatever the rules (as runc
+		// does): a "deny all" rule would refuse even their mknod.
+		c := *r
+		c.Devices = slices.Clone(r.Devices)
+		for _, d := range l.Devices {
+			t := d.Type
+			switch t {
+			case "p":
+				continue // a FIFO is no device to the cgroup
+			case "u":
+				t = "c"
+			}
+			major, minor := d.Major, d.Minor
+			c.Devices = append(c.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: t, Major: &major, Minor: &minor, Access: "rwm"})
+		}
+		p.resources = &c
 	}
 	switch l.RootfsPropagation {
 	case "":

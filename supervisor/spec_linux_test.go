@@ -128,9 +128,13 @@ func TestPlanBundleRefuses(t *testing.T) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Options: []string{"bind"}})
 		}, "needs a source"},
 		{"separator in path", func(s *specs.Spec) { s.Mounts[0].Destination = "/a\x1fb" }, "control character"},
-		{"createContainer hook", func(s *specs.Spec) {
-			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
-		}, "createContainer"},
+		{"separator in a startContainer hook", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true", Args: []string{"a\x1fb"}}}}
+		}, "\\x1f"},
+		{"zero hook timeout", func(s *specs.Spec) {
+			zero := 0
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true", Timeout: &zero}}}
+		}, "timeout must be positive"},
 		{"relative hook", func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "true"}}} }, "not absolute"},
 		{"domainname", func(s *specs.Spec) { s.Domainname = "x" }, "domainname"},
 		{"hostname without uts", func(s *specs.Spec) {
@@ -279,10 +283,12 @@ func TestFeaturesAccepted(t *testing.T) {
 		}
 	}
 	hooks := map[string]func(*specs.Hooks, []specs.Hook){
-		"prestart":      func(h *specs.Hooks, x []specs.Hook) { h.Prestart = x }, //nolint:staticcheck
-		"createRuntime": func(h *specs.Hooks, x []specs.Hook) { h.CreateRuntime = x },
-		"poststart":     func(h *specs.Hooks, x []specs.Hook) { h.Poststart = x },
-		"poststop":      func(h *specs.Hooks, x []specs.Hook) { h.Poststop = x },
+		"prestart":        func(h *specs.Hooks, x []specs.Hook) { h.Prestart = x }, //nolint:staticcheck
+		"createRuntime":   func(h *specs.Hooks, x []specs.Hook) { h.CreateRuntime = x },
+		"poststart":       func(h *specs.Hooks, x []specs.Hook) { h.Poststart = x },
+		"createContainer": func(h *specs.Hooks, x []specs.Hook) { h.CreateContainer = x },
+		"startContainer":  func(h *specs.Hooks, x []specs.Hook) { h.StartContainer = x },
+		"poststop":        func(h *specs.Hooks, x []specs.Hook) { h.Poststop = x },
 	}
 	for _, name := range f.Hooks {
 		s := DefaultSpec()

@@ -307,8 +307,12 @@ func TestRootlessProcExe(t *testing.T) {
 		}
 	}
 	userInit := filepath.Join(u.ownedDir(t), "ccinit")
-	if err := copyFile(rootInit, userInit, 0o755); err != nil {
-		t.Fatal(err)
+	// A copy of its own (it must be the user's, so no hard link), written
+	// by cp: a descriptor this test held open for writing could be in a
+	// child forked meanwhile by a parallel test, and exec would meet
+	// ETXTBSY (see linkBinary).
+	if out, err := exec.Command("cp", rootInit, userInit).CombinedOutput(); err != nil {
+		t.Fatalf("cp %s: %v: %s", rootInit, err, out)
 	}
 	if err := os.Chown(userInit, u.uid, u.gid); err != nil {
 		t.Fatal(err)

@@ -55,9 +55,7 @@ func TestUserOutOfRange(t *testing.T) {
 	t.Run("ccinit in a chroot, name", func(t *testing.T) {
 		t.Parallel()
 		chrootRoot := newRootfs(t)
-		if err := copyFile(ccinitBin, filepath.Join(chrootRoot, "sbin/ccinit"), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		linkBinary(t, ccinitBin, filepath.Join(chrootRoot, "sbin/ccinit"))
 		appendLines(t, filepath.Join(chrootRoot, "etc/passwd"), "nochange:x:4294967295:1000::/:/bin/sh\n")
 		// ccinit mounts /proc and /sys in the chroot before it looks the
 		// user up: in a mount namespace of its own (made private before the

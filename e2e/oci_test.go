@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -401,5 +403,34 @@ func waitGone(t *testing.T, pid int) {
 			t.Fatalf("process %d lives on", pid)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestOCIExecLongRoot runs exec under a state directory too long for a unix
+// socket address, as Docker's default root with a 64-hex ID is: the exec
+// socket is bound and reached through its directory's descriptor. Only
+// its owner may connect.
+func TestOCIExecLongRoot(t *testing.T) {
+	bundle, root := ociBundle(t, []string{"sleep", "1000"}, nil)
+	root = filepath.Join(root, "var/run/docker/runtime-ccsuper/moby", strings.Repeat("r", 40))
+	id := strings.Repeat("0123456789abcdef", 4)
+	sock := filepath.Join(root, id, "exec.sock")
+	if len(sock) <= 107 {
+		t.Fatalf("%s is %d bytes: not past the 107-byte limit", sock, len(sock))
+	}
+	wantExit(t, oci(t, root, "create", "--bundle", bundle, id), 0)
+	t.Cleanup(func() { oci(t, root, "delete", "--force", id) })
+	wantExit(t, oci(t, root, "start", id), 0)
+	r := oci(t, root, "exec", id, "sh", "-c", "echo long; exit 5")
+	wantExit(t, r, 5)
+	if r.stdout != "long\n" {
+		t.Errorf("exec output: got %q", r.stdout)
+	}
+	if fi, err := os.Stat(sock); err != nil || fi.Mode() != fs.ModeSocket|0o600 {
+		t.Errorf("exec socket: %v, %v, want a socket of mode 600", fi.Mode(), err)
+	}
+	wantExit(t, oci(t, root, "delete", "--force", id), 0)
+	if _, err := os.Stat(filepath.Join(root, id)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("state directory after delete: %v", err)
 	}
 }

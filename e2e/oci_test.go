@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -409,7 +410,8 @@ func waitGone(t *testing.T, pid int) {
 // TestOCIExecLongRoot runs exec under a state directory too long for a unix
 // socket address, as Docker's default root with a 64-hex ID is: the exec
 // socket is bound and reached through its directory's descriptor. Only
-// its owner may connect.
+// its owner may connect, and an exec'd process gets no descriptor of the
+// request's beyond its stdio.
 func TestOCIExecLongRoot(t *testing.T) {
 	bundle, root := ociBundle(t, []string{"sleep", "1000"}, nil)
 	root = filepath.Join(root, "var/run/docker/runtime-ccsuper/moby", strings.Repeat("r", 40))
@@ -425,6 +427,37 @@ func TestOCIExecLongRoot(t *testing.T) {
 	wantExit(t, r, 5)
 	if r.stdout != "long\n" {
 		t.Errorf("exec output: got %q", r.stdout)
+	}
+	// The exec'd process has its stdio and nothing else of ccinit's or
+	// of the request's (a stray copy of an engine's pipe keeps it open).
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	wantExit(t, oci(t, root, "exec", "-d", "--pid-file", pidFile, id, "sleep", "999"), 0)
+	waitPids(t, root, id, 3)
+	init := ociState(t, root, id).Pid
+	kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", init, init))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, k := range strings.Fields(string(kids)) {
+		if cmd, _ := os.ReadFile("/proc/" + k + "/cmdline"); string(cmd) != "sleep\x00999\x00" {
+			continue
+		}
+		found = true
+		ents, err := os.ReadDir("/proc/" + k + "/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fds []string
+		for _, e := range ents {
+			fds = append(fds, e.Name())
+		}
+		if strings.Join(fds, " ") != "0 1 2" {
+			t.Errorf("the exec'd process has descriptors %v, want 0 1 2", fds)
+		}
+	}
+	if !found {
+		t.Errorf("no exec'd sleep 999 among ccinit's children %q", kids)
 	}
 	if fi, err := os.Stat(sock); err != nil || fi.Mode() != fs.ModeSocket|0o600 {
 		t.Errorf("exec socket: %v, %v, want a socket of mode 600", fi.Mode(), err)

@@ -102,7 +102,7 @@ func (s *execServer) serve(fd int) {
 func (s *execServer) handle(c int) {
 	buf := make([]byte, 1<<20)
 	oob := make([]byte, unix.CmsgSpace(4*4))
-	n, oobn, _, _, err := unix.Recvmsg(c, buf, oob, 0)
+	n, oobn, _, _, err := unix.Recvmsg(c, buf, oob, unix.MSG_CMSG_CLOEXEC)
 	var fds []int
 	if err == nil {
 		fds, err = receivedFDs(oob[:oobn])

@@ -187,7 +187,7 @@ func engineRunDir(t *testing.T, engine string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		for _, p := range killWithArg(dir) {
+		for _, p := range killOursWithArg(dir) {
 			t.Errorf("engine left a process running: %s", p)
 		}
 		if err := removeTree(dir); err != nil {
@@ -330,4 +330,33 @@ func onlyLoopback(t *testing.T, r result) {
 	if len(ifaces) != 1 || ifaces[0] != "lo" {
 		t.Errorf("the container has interfaces %q, want only lo\n%s", ifaces, r)
 	}
+}
+
+// killOursWithArg kills, and returns, the processes with an argument
+// containing dir that see this suite's /run. dir is the same path in every
+// run of the suite (/run/e2e-ENGINE), and runs in other worktrees, each with
+// a /run of its own, go on at the same time: their processes are theirs
+// (a kill of them broke their tests, a tmux session among them). Every
+// process the engine starts sees this /run, whatever mount or network
+// namespace of its own it is in.
+func killOursWithArg(dir string) []string {
+	var ours unix.Stat_t
+	if err := unix.Stat("/run", &ours); err != nil {
+		return nil
+	}
+	var left []string
+	for _, p := range processesWithArg(dir) {
+		pid, _, _ := strings.Cut(p, " ")
+		n, err := strconv.Atoi(pid)
+		if err != nil {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+pid+"/root/run", &st) != nil || st.Dev != ours.Dev {
+			continue
+		}
+		_ = unix.Kill(n, unix.SIGKILL)
+		left = append(left, p)
+	}
+	return left
 }

@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -424,5 +427,66 @@ func TestOCIDeviceUnderDenyAll(t *testing.T) {
 		if !strings.Contains(string(got), want) {
 			t.Errorf("inside the container: want %q in\n%s", want, got)
 		}
+	}
+}
+
+// TestOCIExecLongRoot runs exec under a state directory too long for a unix
+// socket address, as Docker's default root with a 64-hex ID is: the exec
+// socket is bound and reached through its directory's descriptor. Only
+// its owner may connect, and an exec'd process gets no descriptor of the
+// request's beyond its stdio.
+func TestOCIExecLongRoot(t *testing.T) {
+	bundle, root := ociBundle(t, []string{"sleep", "1000"}, nil)
+	root = filepath.Join(root, "var/run/docker/runtime-ccsuper/moby", strings.Repeat("r", 40))
+	id := strings.Repeat("0123456789abcdef", 4)
+	sock := filepath.Join(root, id, "exec.sock")
+	if len(sock) <= 107 {
+		t.Fatalf("%s is %d bytes: not past the 107-byte limit", sock, len(sock))
+	}
+	wantExit(t, oci(t, root, "create", "--bundle", bundle, id), 0)
+	t.Cleanup(func() { oci(t, root, "delete", "--force", id) })
+	wantExit(t, oci(t, root, "start", id), 0)
+	r := oci(t, root, "exec", id, "sh", "-c", "echo long; exit 5")
+	wantExit(t, r, 5)
+	if r.stdout != "long\n" {
+		t.Errorf("exec output: got %q", r.stdout)
+	}
+	// The exec'd process has its stdio and nothing else of ccinit's or
+	// of the request's (a stray copy of an engine's pipe keeps it open).
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	wantExit(t, oci(t, root, "exec", "-d", "--pid-file", pidFile, id, "sleep", "999"), 0)
+	waitPids(t, root, id, 3)
+	init := ociState(t, root, id).Pid
+	kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", init, init))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, k := range strings.Fields(string(kids)) {
+		if cmd, _ := os.ReadFile("/proc/" + k + "/cmdline"); string(cmd) != "sleep\x00999\x00" {
+			continue
+		}
+		found = true
+		ents, err := os.ReadDir("/proc/" + k + "/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fds []string
+		for _, e := range ents {
+			fds = append(fds, e.Name())
+		}
+		if strings.Join(fds, " ") != "0 1 2" {
+			t.Errorf("the exec'd process has descriptors %v, want 0 1 2", fds)
+		}
+	}
+	if !found {
+		t.Errorf("no exec'd sleep 999 among ccinit's children %q", kids)
+	}
+	if fi, err := os.Stat(sock); err != nil || fi.Mode() != fs.ModeSocket|0o600 {
+		t.Errorf("exec socket: %v, %v, want a socket of mode 600", fi.Mode(), err)
+	}
+	wantExit(t, oci(t, root, "delete", "--force", id), 0)
+	if _, err := os.Stat(filepath.Join(root, id)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("state directory after delete: %v", err)
 	}
 }

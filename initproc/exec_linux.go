@@ -102,7 +102,7 @@ func (s *execServer) serve(fd int) {
 func (s *execServer) handle(c int) {
 	buf := make([]byte, 1<<20)
 	oob := make([]byte, unix.CmsgSpace(4*4))
-	n, oobn, _, _, err := unix.Recvmsg(c, buf, oob, 0)
+	n, oobn, _, _, err := unix.Recvmsg(c, buf, oob, unix.MSG_CMSG_CLOEXEC)
 	var fds []int
 	if err == nil {
 		fds, err = receivedFDs(oob[:oobn])
@@ -125,6 +125,14 @@ func (s *execServer) handle(c int) {
 		return
 	}
 	pid, err := s.start(c, o, fds)
+	// The process has its own copies now. Ours must not outlive the start:
+	// they are `ccsuper exec`'s stdio, with a terminal the engine's pipe
+	// for the runtime's output, which a shim reads to the end
+	// (containerd's waits for that before it answers the exec).
+	for _, fd := range fds {
+		_ = unix.Close(fd)
+	}
+	fds = nil
 	if err != nil {
 		code := ExitSetup
 		var ee *ExecError

@@ -230,6 +230,18 @@ func run(o Options, t *tiniRun) (status int, err error) {
 		return ExitSetup, err
 	}
 	endPrep()
+	if slave >= 0 && o.OCI.ReadyFD > 0 {
+		// ccinit's own stdio are still `ccsuper create`'s, the engine's
+		// pipe for the runtime's output: a shim that reads it to the end
+		// (containerd's, with a terminal) would wait as long as the
+		// container runs. From here ccinit speaks on the container's
+		// terminal, where a person sees why the command did not start.
+		for fd := range 3 {
+			if err := unix.Dup3(slave, fd, 0); err != nil {
+				return ExitSetup, fmt.Errorf("stdio on the pty: %w", err)
+			}
+		}
+	}
 	var startedFIFO *int // the exec FIFO's write end, until the command runs
 	if o.OCI.ExecFIFO > 0 || o.OCI.ReadyFD > 0 {
 		end := rec.Begin("created: wait for start on the exec FIFO")

@@ -47,10 +47,40 @@ func v1Needed(r *specs.LinuxResources) map[string]bool {
 	if len(r.Devices) > 0 {
 		need["devices"] = true
 	}
-	if r.BlockIO != nil {
+	if blockIOSet(r.BlockIO) {
 		need["blkio"] = true
 	}
 	return need
+}
+
+// blockIOSet reports whether b asks for anything. A weight or leaf weight
+// of 0 is not set, as runc reads it: Docker sends weight 0 for every
+// container whatever the user asked, and 0 is outside the kernel's range.
+func blockIOSet(b *specs.LinuxBlockIO) bool {
+	if b == nil {
+		return false
+	}
+	return (b.Weight != nil && *b.Weight != 0) || (b.LeafWeight != nil && *b.LeafWeight != 0) ||
+		len(b.WeightDevice) > 0 || len(b.ThrottleReadBpsDevice) > 0 || len(b.ThrottleWriteBpsDevice) > 0 ||
+		len(b.ThrottleReadIOPSDevice) > 0 || len(b.ThrottleWriteIOPSDevice) > 0
+}
+
+// weightFile returns the file a block I/O weight is written to in dir:
+// the CFQ-era name or, on kernels where only the BFQ scheduler weighs
+// (CFQ is gone since 5.0), its name; v2 likewise. A kernel with neither
+// (built without BFQ group scheduling) cannot weigh: one clear error
+// rather than a write to a missing file.
+func weightFile(dir string, v2 bool) (string, error) {
+	names := []string{"blkio.weight", "blkio.bfq.weight"}
+	if v2 {
+		names = []string{"io.weight", "io.bfq.weight"}
+	}
+	for _, n := range names {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			return n, nil
+		}
+	}
+	return "", fmt.Errorf("linux.resources.blockIO.weight: this kernel has no block I/O weight (no %s in %s)", strings.Join(names, " or "), dir)
 }
 
 // ociCgroup is an OCI container's cgroup: one directory on v2, one per
@@ -307,11 +337,25 @@ func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 		}
 		ws = append(ws, write{"pids", "pids.max", "pids.max", v})
 	}
-	if b := r.BlockIO; b != nil {
-		if b.Weight != nil {
-			ws = append(ws, write{"blkio", "blkio.weight", "io.weight", strconv.Itoa(int(*b.Weight))})
+	if b := r.BlockIO; blockIOSet(b) {
+		if b.Weight != nil && *b.Weight != 0 {
+			dir, err := g.dir("blkio")
+			if err != nil {
+				return err
+			}
+			file, err := weightFile(dir, g.V2)
+			if err != nil {
+				return err
+			}
+			w := int(*b.Weight)
+			if file == "io.weight" {
+				// v1's range is 10..1000, io.weight's 1..10000: the same
+				// place in the range.
+				w = 1 + (w-10)*9999/990
+			}
+			ws = append(ws, write{"blkio", file, file, strconv.Itoa(w)})
 		}
-		if b.LeafWeight != nil || len(b.WeightDevice) > 0 {
+		if (b.LeafWeight != nil && *b.LeafWeight != 0) || len(b.WeightDevice) > 0 {
 			return errors.New("linux.resources.blockIO: leafWeight and weightDevice are not supported")
 		}
 		for _, t := range []struct {

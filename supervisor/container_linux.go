@@ -346,7 +346,17 @@ func listenExec(path string) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("exec socket: %w", err)
 	}
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+	// Only ccsuper's user may connect (writing to a socket file is
+	// connecting): whoever reaches ccinit here runs commands in the
+	// container. The mode is set before listen, so no connection is taken
+	// under the umask's.
+	err = onSocketPath(path, func(name string) error {
+		if err := unix.Bind(fd, &unix.SockaddrUnix{Name: name}); err != nil {
+			return err
+		}
+		return unix.Chmod(name, 0o600)
+	})
+	if err != nil {
 		_ = unix.Close(fd)
 		return -1, fmt.Errorf("exec socket %s: %w", path, err)
 	}
@@ -724,4 +734,33 @@ func writeFileAtomic(path string, b []byte) error {
 		return fmt.Errorf("write %s: %w", path, withoutPath(err))
 	}
 	return nil
+}
+
+// maxSocketPath is the longest path a unix socket address holds (sun_path
+// is 108 bytes with its terminating NUL).
+const maxSocketPath = 107
+
+// onSocketPath calls f with a name for the socket at path that fits in a
+// socket address, whatever the length of path: Docker's default state
+// directory with a 64-hex ID makes ROOT/ID/exec.sock 108 bytes. A longer
+// path is reached through its directory held open (O_PATH) as
+// /proc/self/fd/N/NAME, which the kernel resolves like any path. The socket
+// stays a file in the container's state directory, mode 0600, so only
+// ccsuper's user (root, for an engine) may connect: an abstract name would
+// have no permission check at all, and anyone in the network namespace
+// could ask ccinit to run a command in the container.
+func onSocketPath(path string, f func(name string) error) error {
+	if len(path) <= maxSocketPath {
+		return f(path)
+	}
+	dir, err := unix.Open(filepath.Dir(path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dir)
+	name := fmt.Sprintf("/proc/self/fd/%d/%s", dir, filepath.Base(path))
+	if len(name) > maxSocketPath {
+		return fmt.Errorf("socket name %s is longer than %d bytes", filepath.Base(path), maxSocketPath)
+	}
+	return f(name)
 }

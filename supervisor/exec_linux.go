@@ -143,7 +143,7 @@ func (r Runtime) Exec(id string, o ExecOptions) (int, error) {
 			_ = unix.Close(c)
 		}
 	}()
-	if err := unix.Connect(c, &unix.SockaddrUnix{Name: filepath.Join(dir, execSockFile)}); err != nil {
+	if err := onSocketPath(filepath.Join(dir, execSockFile), func(name string) error { return unix.Connect(c, &unix.SockaddrUnix{Name: name}) }); err != nil {
 		return initproc.ExitSetup, fmt.Errorf("reach container %s: %w", id, err)
 	}
 	if err := unix.Sendmsg(c, initproc.EncodeExec(req), unix.UnixRights(files...), nil, 0); err != nil {
@@ -208,7 +208,7 @@ func receiveStarted(c int) (int, int, error) {
 	buf := make([]byte, 4096)
 	oob := make([]byte, unix.CmsgSpace(4))
 	for {
-		n, oobn, _, _, err := unix.Recvmsg(c, buf, oob, 0)
+		n, oobn, _, _, err := unix.Recvmsg(c, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}

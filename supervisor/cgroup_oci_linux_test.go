@@ -1,0 +1,87 @@
+package supervisor
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestOCIBlockIOWeight makes real OCI cgroups with a block I/O weight. Docker
+// sends weight 0 for every container: that is not set, as for runc, and joins
+// no blkio hierarchy. A real weight is written where the kernel can weigh and
+// otherwise fails with one line naming the field, leaving nothing behind.
+func TestOCIBlockIOWeight(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make cgroups")
+	}
+	path := fmt.Sprintf("/ccsuper-test-blkio-%d", os.Getpid())
+	weight := func(w uint16) *specs.LinuxResources {
+		return &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: &w, LeafWeight: new(uint16)}}
+	}
+
+	g, err := newOCICgroup(path, weight(0))
+	if err != nil {
+		t.Fatalf("weight 0: %v, want it taken as not set", err)
+	}
+	if _, ok := g.Dirs["blkio"]; ok {
+		t.Errorf("weight 0 made a blkio cgroup %s, want none", g.Dirs["blkio"])
+	}
+	dirs := g.unique()
+	if err := g.remove(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		wantGone(t, d)
+	}
+
+	// This kernel's v1 child cgroups weigh through BFQ (blkio.bfq.weight):
+	// there is no blkio.weight, which is what Docker hit before.
+	g, err = newOCICgroup(path, weight(500))
+	if err != nil {
+		if !strings.Contains(err.Error(), "blockIO.weight") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("weight 500 on a kernel that cannot weigh: %q, want one line naming blockIO.weight", err)
+		}
+		t.Logf("this kernel cannot weigh: %v", err)
+		for _, d := range dirs {
+			wantGone(t, d)
+		}
+		return
+	}
+	defer g.remove()
+	dir, _ := g.dir("blkio")
+	file, err := weightFile(dir, g.V2)
+	if err != nil {
+		t.Fatalf("weight 500 taken, but %v", err)
+	}
+	want := "500"
+	if file == "io.weight" {
+		want = "default 5046" // 1 + (500-10)*9999/990
+	}
+	b, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil || !strings.Contains(string(b), want) {
+		t.Errorf("%s = %q, %v, want %s", file, b, err, want)
+	}
+	t.Logf("weight 500 written to %s", file)
+}
+
+// TestWeightFileMissing: a cgroup directory with no weight file is one
+// clear error naming the field and the files looked for.
+func TestWeightFileMissing(t *testing.T) {
+	dir := t.TempDir()
+	for _, v2 := range []bool{false, true} {
+		_, err := weightFile(dir, v2)
+		if err == nil || !strings.Contains(err.Error(), "linux.resources.blockIO.weight: this kernel has no block I/O weight") {
+			t.Errorf("v2=%v: %v, want the missing-weight error", v2, err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "blkio.bfq.weight"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := weightFile(dir, false); err != nil || f != "blkio.bfq.weight" {
+		t.Errorf("with blkio.bfq.weight only: %q, %v", f, err)
+	}
+}

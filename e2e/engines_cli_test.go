@@ -69,7 +69,9 @@ func cliRoundTrips(t *testing.T, e cliEngine) {
 		}
 
 		t.Run("run --rm passes the exit status and -e through", func(t *testing.T) {
-			r := cli(runArgs("status", []string{"--rm", "--env", "GREETING=hello"}, "sh", "-c", `echo "$GREETING"; exit 3`)...)
+			r := withOutput(t, func(i int) result {
+				return cli(runArgs(fmt.Sprintf("status%d", i), []string{"--rm", "--env", "GREETING=hello"}, "sh", "-c", `echo "$GREETING"; exit 3`)...)
+			})
 			wantExit(t, r, 3)
 			if r.stdout != "hello\n" {
 				t.Errorf("got stdout %q, want %q", r.stdout, "hello\n")
@@ -77,7 +79,9 @@ func cliRoundTrips(t *testing.T, e cliEngine) {
 		})
 
 		t.Run("--network none has only lo", func(t *testing.T) {
-			onlyLoopback(t, cli(runArgs("net", []string{"--rm"}, "cat", "/proc/net/dev")...))
+			onlyLoopback(t, withOutput(t, func(i int) result {
+				return cli(runArgs(fmt.Sprintf("net%d", i), []string{"--rm"}, "cat", "/proc/net/dev")...)
+			}))
 		})
 
 		t.Run("run -d, exec, logs, ps, top, stop, rm", func(t *testing.T) {

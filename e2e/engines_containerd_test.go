@@ -73,7 +73,7 @@ func TestEngineContainerd(t *testing.T) {
 		})
 
 		t.Run("the network namespace has only lo", func(t *testing.T) {
-			r := withCtrOutput(t, func(i int) result {
+			r := withOutput(t, func(i int) result {
 				return run(t, ctr(runArgs(false, id(fmt.Sprintf("net%d", i)), nil, "cat", "/proc/net/dev")...))
 			})
 			onlyLoopback(t, r)
@@ -99,7 +99,7 @@ func TestEngineContainerd(t *testing.T) {
 
 			// Checked without stopping the round trip: the rest of it
 			// does not need exec.
-			r = withCtrOutput(t, func(i int) result {
+			r = withOutput(t, func(i int) result {
 				return run(t, ctr("task", "exec", "--exec-id", fmt.Sprintf("e%d", i), c, "sh", "-c", "echo in-exec; exit 4"))
 			})
 			if r.code != 4 || r.stdout != "in-exec\n" {
@@ -227,19 +227,20 @@ func fileHasLine(path, line string) bool {
 	return false
 }
 
-// withCtrOutput runs attempt (numbered from 0) until its output is not empty,
-// at most three times. ctr 1.6 can exit before it has copied a short-lived
-// process's output from its FIFOs: the status is right and stdout empty, with
-// runc and crun alike (seen in make test). That race is ctr's; what the
-// runtime did is judged on an attempt whose output arrived.
-func withCtrOutput(t *testing.T, attempt func(i int) result) result {
+// withOutput runs attempt (numbered from 0) until its output is not empty,
+// at most three times. An engine's client can return a short-lived
+// process's status before it has copied the process's output: ctr 1.6 from
+// its FIFOs, podman 4.3 through conmon; the status is right and stdout empty,
+// with runc and crun alike (seen in make test). That race is the engine's;
+// what the runtime did is judged on an attempt whose output arrived.
+func withOutput(t *testing.T, attempt func(i int) result) result {
 	t.Helper()
 	var r result
 	for i := range 3 {
 		if r = attempt(i); r.stdout != "" {
 			return r
 		}
-		t.Logf("ctr gave no output (attempt %d of 3, status %d): its own race, tried again", i+1, r.code)
+		t.Logf("the engine gave no output (attempt %d of 3, status %d): its own race, tried again", i+1, r.code)
 	}
 	return r
 }

@@ -42,27 +42,18 @@ import (
 const ExecVersion = "ccinit-exec-1"
 
 // EncodeExec renders o as an exec request (o.Argv, NUL-separated).
-func EncodeExec(o Options) []byte {
-	var b strings.Builder
-	b.WriteString(ExecVersion)
-	b.WriteByte(0)
-	for _, a := range o.Argv() {
-		b.WriteString(a)
-		b.WriteByte(0)
-	}
-	return []byte(b.String())
-}
+func EncodeExec(o Options) []byte { return encodeArgs(ExecVersion, o) }
 
 // decodeExec reads an exec request. Only what a process takes counts; the
 // flags of ccinit's own set-up are refused.
 func decodeExec(msg []byte) (Options, error) {
-	head, rest, ok := strings.Cut(string(msg), "\x00")
-	if !ok || head != ExecVersion || !strings.HasSuffix(rest, "\x00") {
+	args, ok := splitArgs(ExecVersion, msg)
+	if !ok {
 		return Options{}, errors.New("exec request: malformed")
 	}
 	var o Options
 	fs := NewFlagSet(&o, io.Discard)
-	if err := fs.Parse(strings.Split(strings.TrimSuffix(rest, "\x00"), "\x00")); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("exec request: %w", err)
 	}
 	o.Args = fs.Args()

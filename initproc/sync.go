@@ -63,9 +63,13 @@ const SyncVersion = "ccinit-sync-1"
 const SyncGo = "go"
 
 // EncodeConfig renders o as the config message (see above).
-func EncodeConfig(o Options) []byte {
+func EncodeConfig(o Options) []byte { return encodeArgs(SyncVersion, o) }
+
+// encodeArgs renders o as a message: head, a NUL, then o.Argv, each argument
+// followed by a NUL. The config message and the exec request share it.
+func encodeArgs(head string, o Options) []byte {
 	var b strings.Builder
-	b.WriteString(SyncVersion)
+	b.WriteString(head)
 	b.WriteByte(0)
 	for _, a := range o.Argv() {
 		b.WriteString(a)
@@ -74,20 +78,29 @@ func EncodeConfig(o Options) []byte {
 	return []byte(b.String())
 }
 
+// splitArgs reads back what encodeArgs wrote under head: the arguments, or
+// false when msg is not such a message.
+func splitArgs(head string, msg []byte) ([]string, bool) {
+	h, rest, ok := strings.Cut(string(msg), "\x00")
+	if !ok || h != head || !strings.HasSuffix(rest, "\x00") {
+		return nil, false
+	}
+	return strings.Split(strings.TrimSuffix(rest, "\x00"), "\x00"), true
+}
+
 // errConfig means the config message was not one of ours.
 var errConfig = errors.New("sync channel: malformed configuration")
 
 // DecodeConfig parses a config message with ParseArgs. The options it
 // carries may not name a sync channel themselves.
 func DecodeConfig(msg []byte) (Options, error) {
-	head, rest, ok := strings.Cut(string(msg), "\x00")
-	if !ok || head != SyncVersion {
+	args, ok := splitArgs(SyncVersion, msg)
+	switch {
+	case !ok && !strings.HasPrefix(string(msg), SyncVersion+"\x00"):
 		return Options{}, fmt.Errorf("%w: want version %s", errConfig, SyncVersion)
-	}
-	if !strings.HasSuffix(rest, "\x00") {
+	case !ok:
 		return Options{}, errConfig
 	}
-	args := strings.Split(strings.TrimSuffix(rest, "\x00"), "\x00")
 	o, err := ParseArgs(args, io.Discard) // no usage text: nobody reads it here
 	if err != nil {
 		return o, err

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -507,6 +508,54 @@ func TestUserNSAuto(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestUserNSAutoOverlay: --userns=auto with --overlay. The overlay's layers
+// are seen through the container's idmap: the rootfs's root-owned files are
+// root's inside, what the container writes or deletes goes to the layer,
+// root's on the host (and 1000's for a file chowned to 1000), the rootfs is
+// untouched, and the command is an ID of the range on the host. The layer
+// is kept with --keep, removed without; no mount is left on the host.
+func TestUserNSAutoOverlay(t *testing.T) {
+	t.Parallel()
+	mounts := holdHostMounts(t)
+	root := newRootfs(t)
+	before := snapshot(t, root)
+	const script = `stat -c '%u:%g' /bin/busybox; echo new > /new; stat -c '%u:%g' /new
+rm /bin/ls; test ! -e /bin/ls && echo removed; mkdir /d && chown 1000:1000 /d
+echo ready; read x; cat /proc/self/uid_map`
+	c := ccsuper(t, "--rootfs", root, "--userns=auto", "--overlay", "--keep", "--net", "none", "-t=false", "--", "/bin/sh", "-c", script)
+	stdin, err := c.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, c)
+	p.waitLine(t, "ready")
+	uid, _ := strconv.Atoi(strings.Fields(statusField(t, commandOf(t, c.Process.Pid), "Uid"))[0])
+	stdin.Close()
+	r := p.wait(t)
+	wantExit(t, r, 0)
+	layer := keptLayer(t, r.stderr)
+	if want := fmt.Sprintf("0:0\n0:0\nremoved\nready\n0 %d 65536\n", uid); uid < 65536 || strings.Join(strings.Fields(r.stdout), " ") != strings.Join(strings.Fields(want), " ") {
+		t.Errorf("got stdout %q with the command uid %d on the host, want %q", r.stdout, uid, want)
+	}
+	for _, f := range []struct {
+		path     string
+		uid      uint32
+		fileType uint32
+	}{{"upper/new", 0, unix.S_IFREG}, {"upper/d", 1000, unix.S_IFDIR}, {"upper/bin/ls", 0, unix.S_IFCHR}} {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(layer, f.path), &st); err != nil || st.Uid != f.uid || st.Gid != f.uid || st.Mode&unix.S_IFMT != f.fileType {
+			t.Errorf("%s in the kept layer: uid %d gid %d mode %o (%v), want %d:%d and type %o", f.path, st.Uid, st.Gid, st.Mode, err, f.uid, f.uid, f.fileType)
+		}
+	}
+	if after := snapshot(t, root); !slices.Equal(before, after) {
+		t.Errorf("the rootfs changed")
+	}
+	c = ccsuper(t, "--rootfs", root, "--userns=auto", "--overlay", "--net", "none", "-t=false", "--", "/bin/sh", "-c", "echo x > /x; mkdir -p /a/b; chown -R 7:7 /a")
+	wantExit(t, run(t, c), 0)
+	wantNoLayer(t, c.Process.Pid, "without --keep")
+	wantMountTable(t, mounts, "after containers with --userns=auto --overlay")
 }
 
 // processesOfUser lists the processes whose real uid is uid.

@@ -154,9 +154,6 @@ func (c *Config) Validate() error {
 	if c.UserNS != "" && c.UserNS != UserNSAuto {
 		return fmt.Errorf("--userns %q: want %s", c.UserNS, UserNSAuto)
 	}
-	if c.UserNS == UserNSAuto && c.Overlay {
-		return errors.New("--userns=auto with --overlay is not supported yet: the overlay's lower layer would need to be idmapped")
-	}
 	if err := c.checkRootless(); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -15,7 +16,9 @@ import (
 // --userns=auto, what ccinit would otherwise take hold of itself (see
 // initproc.EnterRoot), and sends it over the sync socket s: detached clones
 // of the rootfs and of the binds' sources, idmapped through the container's
-// user namespace, and of the volumes' sources, as they are.
+// user namespace, and of the volumes' sources, as they are. With
+// opts.Overlay, the rootfs sent is an overlay of idmapped layers
+// (idmappedOverlay).
 //
 // Idmapped (mount_setattr with MOUNT_ATTR_IDMAP): the container's IDs are
 // written to and read from the disk through its namespace's map, so a rootfs
@@ -28,7 +31,9 @@ import (
 // The volumes are not idmapped: files the container writes there are its
 // range's on the host, never root's, and the host's root-owned files in them
 // are nobody's inside (docs/rootless.md).
-func sendHostMounts(s *os.File, pid int, opts initproc.Options) (err error) {
+//
+// rootUID and rootGID are the host's IDs of the container's root.
+func sendHostMounts(s *os.File, pid int, opts initproc.Options, rootUID, rootGID int) (err error) {
 	ns, err := unix.Open(fmt.Sprintf("/proc/%d/ns/user", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("--userns=auto: open the user namespace: %w", err)
@@ -65,7 +70,13 @@ func sendHostMounts(s *os.File, pid int, opts initproc.Options) (err error) {
 		return nil
 	}
 	idmap := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns)}
-	if err := clone(opts.Rootfs, true, idmap); err != nil {
+	if opts.Overlay != "" {
+		fd, err := idmappedOverlay(opts.Rootfs, opts.Overlay, !opts.KeepLayer, idmap, rootUID, rootGID)
+		if err != nil {
+			return err
+		}
+		fds = append(fds, fd)
+	} else if err := clone(opts.Rootfs, true, idmap); err != nil {
 		return err
 	}
 	for _, b := range opts.Binds {
@@ -90,4 +101,89 @@ func sendHostMounts(s *os.File, pid int, opts initproc.Options) (err error) {
 		return fmt.Errorf("sync socket: send mounts: %w", err)
 	}
 	return nil
+}
+
+// idmappedOverlay makes the overlay of --userns=auto with --overlay,
+// detached, for ccinit to take as its root: its layers (the rootfs below,
+// layer/upper and layer/work above) are seen through idmap, as the rootfs
+// is without an overlay, so that root's files are root's inside and what the
+// container writes is root's on the host.
+//
+// overlayfs takes idmapped layers (Linux 5.19), but only as paths in the
+// caller's mount namespace (it clones each layer's mount, and the kernel
+// refuses to clone one of a detached tree before 6.15): the idmapped clones
+// are attached over the rootfs and the layer in a mount namespace of one
+// thread of ours, made for this and gone with the thread, where the overlay
+// is made; the host's mounts never change. (ccinit cannot do it: only real
+// root may idmap the host's file systems, and the layer's path is root's.)
+//
+// overlayfs does its own work in the upper layer (work/work, copy-ups) as
+// its mounter, and an idmapped layer refuses an ID outside its map
+// (EOVERFLOW; the kernel then mounts the overlay read-only): the thread
+// mounts it as the container's root, rootUID and rootGID as its file system
+// IDs, keeping its capabilities (SECBIT_NO_SETUID_FIXUP).
+func idmappedOverlay(rootfs, layer string, volatile bool, idmap *unix.MountAttr, rootUID, rootGID int) (int, error) {
+	type made struct {
+		fd  int
+		err error
+	}
+	done := make(chan made, 1)
+	go func() {
+		// Never unlocked: the thread, its mount namespace and its
+		// credentials end with this goroutine.
+		runtime.LockOSThread()
+		fd, err := overlayInPrivateNS(rootfs, layer, volatile, idmap, rootUID, rootGID)
+		done <- made{fd, err}
+	}()
+	m := <-done
+	if m.err != nil {
+		return -1, fmt.Errorf("--userns=auto with --overlay: %w", m.err)
+	}
+	return m.fd, nil
+}
+
+// secbitNoSetuidFixup is SECBIT_NO_SETUID_FIXUP (linux/securebits.h): a
+// change of the thread's IDs away from 0 keeps its capabilities.
+const secbitNoSetuidFixup = 1 << 2
+
+// overlayInPrivateNS is idmappedOverlay's work on its thread.
+//
+// Preconditions: the calling goroutine is locked to its thread, which is
+// never used again.
+func overlayInPrivateNS(rootfs, layer string, volatile bool, idmap *unix.MountAttr, rootUID, rootGID int) (int, error) {
+	// CLONE_NEWNS unshares the thread's file system context (CLONE_FS)
+	// too: only this thread is in the new namespace.
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return -1, fmt.Errorf("unshare mount namespace: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return -1, fmt.Errorf("make / recursively private: %w", err)
+	}
+	for _, dir := range []string{rootfs, layer} {
+		fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+		if err != nil {
+			return -1, fmt.Errorf("%q: %w", dir, err)
+		}
+		err = unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, idmap)
+		if errors.Is(err, unix.EINVAL) {
+			err = fmt.Errorf("mount_setattr: %w (its file system cannot be idmapped)", err)
+		} else if err == nil {
+			err = unix.MoveMount(fd, "", unix.AT_FDCWD, dir, unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_SYMLINKS)
+		}
+		_ = unix.Close(fd) // attached, or to be dropped
+		if err != nil {
+			return -1, fmt.Errorf("%q: %w", dir, err)
+		}
+	}
+	// Raw calls, as setfsuid is: this thread's credentials alone.
+	if _, _, e := unix.RawSyscall(unix.SYS_PRCTL, unix.PR_SET_SECUREBITS, secbitNoSetuidFixup, 0); e != 0 {
+		return -1, fmt.Errorf("keep capabilities: %w", e)
+	}
+	// setfsuid reports the previous ID, never an error: read it back.
+	_ = unix.Setfsgid(rootGID)
+	_ = unix.Setfsuid(rootUID)
+	if prev, _ := unix.SetfsuidRetUid(-1); prev != rootUID {
+		return -1, fmt.Errorf("setfsuid %d: still %d", rootUID, prev)
+	}
+	return initproc.NewOverlay(rootfs, layer, volatile)
 }

@@ -313,7 +313,7 @@ func (k *container) create() (int, error) {
 	}
 	if k.opts.HostFDs {
 		end := rec.Begin("create: user namespace: idmapped mounts to ccinit")
-		if err := sendHostMounts(k.proc.sync, k.proc.pid, k.opts); err != nil {
+		if err := sendHostMounts(k.proc.sync, k.proc.pid, k.opts, int(uns.uids[0].Outside), int(uns.gids[0].Outside)); err != nil {
 			return k.proc.abort(err)
 		}
 		end()

@@ -320,6 +320,73 @@ echo ready; read x; exit 0`
 	}
 }
 
+// TestRootlessGroups: a rootless user's supplementary group stays the
+// container's, and still opens the host's files of that group in a volume:
+// unmapped (the overflow ID, 65534, inside) under the single mapping, whose
+// namespace denies setgroups; mapped, through the gid map ccsuper asks
+// newgidmap for, where /etc/subgid gives the user that group's ID (as an
+// administrator grants it, usermod --add-subgids G-G).
+func TestRootlessGroups(t *testing.T) {
+	t.Parallel()
+	super, _ := rootlessBinaries(t)
+	for _, withRange := range []bool{true, false} {
+		t.Run(fmt.Sprintf("range=%v", withRange), func(t *testing.T) {
+			t.Parallel()
+			u := newTestUser(t, withRange)
+			// Any ID will do: the kernel knows no group names.
+			group := 43000 + u.uid%1000
+			if withRange {
+				accountCmd(t, "usermod", "--add-subgids", fmt.Sprintf("%d-%d", group, group), u.name)
+			}
+			root := u.rootfs(t, baseRootfs)
+			vol := filepath.Join(t.TempDir(), "shared")
+			reachable(t, filepath.Dir(vol))
+			if err := os.Mkdir(vol, 0o770); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(vol, "file"), []byte("for the group\n"), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{vol, filepath.Join(vol, "file")} {
+				if err := os.Chown(f, 0, group); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := u.cmd(t, super, "--rootfs", root, "--net", "none", "-t=false", "-v", vol+":/data", "--",
+				"/bin/sh", "-c", "id -G; stat -c %g /data/file; cat /data/file; cat /proc/self/gid_map")
+			c.SysProcAttr.Credential.Groups = []uint32{uint32(group)}
+			r := run(t, c)
+			wantExit(t, r, 0)
+			inside := "65534" // the overflow ID: unmapped
+			if withRange {
+				// The map's line whose outside ID is the group's.
+				inside = ""
+				for _, l := range strings.Split(r.stdout, "\n") {
+					if f := strings.Fields(l); len(f) == 3 && f[1] == strconv.Itoa(group) && f[2] == "1" {
+						inside = f[0]
+					}
+				}
+			}
+			want := fmt.Sprintf("0 %s\n%s\nfor the group\n", inside, inside)
+			if inside == "" || !strings.HasPrefix(r.stdout, want) {
+				t.Errorf("got\n%s\nwant the group (%d on the host) as %q inside, first:\n%s", r.stdout, group, inside, want)
+			}
+			if !withRange {
+				return // --user 1000 is unmapped
+			}
+			// Another user inside keeps it too.
+			c = u.cmd(t, super, "--rootfs", root, "--net", "none", "-t=false", "-v", vol+":/data", "--user", "1000:1000", "--",
+				"/bin/sh", "-c", "id -G; cat /data/file")
+			c.SysProcAttr.Credential.Groups = []uint32{uint32(group)}
+			r = run(t, c)
+			wantExit(t, r, 0)
+			if want := "1000 " + inside + "\nfor the group\n"; r.stdout != want {
+				t.Errorf("--user 1000:1000: got %q, want %q", r.stdout, want)
+			}
+		})
+	}
+}
+
 // TestRootlessProcExe is the outside review's /proc/self/exe attack run in
 // a rootless container: the command reaches ccinit's file through
 // /proc/PID/exe and tries to change it. The user cannot change root's

@@ -262,6 +262,7 @@ func (k *container) create() (int, error) {
 		flags |= unix.CLONE_NEWUSER
 		k.opts.UserNS = true
 		k.opts.HostFDs = uns.auto != nil
+		k.opts.AddGroups = uns.groups
 	}
 	spec := spawnSpec{
 		path: k.initPath, opts: k.opts, stdio: [3]uintptr{k.std.files[0].Fd(), k.std.files[1].Fd(), k.std.files[2].Fd()},

@@ -109,9 +109,9 @@ func sendHostMounts(s *os.File, pid int, opts initproc.Options, rootUID, rootGID
 // is without an overlay, so that root's files are root's inside and what the
 // container writes is root's on the host.
 //
-// overlayfs takes idmapped layers (Linux 5.19), but only as paths in the
-// caller's mount namespace (it clones each layer's mount, and the kernel
-// refuses to clone one of a detached tree before 6.15): the idmapped clones
+// overlayfs takes idmapped layers (Linux 5.19), but clones each layer's
+// mount, which kernels before 6.15 refuse for a mount outside the caller's
+// mount namespace (a detached clone): the idmapped clones
 // are attached over the rootfs and the layer in a mount namespace of one
 // thread of ours, made for this and gone with the thread, where the overlay
 // is made; the host's mounts never change. (ccinit cannot do it: only real

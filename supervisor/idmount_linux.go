@@ -111,11 +111,11 @@ func sendHostMounts(s *os.File, pid int, opts initproc.Options, rootUID, rootGID
 //
 // overlayfs takes idmapped layers (Linux 5.19), but clones each layer's
 // mount, which kernels before 6.15 refuse for a mount outside the caller's
-// mount namespace (a detached clone): the idmapped clones
-// are attached over the rootfs and the layer in a mount namespace of one
-// thread of ours, made for this and gone with the thread, where the overlay
-// is made; the host's mounts never change. (ccinit cannot do it: only real
-// root may idmap the host's file systems, and the layer's path is root's.)
+// mount namespace (a detached clone): the idmapped clones are attached over
+// the rootfs and the layer in a mount namespace that one thread of ours
+// enters for this and leaves, where the overlay is made; the host's mounts
+// never change. (ccinit cannot do it: only real root may idmap the host's
+// file systems, and the layer's path is root's.)
 //
 // overlayfs does its own work in the upper layer (work/work, copy-ups) as
 // its mounter, and an idmapped layer refuses an ID outside its map
@@ -129,10 +129,20 @@ func idmappedOverlay(rootfs, layer string, volatile bool, idmap *unix.MountAttr,
 	}
 	done := make(chan made, 1)
 	go func() {
-		// Never unlocked: the thread, its mount namespace and its
-		// credentials end with this goroutine.
 		runtime.LockOSThread()
+		saved, err := saveThread()
+		if err != nil {
+			runtime.UnlockOSThread() // nothing changed yet
+			done <- made{-1, err}
+			return
+		}
 		fd, err := overlayInPrivateNS(rootfs, layer, volatile, idmap, rootUID, rootGID)
+		// A thread put back as it was returns to Go's pool; one that
+		// could not be stays locked, and ends with this goroutine (Go
+		// kills it, or parks it for good if it is the main thread).
+		if saved.restore() == nil {
+			runtime.UnlockOSThread()
+		}
 		done <- made{fd, err}
 	}()
 	m := <-done
@@ -146,10 +156,81 @@ func idmappedOverlay(rootfs, layer string, volatile bool, idmap *unix.MountAttr,
 // change of the thread's IDs away from 0 keeps its capabilities.
 const secbitNoSetuidFixup = 1 << 2
 
+// threadState is what overlayInPrivateNS changes in its thread: its mount
+// namespace, working directory, securebits and file system IDs.
+type threadState struct {
+	mntNS, cwd   int
+	secbits      uintptr
+	fsuid, fsgid int
+}
+
+// saveThread records the calling thread's state, for restore.
+//
+// Preconditions: the calling goroutine is locked to its thread.
+func saveThread() (*threadState, error) {
+	s := &threadState{mntNS: -1, cwd: -1}
+	var err error
+	if s.mntNS, err = unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		return nil, fmt.Errorf("open mount namespace: %w", err)
+	}
+	if s.cwd, err = unix.Open(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+		_ = unix.Close(s.mntNS) // read only
+		return nil, fmt.Errorf("open working directory: %w", err)
+	}
+	bits, _, e := unix.RawSyscall(unix.SYS_PRCTL, unix.PR_GET_SECUREBITS, 0, 0)
+	if e != 0 {
+		s.close()
+		return nil, fmt.Errorf("read securebits: %w", e)
+	}
+	s.secbits = bits
+	// setfsuid with an invalid ID (-1) changes nothing and reports the
+	// current one.
+	s.fsuid, _ = unix.SetfsuidRetUid(-1)
+	s.fsgid, _ = unix.SetfsgidRetGid(-1)
+	return s, nil
+}
+
+// restore puts the calling thread back as saveThread found it: IDs first,
+// while the capabilities to change them back are kept, then the mount
+// namespace (setns also moves the thread to its root) and the working
+// directory. Its file system context stays its own (unshare made it so):
+// only a chdir elsewhere would tell it apart, and ccsuper never changes
+// directory.
+func (s *threadState) restore() error {
+	defer s.close()
+	_ = unix.Setfsgid(s.fsgid)
+	_ = unix.Setfsuid(s.fsuid)
+	if u, _ := unix.SetfsuidRetUid(-1); u != s.fsuid {
+		return fmt.Errorf("setfsuid %d: still %d", s.fsuid, u)
+	}
+	if g, _ := unix.SetfsgidRetGid(-1); g != s.fsgid {
+		return fmt.Errorf("setfsgid %d: still %d", s.fsgid, g)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_PRCTL, unix.PR_SET_SECUREBITS, s.secbits, 0); e != 0 {
+		return fmt.Errorf("restore securebits: %w", e)
+	}
+	if err := unix.Setns(s.mntNS, unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("back to the mount namespace: %w", err)
+	}
+	if err := unix.Fchdir(s.cwd); err != nil {
+		return fmt.Errorf("back to the working directory: %w", err)
+	}
+	return nil
+}
+
+func (s *threadState) close() {
+	for _, fd := range []int{s.mntNS, s.cwd} {
+		if fd >= 0 {
+			_ = unix.Close(fd) // read only
+		}
+	}
+	s.mntNS, s.cwd = -1, -1
+}
+
 // overlayInPrivateNS is idmappedOverlay's work on its thread.
 //
-// Preconditions: the calling goroutine is locked to its thread, which is
-// never used again.
+// Preconditions: the calling goroutine is locked to its thread, whose state
+// saveThread recorded.
 func overlayInPrivateNS(rootfs, layer string, volatile bool, idmap *unix.MountAttr, rootUID, rootGID int) (int, error) {
 	// CLONE_NEWNS unshares the thread's file system context (CLONE_FS)
 	// too: only this thread is in the new namespace.

@@ -109,6 +109,17 @@ func TestRootlessCgroup(t *testing.T) {
 			t.Errorf("got stdout %q stderr %q, want nothing and %q", r.stdout, r.stderr, want)
 		}
 		wantNoDelegatedCgroup(t, deleg)
+		// ccsuper moved itself into the leaf, and the delegated cgroup
+		// hands the memory controller down.
+		if procs := readCgroupFile(t, deleg, "cgroup.procs"); procs != "" {
+			t.Errorf("processes %q left in the delegated cgroup", procs)
+		}
+		if on := strings.Fields(readCgroupFile(t, deleg, "cgroup.subtree_control")); !slices.Contains(on, "memory") {
+			t.Errorf("the delegated cgroup hands down %q, want memory among them", on)
+		}
+		if _, err := os.Stat(filepath.Join(deleg, "ccontainer-leaf")); err != nil {
+			t.Errorf("no leaf: %v", err)
+		}
 	})
 
 	t.Run("fork bomb", func(t *testing.T) {

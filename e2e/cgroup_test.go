@@ -164,7 +164,7 @@ func TestCgroupForkBomb(t *testing.T) {
 	script := `sleep ` + sleep + ` & s=$!; b() { b | b & }; (b) & wait $s; echo bomb-done`
 	p := start(t, ccsuper(t, "--rootfs", baseRootfs, "--net", "none", "--stats",
 		"--pids-limit", strconv.Itoa(limit), "--", "/bin/sh", "-c", script))
-	waitPidsPeak(t, p.cmd.Process.Pid, limit)
+	waitPidsPeak(t, func() []string { return cgroupsOf(t, p.cmd.Process.Pid) }, limit)
 	// While it is at its limit, the host forks as usual.
 	for i := 0; i < 5; i++ {
 		if err := command(t, "true").Run(); err != nil {
@@ -186,20 +186,20 @@ func TestCgroupForkBomb(t *testing.T) {
 	wantNoCgroup(t, p.cmd.Process.Pid, "after the bomb")
 }
 
-// waitPidsPeak waits until the container of ccsuper pid has had limit tasks
-// at once, as its cgroup's pids.peak says.
-func waitPidsPeak(t *testing.T, pid, limit int) {
+// waitPidsPeak waits until one of the cgroups that dirs lists has had limit
+// tasks at once, as its pids.peak says.
+func waitPidsPeak(t *testing.T, dirs func() []string, limit int) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		for _, dir := range cgroupsOf(t, pid) {
+		for _, dir := range dirs() {
 			b, err := os.ReadFile(filepath.Join(dir, "pids.peak"))
 			if n, _ := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n >= limit {
 				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the container of ccsuper %d did not reach %d tasks within %s", pid, limit, timeout)
+			t.Fatalf("no cgroup of %v reached %d tasks within %s", dirs(), limit, timeout)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -197,12 +197,7 @@ func TestOverlayKeep(t *testing.T) {
 	cmd := ccsuper(t, "--rootfs", root, "--net", "none", "--overlay", "--keep", "--", "/bin/sh", "-c", "echo kept > /kept; rm /bin/ls")
 	r := run(t, cmd)
 	wantExit(t, r, 0)
-	m := regexp.MustCompile(`^ccsuper: kept the overlay layer in (\S+) .*\n$`).FindStringSubmatch(r.stderr)
-	if m == nil {
-		t.Fatalf("stderr %q does not say where the layer is", r.stderr)
-	}
-	layer := m[1]
-	t.Cleanup(func() { _ = os.RemoveAll(layer) })
+	layer := keptLayer(t, r.stderr)
 	if left := layersOf(t, cmd.Process.Pid); !slices.Equal(left, []string{layer}) {
 		t.Errorf("layers of ccsuper %d: %v, want only %s", cmd.Process.Pid, left, layer)
 	}
@@ -219,6 +214,18 @@ func TestOverlayKeep(t *testing.T) {
 	if _, err := os.Stat(layer); err != nil {
 		t.Errorf("kept layer after another start: %v", err)
 	}
+}
+
+// keptLayer returns the kept layer that ccsuper's stderr (nothing else)
+// names, removed when the test ends.
+func keptLayer(t *testing.T, stderr string) string {
+	t.Helper()
+	m := regexp.MustCompile(`^ccsuper: kept the overlay layer in (\S+) .*\n$`).FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("stderr %q does not say where the layer is", stderr)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(m[1]) })
+	return m[1]
 }
 
 // TestOverlayFailures checks that a run that fails leaves no layer, and that

@@ -7,10 +7,12 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,8 +20,9 @@ import (
 )
 
 // Rootless containers (issue 15), run by real unprivileged users that the
-// tests make with useradd and remove with userdel, and run as with setpriv:
-// nothing is faked, the kernel sees an ordinary user.
+// tests make with useradd and remove with userdel, and run as with setpriv
+// (or the same setresuid, setresgid and setgroups done by Go's exec): nothing
+// is faked, the kernel sees an ordinary user.
 
 // testUser is an unprivileged user made for one test.
 type testUser struct {
@@ -64,8 +67,19 @@ func accountCmd(t *testing.T, name string, args ...string) {
 // when the test ends.
 func newTestUser(t *testing.T, withRange bool) testUser {
 	t.Helper()
+	if _, err := exec.LookPath("useradd"); err != nil && !withRange {
+		// The guest of make test-vm has busybox, not shadow's tools: a
+		// UID that no account has is as ordinary a user to the kernel
+		// (a rootless ccsuper needs a name only to find its ranges).
+		uid := 40000 + int(userSeq.Add(1)) + os.Getpid()%10000*10
+		if _, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+			t.Fatalf("UID %d has an account", uid)
+		}
+		t.Cleanup(func() { _ = os.RemoveAll(filepath.Join(os.TempDir(), fmt.Sprintf("ccontainer-%d", uid))) })
+		return testUser{uid: uid, gid: uid, subStart: -1}
+	}
 	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Fatal("setpriv (util-linux) is not installed")
+		t.Fatal("setpriv (util-linux) is not installed") // the scripts of some tests run it
 	}
 	name := fmt.Sprintf("ccrl%d-%d", os.Getpid()%100000, userSeq.Add(1))
 	args := []string{"--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group"}
@@ -102,11 +116,12 @@ func newTestUser(t *testing.T, withRange bool) testUser {
 }
 
 // cmd returns a command that runs name as the user, with a plain
-// environment and no supplementary group.
+// environment and no supplementary group (an empty Groups is setgroups with
+// none, as setpriv --clear-groups).
 func (u testUser) cmd(t *testing.T, name string, args ...string) *exec.Cmd {
 	t.Helper()
-	a := []string{"--reuid", strconv.Itoa(u.uid), "--regid", strconv.Itoa(u.gid), "--clear-groups", "--", name}
-	c := command(t, "setpriv", append(a, args...)...)
+	c := command(t, name, args...)
+	c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
 	c.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	c.Dir = "/"
 	return c
@@ -120,6 +135,19 @@ func reachable(t *testing.T, dir string) {
 	for p := dir; p != os.TempDir() && p != "/"; p = filepath.Dir(p) {
 		if err := os.Chmod(p, 0o711); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// othersReach reports whether every directory from dir up to / lets others
+// walk through it.
+func othersReach(dir string) bool {
+	for p := dir; ; p = filepath.Dir(p) {
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if p == "/" {
+			return true
 		}
 	}
 }
@@ -159,9 +187,15 @@ func (u testUser) rootfs(t *testing.T, root string) string {
 }
 
 // binaries returns copies of ccsuper and ccinit that the user may run:
-// root's, in a directory others may walk through.
+// root's, in a directory others may walk through. The guest of make test-vm
+// keeps them on another file system than the temporary directory, where no
+// hard link can be made, but in a directory others may walk through
+// already: there they are used as they are.
 func rootlessBinaries(t *testing.T) (super, init string) {
 	t.Helper()
+	if os.Getenv(prebuiltEnv) != "" && othersReach(filepath.Dir(ccsuperBin)) {
+		return ccsuperBin, ccinitBin
+	}
 	super, init = privateBinaries(t)
 	reachable(t, filepath.Dir(super))
 	return super, init
@@ -286,6 +320,73 @@ echo ready; read x; exit 0`
 	}
 }
 
+// TestRootlessGroups: a rootless user's supplementary group stays the
+// container's, and still opens the host's files of that group in a volume:
+// unmapped (the overflow ID, 65534, inside) under the single mapping, whose
+// namespace denies setgroups; mapped, through the gid map ccsuper asks
+// newgidmap for, where /etc/subgid gives the user that group's ID (as an
+// administrator grants it, usermod --add-subgids G-G).
+func TestRootlessGroups(t *testing.T) {
+	t.Parallel()
+	super, _ := rootlessBinaries(t)
+	for _, withRange := range []bool{true, false} {
+		t.Run(fmt.Sprintf("range=%v", withRange), func(t *testing.T) {
+			t.Parallel()
+			u := newTestUser(t, withRange)
+			// Any ID will do: the kernel knows no group names.
+			group := 43000 + u.uid%1000
+			if withRange {
+				accountCmd(t, "usermod", "--add-subgids", fmt.Sprintf("%d-%d", group, group), u.name)
+			}
+			root := u.rootfs(t, baseRootfs)
+			vol := filepath.Join(t.TempDir(), "shared")
+			reachable(t, filepath.Dir(vol))
+			if err := os.Mkdir(vol, 0o770); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(vol, "file"), []byte("for the group\n"), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{vol, filepath.Join(vol, "file")} {
+				if err := os.Chown(f, 0, group); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := u.cmd(t, super, "--rootfs", root, "--net", "none", "-t=false", "-v", vol+":/data", "--",
+				"/bin/sh", "-c", "id -G; stat -c %g /data/file; cat /data/file; cat /proc/self/gid_map")
+			c.SysProcAttr.Credential.Groups = []uint32{uint32(group)}
+			r := run(t, c)
+			wantExit(t, r, 0)
+			inside := "65534" // the overflow ID: unmapped
+			if withRange {
+				// The map's line whose outside ID is the group's.
+				inside = ""
+				for _, l := range strings.Split(r.stdout, "\n") {
+					if f := strings.Fields(l); len(f) == 3 && f[1] == strconv.Itoa(group) && f[2] == "1" {
+						inside = f[0]
+					}
+				}
+			}
+			want := fmt.Sprintf("0 %s\n%s\nfor the group\n", inside, inside)
+			if inside == "" || !strings.HasPrefix(r.stdout, want) {
+				t.Errorf("got\n%s\nwant the group (%d on the host) as %q inside, first:\n%s", r.stdout, group, inside, want)
+			}
+			if !withRange {
+				return // --user 1000 is unmapped
+			}
+			// Another user inside keeps it too.
+			c = u.cmd(t, super, "--rootfs", root, "--net", "none", "-t=false", "-v", vol+":/data", "--user", "1000:1000", "--",
+				"/bin/sh", "-c", "id -G; cat /data/file")
+			c.SysProcAttr.Credential.Groups = []uint32{uint32(group)}
+			r = run(t, c)
+			wantExit(t, r, 0)
+			if want := "1000 " + inside + "\nfor the group\n"; r.stdout != want {
+				t.Errorf("--user 1000:1000: got %q, want %q", r.stdout, want)
+			}
+		})
+	}
+}
+
 // TestRootlessProcExe is the outside review's /proc/self/exe attack run in
 // a rootless container: the command reaches ccinit's file through
 // /proc/PID/exe and tries to change it. The user cannot change root's
@@ -395,7 +496,8 @@ cat "$OUT"
 	}
 }
 
-// TestRootlessRefused: what needs root says so, in one line with 125.
+// TestRootlessRefused: what needs root says so, in one line with 125 (limits
+// without a delegated cgroup: TestRootlessCgroup).
 func TestRootlessRefused(t *testing.T) {
 	t.Parallel()
 	super, _ := rootlessBinaries(t)
@@ -403,7 +505,6 @@ func TestRootlessRefused(t *testing.T) {
 	root := u.rootfs(t, baseRootfs)
 	for _, flags := range [][]string{
 		{"--net", "bridge"}, {"--net", "host"}, {"--userns=auto"},
-		{"--memory", "64m"}, {"--pids-limit", "10"}, {"--stats"},
 		{"--net", "none", "-p", "8080:80"},
 	} {
 		t.Run(strings.Join(flags, " "), func(t *testing.T) {
@@ -474,6 +575,54 @@ func TestUserNSAuto(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestUserNSAutoOverlay: --userns=auto with --overlay. The overlay's layers
+// are seen through the container's idmap: the rootfs's root-owned files are
+// root's inside, what the container writes or deletes goes to the layer,
+// root's on the host (and 1000's for a file chowned to 1000), the rootfs is
+// untouched, and the command is an ID of the range on the host. The layer
+// is kept with --keep, removed without; no mount is left on the host.
+func TestUserNSAutoOverlay(t *testing.T) {
+	t.Parallel()
+	mounts := holdHostMounts(t)
+	root := newRootfs(t)
+	before := snapshot(t, root)
+	const script = `stat -c '%u:%g' /bin/busybox; echo new > /new; stat -c '%u:%g' /new
+rm /bin/ls; test ! -e /bin/ls && echo removed; mkdir /d && chown 1000:1000 /d
+echo ready; read x; cat /proc/self/uid_map`
+	c := ccsuper(t, "--rootfs", root, "--userns=auto", "--overlay", "--keep", "--net", "none", "-t=false", "--", "/bin/sh", "-c", script)
+	stdin, err := c.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, c)
+	p.waitLine(t, "ready")
+	uid, _ := strconv.Atoi(strings.Fields(statusField(t, commandOf(t, c.Process.Pid), "Uid"))[0])
+	stdin.Close()
+	r := p.wait(t)
+	wantExit(t, r, 0)
+	layer := keptLayer(t, r.stderr)
+	if want := fmt.Sprintf("0:0\n0:0\nremoved\nready\n0 %d 65536\n", uid); uid < 65536 || strings.Join(strings.Fields(r.stdout), " ") != strings.Join(strings.Fields(want), " ") {
+		t.Errorf("got stdout %q with the command uid %d on the host, want %q", r.stdout, uid, want)
+	}
+	for _, f := range []struct {
+		path     string
+		uid      uint32
+		fileType uint32
+	}{{"upper/new", 0, unix.S_IFREG}, {"upper/d", 1000, unix.S_IFDIR}, {"upper/bin/ls", 0, unix.S_IFCHR}} {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(layer, f.path), &st); err != nil || st.Uid != f.uid || st.Gid != f.uid || st.Mode&unix.S_IFMT != f.fileType {
+			t.Errorf("%s in the kept layer: uid %d gid %d mode %o (%v), want %d:%d and type %o", f.path, st.Uid, st.Gid, st.Mode, err, f.uid, f.uid, f.fileType)
+		}
+	}
+	if after := snapshot(t, root); !slices.Equal(before, after) {
+		t.Errorf("the rootfs changed")
+	}
+	c = ccsuper(t, "--rootfs", root, "--userns=auto", "--overlay", "--net", "none", "-t=false", "--", "/bin/sh", "-c", "echo x > /x; mkdir -p /a/b; chown -R 7:7 /a")
+	wantExit(t, run(t, c), 0)
+	wantNoLayer(t, c.Process.Pid, "without --keep")
+	wantMountTable(t, mounts, "after containers with --userns=auto --overlay")
 }
 
 // processesOfUser lists the processes whose real uid is uid.

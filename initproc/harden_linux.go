@@ -3,6 +3,7 @@ package initproc
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"golang.org/x/sys/unix"
 
@@ -85,6 +86,12 @@ func planHardening(o Options) (hardening, error) {
 		if o.OCI.Enabled {
 			// An OCI config's groups are exactly its additionalGids.
 			c.Groups = o.OCI.Groups
+		} else {
+			for _, g := range o.AddGroups {
+				if !slices.Contains(c.Groups, g) {
+					c.Groups = append(c.Groups, g)
+				}
+			}
 		}
 		h.cred = &c
 	}

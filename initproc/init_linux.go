@@ -95,7 +95,11 @@ func run(o Options, t *tiniRun) (status int, err error) {
 		}
 	}
 
-	if o.Rootfs != "" && o.Overlay != "" && o.UserNS && !o.KeepLayer {
+	// Not with HostFDs (--userns=auto): the layer is seen through the
+	// idmapped mounts ccsuper made, so what the container writes there is
+	// root's on the host, for ccsuper to remove; and the path is root's,
+	// which ccinit may not walk.
+	if o.Rootfs != "" && o.Overlay != "" && o.UserNS && !o.HostFDs && !o.KeepLayer {
 		// Held for emptyLayer, before the host's paths go.
 		layer, err := unix.Open(o.Overlay, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {

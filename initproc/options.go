@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -64,6 +65,11 @@ type Options struct {
 	// User runs the command as USER[:GROUP] (names or numbers, names from
 	// the container's /etc/passwd and /etc/group); empty: as ccinit.
 	User string
+	// AddGroups are supplementary groups the command keeps, whatever its
+	// User: a rootless user's own groups that the container's gid map maps,
+	// as IDs inside (docs/rootless.md). Not with OCI, whose groups are
+	// exactly its config's.
+	AddGroups []uint32
 	// NoNewPrivs sets no_new_privs for the command: setuid bits and file
 	// capabilities no longer raise its rights.
 	NoNewPrivs bool
@@ -135,6 +141,25 @@ func (e *envList) Set(v string) error {
 		return err
 	}
 	*e = append(*e, v)
+	return nil
+}
+
+type gidList []uint32
+
+func (g *gidList) String() string { return strings.Join(g.elems(), ",") }
+func (g *gidList) elems() []string {
+	s := make([]string, len(*g))
+	for i, id := range *g {
+		s[i] = strconv.FormatUint(uint64(id), 10)
+	}
+	return s
+}
+func (g *gidList) Set(v string) error {
+	id, err := parseID(v)
+	if err != nil {
+		return fmt.Errorf("group %w", err)
+	}
+	*g = append(*g, id)
 	return nil
 }
 
@@ -211,6 +236,7 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.Var((*bindList)(&o.Binds), "bind", "bind host file `SRC:DST` into the rootfs (repeatable, with --rootfs)")
 	fs.StringVar(&o.Caps, "caps", "", "run the command with these capabilities, a hex `MASK` (bit N: capability N)")
 	fs.StringVar(&o.User, "user", "", "run the command as `USER[:GROUP]`, names or numbers")
+	fs.Var((*gidList)(&o.AddGroups), "add-group", "keep the supplementary group `GID` whatever --user says (repeatable)")
 	fs.BoolVar(&o.NoNewPrivs, "no-new-privs", false, "set no_new_privs for the command")
 	fs.BoolVar(&o.Seccomp, "seccomp", false, "run the command under the default seccomp filter")
 	fs.BoolVar(&o.ProcUnmasked, "proc-unmasked", false, "do not mask or freeze the host-wide parts of /proc and /sys (with --rootfs)")

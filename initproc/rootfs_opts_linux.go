@@ -13,13 +13,31 @@ import (
 // mountOverlay mounts an overlayfs on rootfs, in the caller's (private) mount
 // namespace: rootfs is its lower layer, layer/upper and layer/work its
 // writable ones. The lower layer is looked up before the overlay covers it,
-// so the overlay does not stack on itself. A volatile overlay never syncs:
-// its layer is deleted after the run, so a crash loses nothing of value.
+// so the overlay does not stack on itself.
+func mountOverlay(rootfs, layer string, volatile bool) error {
+	mfd, err := NewOverlay(rootfs, layer, volatile)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(mfd)
+	// pivot_root needs the new root to be a mount point: the overlay on
+	// the rootfs's path is one. A rootfs given as a symlink is followed, as
+	// pivot's chdir follows it.
+	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_SYMLINKS); err != nil {
+		return fmt.Errorf("attach overlay on %q: %w", rootfs, err)
+	}
+	return nil
+}
+
+// NewOverlay makes an overlayfs, detached (a descriptor of its mount, for
+// move_mount), whose lower layer is rootfs and whose writable ones are
+// layer/upper and layer/work. A volatile overlay never syncs: its layer is
+// deleted after the run, so a crash loses nothing of value.
 //
 // The layers are given to the kernel as /proc/self/fd paths of descriptors
 // opened here, so that no character of the host paths (a colon separates
 // lower layers) can change what the options say.
-func mountOverlay(rootfs, layer string, volatile bool) error {
+func NewOverlay(rootfs, layer string, volatile bool) (int, error) {
 	var fds []int
 	defer func() {
 		for _, fd := range fds {
@@ -30,7 +48,7 @@ func mountOverlay(rootfs, layer string, volatile bool) error {
 	for _, l := range [][2]string{{"lowerdir", rootfs}, {"upperdir", layer + "/upper"}, {"workdir", layer + "/work"}} {
 		fd, err := unix.Open(l[1], unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return fmt.Errorf("overlay %s %q: %w", l[0], l[1], err)
+			return -1, fmt.Errorf("overlay %s %q: %w", l[0], l[1], err)
 		}
 		fds = append(fds, fd)
 		opts = append(opts, [2]string{l[0], "/proc/self/fd/" + strconv.Itoa(fd)})
@@ -38,7 +56,7 @@ func mountOverlay(rootfs, layer string, volatile bool) error {
 
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
-		return fmt.Errorf("overlayfs is not available: %w", err)
+		return -1, fmt.Errorf("overlayfs is not available: %w", err)
 	}
 	defer unix.Close(fsfd)
 	fail := func(err error) error {
@@ -51,29 +69,22 @@ func mountOverlay(rootfs, layer string, volatile bool) error {
 	}
 	for _, o := range opts {
 		if err := unix.FsconfigSetString(fsfd, o[0], o[1]); err != nil {
-			return fail(err)
+			return -1, fail(err)
 		}
 	}
 	if volatile {
 		if err := unix.FsconfigSetFlag(fsfd, "volatile"); err != nil {
-			return fail(err)
+			return -1, fail(err)
 		}
 	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
-		return fail(err)
+		return -1, fail(err)
 	}
 	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
 	if err != nil {
-		return fail(err)
+		return -1, fail(err)
 	}
-	defer unix.Close(mfd)
-	// pivot_root needs the new root to be a mount point: the overlay on
-	// the rootfs's path is one. A rootfs given as a symlink is followed, as
-	// pivot's chdir follows it.
-	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_SYMLINKS); err != nil {
-		return fmt.Errorf("attach overlay on %q: %w", rootfs, err)
-	}
-	return nil
+	return mfd, nil
 }
 
 // kernelSays returns what the kernel logged on the file system context fsfd

@@ -499,7 +499,13 @@ func containerCgroup(c Config, me owner) (*cgroup, error) {
 	if c.Limits == (Limits{}) && c.Stats == nil {
 		return nil, nil
 	}
-	layout, err := detectCgroups(cgroupFS)
+	var layout cgroupLayout
+	var err error
+	if Rootless() {
+		layout, err = delegatedLayout(controllers(c.Limits, c.Stats != nil))
+	} else {
+		layout, err = detectCgroups(cgroupFS)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -543,6 +549,13 @@ func (g *cgroup) finish(status int, stats func(Usage)) error {
 // supervisors of our PID namespace in every hierarchy.
 func cleanupCgroups() error {
 	layout, err := detectCgroups(cgroupFS)
+	if Rootless() {
+		// A rootless container's cgroups are under the user's delegated
+		// cgroup; without one there are none.
+		if layout, err = delegatedLayout(nil, nil); err != nil {
+			return nil
+		}
+	}
 	if err != nil {
 		return err
 	}

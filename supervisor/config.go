@@ -103,10 +103,6 @@ func (c *Config) checkRootless() error {
 		return fmt.Errorf("--net %s needs root: a rootless container has --net pasta (the default) or none", c.Net)
 	case c.UserNS == UserNSAuto:
 		return errors.New("--userns=auto needs root: a rootless container's IDs are the user's own and /etc/subuid's")
-	case c.Limits != (Limits{}) || c.Stats != nil:
-		// A delegated cgroup v2 (systemd's user@.service) would do; it is
-		// not used yet (docs/rootless.md).
-		return errors.New("--memory, --cpus, --pids-limit and --stats need root: rootless limits through a delegated cgroup v2 are not supported yet")
 	}
 	return nil
 }
@@ -157,9 +153,6 @@ func (c *Config) Validate() error {
 	}
 	if c.UserNS != "" && c.UserNS != UserNSAuto {
 		return fmt.Errorf("--userns %q: want %s", c.UserNS, UserNSAuto)
-	}
-	if c.UserNS == UserNSAuto && c.Overlay {
-		return errors.New("--userns=auto with --overlay is not supported yet: the overlay's lower layer would need to be idmapped")
 	}
 	if err := c.checkRootless(); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -81,6 +82,24 @@ func rootlessMap(own uint32, subs []subRange) []IDRange {
 		next += uint64(s.Count)
 	}
 	return m
+}
+
+// insideIDs returns, in order and each once, the IDs inside a namespace
+// with map m of those of ids (the host's) that m maps; the others it leaves
+// out.
+func insideIDs(ids []uint32, m []IDRange) []uint32 {
+	var out []uint32
+	for _, id := range ids {
+		for _, r := range m {
+			if id >= r.Outside && uint64(id) < uint64(r.Outside)+uint64(r.Count) {
+				if in := r.Inside + (id - r.Outside); !slices.Contains(out, in) {
+					out = append(out, in)
+				}
+				break
+			}
+		}
+	}
+	return out
 }
 
 // mapCount is how many IDs a map gives the container.

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -94,6 +95,24 @@ func TestParsePublish(t *testing.T) {
 		}
 		if f, s := got.pastaSpec(); f != tc.flag || s != tc.spec {
 			t.Errorf("pastaSpec(%q) = %s %s, want %s %s", tc.in, f, s, tc.flag, tc.spec)
+		}
+	}
+}
+
+func TestInsideIDs(t *testing.T) {
+	m := []IDRange{{0, 1001, 1}, {1, 100000, 65536}, {65537, 27, 1}}
+	for _, tc := range []struct {
+		ids, want []uint32
+	}{
+		{nil, nil},
+		// The user's own group is root's inside; one /etc/subgid gave it
+		// by itself is after the range; one in no line is left out.
+		{[]uint32{1001, 27, 44}, []uint32{0, 65537}},
+		{[]uint32{100000, 165535, 165536}, []uint32{1, 65536}},
+		{[]uint32{27, 27}, []uint32{65537}},
+	} {
+		if got := insideIDs(tc.ids, m); !slices.Equal(got, tc.want) {
+			t.Errorf("insideIDs(%v) = %v, want %v", tc.ids, got, tc.want)
 		}
 	}
 }

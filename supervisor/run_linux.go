@@ -262,6 +262,7 @@ func (k *container) create() (int, error) {
 		flags |= unix.CLONE_NEWUSER
 		k.opts.UserNS = true
 		k.opts.HostFDs = uns.auto != nil
+		k.opts.AddGroups = uns.groups
 	}
 	spec := spawnSpec{
 		path: k.initPath, opts: k.opts, stdio: [3]uintptr{k.std.files[0].Fd(), k.std.files[1].Fd(), k.std.files[2].Fd()},
@@ -313,7 +314,7 @@ func (k *container) create() (int, error) {
 	}
 	if k.opts.HostFDs {
 		end := rec.Begin("create: user namespace: idmapped mounts to ccinit")
-		if err := sendHostMounts(k.proc.sync, k.proc.pid, k.opts); err != nil {
+		if err := sendHostMounts(k.proc.sync, k.proc.pid, k.opts, int(uns.uids[0].Outside), int(uns.gids[0].Outside)); err != nil {
 			return k.proc.abort(err)
 		}
 		end()

@@ -46,6 +46,11 @@ type userNS struct {
 	setgroups bool
 	// auto is the range --userns=auto allocated (nil otherwise).
 	auto *autoRange
+	// groups are the rootless user's supplementary groups that the gid
+	// map maps, as IDs inside: the container's processes keep them
+	// (initproc.Options.AddGroups). Only with setgroups: without, the
+	// kernel keeps every group the user has, mapped or not.
+	groups []uint32
 }
 
 // planUserNS returns the user namespace of the container c: a rootless
@@ -84,6 +89,15 @@ func planRootless() (*userNS, error) {
 	}
 	ns.uids, ns.gids = rootlessMap(uid, subu), rootlessMap(gid, subg)
 	ns.helper, ns.setgroups = true, true
+	groups, err := unix.Getgroups()
+	if err != nil {
+		return nil, fmt.Errorf("read supplementary groups: %w", err)
+	}
+	ids := make([]uint32, len(groups))
+	for i, g := range groups {
+		ids[i] = uint32(g)
+	}
+	ns.groups = insideIDs(ids, ns.gids)
 	return ns, nil
 }
 

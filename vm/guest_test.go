@@ -25,11 +25,11 @@ import (
 )
 
 // guestRun is the -test.run of the suite in the guest: what this machine
-// cannot test (cgroup v2 limits, statistics and cleanup, OOM attribution, the
-// container's own cgroup, kernel features) and what depends on the kernel's
-// modules (bridge, veth, NAT, overlay). Under TCG a container start costs
+// cannot test (cgroup v2 limits, statistics and cleanup, rootless limits in
+// a delegated cgroup, OOM attribution, the container's own cgroup, kernel
+// features) and what depends on the kernel's modules (bridge, veth, NAT, overlay). Under TCG a container start costs
 // several times what it costs on the host, so it is not the whole suite.
-const guestRun = `^(TestCgroup|TestOverlay$|TestOverlayFailures|TestNetwork(HostContainer|ContainerToContainer|NAT|Teardown)$|TestExitStatus$|TestKernelFeatures|TestOOM|TestOwnCgroup|TestConsoleDeleted)`
+const guestRun = `^(TestCgroup|TestOverlay$|TestOverlayFailures|TestNetwork(HostContainer|ContainerToContainer|NAT|Teardown)$|TestExitStatus$|TestKernelFeatures|TestOOM|TestOwnCgroup|TestConsoleDeleted|TestRootlessCgroup)`
 
 var runFlag = flag.String("vm.run", guestRun, "the e2e tests to run in the guest (-test.run there)")
 

@@ -149,7 +149,7 @@ func run(o Options, t *tiniRun) (status int, err error) {
 		}
 		end()
 	}
-	if o.UserNS {
+	if o.UserNS || o.Loopback {
 		if err := loopbackUp(); err != nil {
 			return ExitSetup, err
 		}

@@ -33,6 +33,7 @@ func TestCCInitChroot(t *testing.T) {
 
 	for _, tc := range []struct {
 		name   string
+		flags  []string // ccinit's own
 		args   []string
 		code   int
 		stdout string
@@ -43,6 +44,18 @@ func TestCCInitChroot(t *testing.T) {
 			code:   5,
 			stdout: "hi\nproc\nsys\n",
 		},
+		// Hardening forks the command from a thread of its own, which
+		// joins ccinit's mount namespace: the command must still get
+		// the /proc and /sys mounted there, ccinit's root (the chroot,
+		// not the host's /) and its working directory.
+		{
+			name:  "forked from a hardened thread",
+			flags: []string{"--no-new-privs", "--workdir", "/etc"},
+			args: []string{"/bin/sh", "-c", "grep -q '^NoNewPrivs:.*1' /proc/self/status && echo nnp; " +
+				"[ -d /sys/class/net ] && echo sys; [ -x /sbin/ccinit ] && echo root; pwd; exit 6"},
+			code:   6,
+			stdout: "nnp\nsys\nroot\n/etc\n",
+		},
 		{name: "not found", args: []string{"nosuchcmd"}, code: 127},
 		{name: "killed", args: []string{"/bin/sh", "-c", "kill -TERM $$"}, code: 143},
 		// ccinit finds what the command left through the /proc it
@@ -51,7 +64,8 @@ func TestCCInitChroot(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// As `chroot ROOT /sbin/ccinit -- ARGS`.
-			cmd := command(t, "/sbin/ccinit", append([]string{"--"}, tc.args...)...)
+			args := append(append(append([]string{}, tc.flags...), "--"), tc.args...)
+			cmd := command(t, "/sbin/ccinit", args...)
 			cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root}
 			cmd.Dir = "/"
 			r := run(t, cmd)

@@ -24,6 +24,11 @@ type hardening struct {
 	cred                 *Cred // who the command runs as; nil: as ccinit
 	noNewPrivs           bool
 	filter               []unix.SockFilter // seccomp filter; nil: none
+	// Standalone, the mount namespace ccinit made for itself, which the
+	// thread joins first (standalone_linux.go); nil: ccinit's is the
+	// thread's already. Not a change of the command's rights: active
+	// leaves it out.
+	mounts *privateNS
 }
 
 // active reports whether h changes anything.
@@ -136,7 +141,8 @@ func heldCaps() (CapSet, error) {
 	return (CapSet(data[1].Permitted)<<32 | CapSet(data[0].Permitted)) & AllCaps, nil
 }
 
-// apply limits the calling thread, and so what it forks, to h.
+// apply limits the calling thread, and so what it forks, to h, after
+// moving it into ccinit's own mount namespace when h.mounts says so.
 //
 // The order matters. The bounding set is cut while the thread still has
 // CAP_SETPCAP. The user changes before the capabilities are set, so that
@@ -150,6 +156,11 @@ func heldCaps() (CapSet, error) {
 // unlocks it: the thread must die with the goroutine, not go back to the
 // runtime's pool to run other work with fewer rights.
 func (h hardening) apply() error {
+	if h.mounts != nil {
+		if err := h.mounts.join(); err != nil {
+			return err
+		}
+	}
 	if !h.active() {
 		return nil
 	}

@@ -27,14 +27,14 @@ func Run(o Options) (status int, err error) { return run(o, nil) }
 // run is Run, under tini's name when t is not nil (see RunTini).
 //
 // Preconditions: on the main thread, locked to it (cmd/ccinit does it in
-// init), for standalone runs that re-execute in a mount namespace of their
-// own (see standalone_linux.go). run unlocks it unless the thread changed.
+// init), for standalone runs that make a mount namespace of their own on it
+// (see standalone_linux.go). run unlocks it unless the thread changed.
 // Under tini's name nothing is mounted, as tini mounts nothing.
 func run(o Options, t *tiniRun) (status int, err error) {
 	changed := false
+	var mounts *privateNS // standalone: the mount namespace a forking thread joins
 	if o.Rootfs == "" && t == nil {
-		// Returns only when not re-executing.
-		if changed, err = enterPrivateMounts(); err != nil {
+		if changed, mounts, err = enterPrivateMounts(); err != nil {
 			return ExitSetup, err
 		}
 	}
@@ -152,7 +152,7 @@ func run(o Options, t *tiniRun) (status int, err error) {
 		}
 		end()
 	}
-	if o.UserNS {
+	if o.UserNS || o.Loopback {
 		if err := loopbackUp(); err != nil {
 			return ExitSetup, err
 		}
@@ -184,6 +184,7 @@ func run(o Options, t *tiniRun) (status int, err error) {
 	if err != nil {
 		return ExitSetup, err
 	}
+	harden.mounts = mounts
 	hostname, _ := os.Hostname() // only for $HOSTNAME; empty is fine
 	home := "/root"
 	switch {

@@ -117,6 +117,11 @@ type Options struct {
 	// bound from the host's, and devpts gets the tty group only where
 	// group 5 is mapped.
 	UserNS bool
+	// Loopback says ccinit brings the loopback of its network namespace up
+	// itself (ccsuper --net none: two ioctls here against a netlink socket
+	// made inside the namespace from the host; BENCHMARKS.md, issue 16).
+	// In a user namespace of its own it always does.
+	Loopback bool
 	// HostFDs says the supervisor sends the rootfs and the sources of the
 	// binds and volumes over the sync channel as detached mounts, after the
 	// configuration (see ReceiveHostFiles): ccinit, whose root is no
@@ -249,6 +254,7 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.Var((*cgroup1List)(&o.Cgroup1), "cgroup1", "bind the v1 cgroup `HOSTDIR:NAME` read-only on /sys/fs/cgroup/NAME (repeatable, with --rootfs)")
 	fs.BoolVar(&o.Cgroup2, "cgroup2", false, "mount the root of our cgroup namespace read-only on /sys/fs/cgroup (with --rootfs)")
 	fs.BoolVar(&o.UserNS, "userns", false, "ccinit is in a user namespace of its own: bind /dev's nodes from the host's (with --rootfs)")
+	fs.BoolVar(&o.Loopback, "lo", false, "bring the loopback interface up (ccinit is in a network namespace of its own)")
 	fs.BoolVar(&o.HostFDs, "host-fds", false, "take the rootfs, binds and volumes as mounts sent over the sync channel (with --sync-fd)")
 	fs.Var((*volumeList)(&o.Volumes), "volume", "bind host `SRC:DST:ro|rw` into the rootfs, DST created if missing (repeatable, with --rootfs)")
 	ociFlags(fs, &o.OCI)

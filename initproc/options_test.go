@@ -33,7 +33,7 @@ func fullOptions() Options {
 		Rootfs: "/srv/root", Hostname: "box",
 		Env: []string{"A=1", "B=x=y"}, CleanEnv: true, Workdir: "/tmp",
 		Group: true, Grace: 500 * time.Millisecond, Caps: "0xa00425fb", User: "nobody:65534", AddGroups: []uint32{100, 65537}, NoNewPrivs: true, Seccomp: true, ProcUnmasked: true, CPUs: "0-3,8", Binds: []string{"/run/x/hosts:/etc/hosts", "/a:/b"},
-		ReadOnly: true, Overlay: "/var/lib/l", KeepLayer: true, ConsoleSocket: 4, TraceFD: 5, Cgroup2: true, Cgroup1: []string{"/sys/fs/cgroup/memory/x:memory"}, UserNS: true, HostFDs: true,
+		ReadOnly: true, Overlay: "/var/lib/l", KeepLayer: true, ConsoleSocket: 4, TraceFD: 5, Cgroup2: true, Cgroup1: []string{"/sys/fs/cgroup/memory/x:memory"}, UserNS: true, Loopback: true, HostFDs: true,
 		Volumes: []Volume{{Source: "/srv", Target: "/data", ReadOnly: true}, {Source: "/f", Target: "/etc/f"}},
 		Args:    []string{"/bin/sh", "-c", "echo --; exit 3"},
 	}

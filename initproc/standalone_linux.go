@@ -17,38 +17,59 @@ import (
 // which the kernel tears down with its last process: whatever kills ccinit
 // and the command, nothing is left on the host.
 //
-// The main thread makes that namespace and then re-executes ccinit in it
-// (the same PID, the same arguments and environment); the new image finds
-// /proc and /sys mounted and goes on as usual, and the command inherits the
-// namespace. Re-executing, rather than moving only the thread that forks the
-// command, gives ccinit's own reads of /proc (finding its descendants) the
-// same /proc as the command. Only the main thread: an exec from another one
-// would lose what the parent set on the main thread, such as the parent-death
-// signal. cmd/ccinit locks main to it from init.
+// The main thread makes that namespace (unshare(CLONE_NEWNS) moves that
+// thread alone) and stays in it: cmd/ccinit locks main to it from init, and
+// everything ccinit does with paths afterwards (resolving the command, its
+// reads of /proc to find its descendants, the fork of the command when no
+// hardening asks for a thread of its own) runs on the main goroutine, so it
+// sees the same /proc as the command. A thread that takes on the command's
+// rights to fork it (onHardenedThread) joins the namespace first
+// (privateNS.join). The Go runtime's other threads stay in the namespace
+// ccinit was started in: no other goroutine of a standalone ccinit may open
+// a path.
+//
+// An earlier ccinit re-executed itself in the namespace instead, which put
+// every thread of the new image there at the price of a second Go runtime
+// start: 2.5 ms of CPU, as much as all the rest of a standalone start
+// (BENCHMARKS.md, issue 16). That stays the fallback should the namespace
+// not be held open for a join; only from the main thread: an exec from
+// another one would lose what the parent set on the main thread, such as
+// the parent-death signal.
+
+// privateNS is the mount namespace ccinit made for itself standalone, held
+// for a thread that joins it: the namespace, and its root and ccinit's
+// working directory there (a join moves a thread to the namespace's own
+// root, out of the chroot).
+type privateNS struct {
+	ns, root, cwd int
+}
 
 // enterPrivateMounts mounts /proc and /sys where they are missing (both
-// directories there, nothing mounted on them), in a new mount namespace, and
-// re-executes ccinit in it. It returns only when there was nothing to mount,
-// when ccinit may not mount (unprivileged: it runs without them, as tini
-// would), or with an error; changed says the thread is then in a namespace
-// of its own, and must stay locked so that the runtime never reuses it.
+// directories there, nothing mounted on them), in a new mount namespace of
+// the calling thread (see the top of this file). changed says the thread is
+// then in a namespace of its own, and must stay locked so that the runtime
+// never reuses it; ns, when not nil, is that namespace held for the threads
+// that must join it. Nothing is mounted when nothing is missing, nor when
+// ccinit may not mount (unprivileged: it runs without them, as tini would).
+// Should the namespace not be held, ccinit re-executes itself in it and
+// enterPrivateMounts does not return.
 //
 // Preconditions: on the main thread, locked.
-func enterPrivateMounts() (changed bool, err error) {
+func enterPrivateMounts() (changed bool, ns *privateNS, err error) {
 	missing := missingMounts()
 	if len(missing) == 0 {
-		return false, nil
+		return false, nil, nil
 	}
 	// CLONE_NEWNS gives this thread alone a new namespace, and a
 	// filesystem context (root, working directory) of its own.
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		if errors.Is(err, unix.EPERM) {
-			return false, nil
+			return false, nil, nil
 		}
-		return false, fmt.Errorf("new mount namespace: %w", err)
+		return false, nil, fmt.Errorf("new mount namespace: %w", err)
 	}
 	if err := stopPropagation(); err != nil {
-		return true, err
+		return true, nil, err
 	}
 	mounted := 0
 	for _, m := range missing {
@@ -56,17 +77,72 @@ func enterPrivateMounts() (changed bool, err error) {
 			if errors.Is(err, unix.EPERM) {
 				continue // a user namespace that does not own the PID namespace
 			}
-			return true, fmt.Errorf("mount %s on %s: %w", m.fstype, m.dir, err)
+			return true, nil, fmt.Errorf("mount %s on %s: %w", m.fstype, m.dir, err)
 		}
 		mounted++
 	}
 	if mounted == 0 {
-		return true, nil // nothing to re-execute for
+		return true, nil, nil // the namespace holds nothing the old one lacks
+	}
+	if ns, ok := holdNamespace(); ok {
+		return true, ns, nil
 	}
 	if err := unix.Exec(self(), os.Args, os.Environ()); err != nil {
-		return true, fmt.Errorf("re-execute ccinit in its mount namespace: %w", err)
+		return true, nil, fmt.Errorf("re-execute ccinit in its mount namespace: %w", err)
 	}
-	return true, nil // not reached
+	return true, nil, nil // not reached
+}
+
+// holdNamespace opens this thread's mount namespace, its root and working
+// directory, for join. ok is false when one cannot be opened (a /proc of a
+// PID namespace this thread is not seen in).
+//
+// Preconditions: on the thread that made the namespace, /proc mounted.
+func holdNamespace() (ns *privateNS, ok bool) {
+	fds := make([]int, 0, 3)
+	for i, p := range []string{"/proc/thread-self/ns/mnt", "/", "."} {
+		flags := unix.O_PATH // enough for fchdir
+		if i == 0 {
+			flags = unix.O_RDONLY // setns refuses an O_PATH descriptor
+		}
+		fd, err := unix.Open(p, flags|unix.O_CLOEXEC, 0)
+		if err != nil {
+			for _, fd := range fds {
+				_ = unix.Close(fd) // nothing was done with them
+			}
+			return nil, false
+		}
+		fds = append(fds, fd)
+	}
+	return &privateNS{ns: fds[0], root: fds[1], cwd: fds[2]}, true
+}
+
+// join moves the calling thread into n, at the root and working directory
+// ccinit has there. The descriptors stay open for any other thread to join.
+//
+// Preconditions: on a locked thread that is never unlocked (its goroutine
+// ends locked and the runtime discards the thread): the thread ends with a
+// filesystem context and a namespace of its own.
+func (n *privateNS) join() error {
+	// setns into a mount namespace wants a filesystem context no other
+	// thread shares, and Go's threads share one.
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("join ccinit's mount namespace: unshare the filesystem context: %w", err)
+	}
+	if err := unix.Setns(n.ns, unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("join ccinit's mount namespace: %w", err)
+	}
+	// setns left the thread at the namespace's own root, the host's.
+	if err := unix.Fchdir(n.root); err != nil {
+		return fmt.Errorf("join ccinit's mount namespace: its root: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("join ccinit's mount namespace: its root: %w", err)
+	}
+	if err := unix.Fchdir(n.cwd); err != nil {
+		return fmt.Errorf("join ccinit's mount namespace: the working directory: %w", err)
+	}
+	return nil
 }
 
 // self is the path to re-execute ccinit by: the one it was started by when

@@ -252,6 +252,10 @@ func (k *container) create() (int, error) {
 	if c.Net != NetHost {
 		flags |= unix.CLONE_NEWNET
 	}
+	// Nothing but the loopback to set up inside: ccinit does it with two
+	// ioctls, where ccsuper would make a netlink socket inside the
+	// namespace from a thread moved there and back (hostSetup).
+	k.opts.Loopback = c.Net == NetNone
 	if k.cg.ownNamespace() {
 		flags |= unix.CLONE_NEWCGROUP
 		k.opts.Cgroup2 = true
@@ -436,8 +440,8 @@ func hostSetup(pid int, plan *netPlan, cg *cgroup, rec *trace.Recorder) error {
 	}
 	// A rootless ccsuper has no capability in the container's network
 	// namespace (ccinit brings its loopback up itself); pasta configures
-	// the rest.
-	if plan.mode == NetHost || Rootless() {
+	// the rest. With --net none ccinit brings it up too (Options.Loopback).
+	if plan.mode == NetHost || plan.mode == NetNone || Rootless() {
 		return nil
 	}
 	return plan.attach(pid)

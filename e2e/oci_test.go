@@ -39,6 +39,12 @@ func ociBundle(t *testing.T, args []string, change func(*specs.Spec)) (bundle, r
 	s.Root.Readonly = false
 	s.Process.Terminal = false
 	s.Process.Args = args
+	// A cgroup of this run's own: the default (/ccsuper/ID) is shared by
+	// every run on the machine that names a container alike.
+	if s.Linux == nil {
+		s.Linux = &specs.Linux{}
+	}
+	s.Linux.CgroupsPath = "/" + token("ccsuper-e2e-") + "-" + filepath.Base(filepath.Dir(bundle))
 	if change != nil {
 		change(&s)
 	}
@@ -176,8 +182,12 @@ func TestOCILifecycle(t *testing.T) {
 		t.Errorf("state directory left after delete: %v", err)
 	}
 	wantOneLineError(t, oci(t, root, "state", "c1"), 125)
+	cg := bundleSpec(t, bundle).Linux.CgroupsPath
 	for _, c := range []string{"memory", "pids", "devices"} {
-		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", c, "ccsuper/c1")); err == nil {
+		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", c)); err != nil {
+			continue // not on this machine
+		}
+		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", c, cg)); err == nil {
 			t.Errorf("cgroup %s left after delete", c)
 		}
 	}
@@ -285,6 +295,12 @@ echo done`
 // bundleRootfs returns the rootfs a bundle's config names.
 func bundleRootfs(t *testing.T, bundle string) string {
 	t.Helper()
+	return bundleSpec(t, bundle).Root.Path
+}
+
+// bundleSpec reads bundle's config.json.
+func bundleSpec(t *testing.T, bundle string) specs.Spec {
+	t.Helper()
 	var s specs.Spec
 	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
 	if err == nil {
@@ -293,7 +309,7 @@ func bundleRootfs(t *testing.T, bundle string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s.Root.Path
+	return s
 }
 
 // alive reports whether pid runs (not a zombie).

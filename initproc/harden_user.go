@@ -85,7 +85,7 @@ func openOptional(path string) (io.ReadCloser, error) {
 		return io.NopCloser(strings.NewReader("")), nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, unwrapPath(err))
+		return nil, fmt.Errorf("read %s: %w", path, WithoutPath(err))
 	}
 	return f, nil
 }

@@ -114,7 +114,7 @@ func runHook(h Hook, path string, state []byte) error {
 	_ = r.Close()
 	if err != nil {
 		_ = w.Close()
-		return unwrapPath(err)
+		return WithoutPath(err)
 	}
 	go func() {
 		// A hook that does not read its stdin is no error.

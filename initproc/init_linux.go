@@ -3,7 +3,6 @@ package initproc
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/signal"
 	"runtime"
@@ -209,7 +208,7 @@ func run(o Options, t *tiniRun) (status int, err error) {
 	}
 	if o.Workdir != "" {
 		if err := os.MkdirAll(o.Workdir, 0o755); err != nil {
-			return ExitSetup, fmt.Errorf("working directory %q: %w", o.Workdir, unwrapPath(err))
+			return ExitSetup, fmt.Errorf("working directory %q: %w", o.Workdir, WithoutPath(err))
 		}
 	}
 	if o.ReadOnly {
@@ -431,15 +430,4 @@ func dropControllingTerminal() error {
 func IsTerminal(fd int) bool {
 	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	return err == nil
-}
-
-// unwrapPath drops the path an *fs.PathError carries, for callers that quote
-// the path themselves: a raw path may hold a newline and split the one-line
-// error a user sees.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
-	}
-	return err
 }

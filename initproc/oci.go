@@ -2,6 +2,7 @@ package initproc
 
 import (
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -214,162 +215,98 @@ func ParseHook(s string) (Hook, error) {
 }
 
 // ociFlags binds o's fields to ccinit's flag set.
-func ociFlags(fs interface {
-	BoolVar(*bool, string, bool, string)
-	IntVar(*int, string, int, string)
-	StringVar(*string, string, string, string)
-	Func(string, string, func(string) error)
-}, o *OCI) {
+func ociFlags(fs *flag.FlagSet, o *OCI) {
 	fs.BoolVar(&o.Enabled, "oci", false, "make the mounts of --mount only (an OCI bundle's), not ccinit's own set")
-	fs.Func("mount", "make this OCI mount after pivot_root (repeatable)", func(v string) error {
-		m, err := ParseMount(v)
-		o.Mounts = append(o.Mounts, m)
-		return err
-	})
-	fs.Func("device", "make this device node in /dev (repeatable)", func(v string) error {
-		d, err := ParseDevice(v)
-		o.Devices = append(o.Devices, d)
-		return err
-	})
-	fs.Func("root-propagation", "propagation flags (hex) of / after pivot_root", func(v string) error {
-		n, err := strconv.ParseUint(v, 16, 64)
-		o.RootPropagation = uintptr(n)
-		return err
-	})
-	fs.Func("sysctl", "write KEY=VALUE under /proc/sys (repeatable)", func(v string) error {
-		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
-			return fmt.Errorf("--sysctl %q: want KEY=VALUE", v)
-		}
-		o.Sysctl = append(o.Sysctl, v)
-		return nil
-	})
-	fs.Func("mask", "hide this path (repeatable)", func(v string) error {
-		o.MaskedPaths = append(o.MaskedPaths, v)
-		return nil
-	})
-	fs.Func("ro-path", "make this path read-only (repeatable)", func(v string) error {
-		o.ReadonlyPaths = append(o.ReadonlyPaths, v)
-		return nil
-	})
-	fs.Func("rlimit", "set RESOURCE=SOFT:HARD for the command (repeatable)", func(v string) error {
-		r, err := ParseRlimit(v)
-		o.Rlimits = append(o.Rlimits, r)
-		return err
-	})
-	fs.Func("groups", "the command's supplementary groups, comma-separated numbers", func(v string) error {
-		for _, g := range strings.Split(v, ",") {
-			n, err := strconv.ParseUint(g, 10, 32)
-			if err != nil {
-				return fmt.Errorf("--groups %q: %w", v, err)
+	fs.Var(listFlag[Mount]{&o.Mounts, ParseMount, Mount.String}, "mount", "make this OCI mount after pivot_root (repeatable)")
+	fs.Var(listFlag[Device]{&o.Devices, ParseDevice, Device.String}, "device", "make this device node in /dev (repeatable)")
+	fs.Var(fieldFlag{
+		set: func(v string) error {
+			n, err := strconv.ParseUint(v, 16, 64)
+			o.RootPropagation = uintptr(n)
+			return err
+		},
+		get: func() string {
+			if o.RootPropagation == 0 {
+				return ""
 			}
-			o.Groups = append(o.Groups, uint32(n))
+			return strconv.FormatUint(uint64(o.RootPropagation), 16)
+		},
+	}, "root-propagation", "propagation flags (hex) of / after pivot_root")
+	fs.Var(listFlag[string]{&o.Sysctl, func(v string) (string, error) {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return "", fmt.Errorf("--sysctl %q: want KEY=VALUE", v)
 		}
-		return nil
-	})
-	fs.Func("umask", "the command's umask (octal)", func(v string) error {
-		if n, err := strconv.ParseUint(v, 8, 32); err != nil || n > 0o777 {
-			return fmt.Errorf("--umask %q: want an octal mask", v)
-		}
-		o.Umask = v
-		return nil
-	})
+		return v, nil
+	}, plain}, "sysctl", "write KEY=VALUE under /proc/sys (repeatable)")
+	fs.Var(listFlag[string]{&o.MaskedPaths, anyString, plain}, "mask", "hide this path (repeatable)")
+	fs.Var(listFlag[string]{&o.ReadonlyPaths, anyString, plain}, "ro-path", "make this path read-only (repeatable)")
+	fs.Var(listFlag[Rlimit]{&o.Rlimits, ParseRlimit, Rlimit.String}, "rlimit", "set RESOURCE=SOFT:HARD for the command (repeatable)")
+	fs.Var(fieldFlag{
+		set: func(v string) error {
+			for _, g := range strings.Split(v, ",") {
+				n, err := strconv.ParseUint(g, 10, 32)
+				if err != nil {
+					return fmt.Errorf("--groups %q: %w", v, err)
+				}
+				o.Groups = append(o.Groups, uint32(n))
+			}
+			return nil
+		},
+		get: func() string {
+			g := make([]string, len(o.Groups))
+			for i, n := range o.Groups {
+				g[i] = strconv.FormatUint(uint64(n), 10)
+			}
+			return strings.Join(g, ",")
+		},
+	}, "groups", "the command's supplementary groups, comma-separated numbers")
+	fs.Var(fieldFlag{
+		set: func(v string) error {
+			if n, err := strconv.ParseUint(v, 8, 32); err != nil || n > 0o777 {
+				return fmt.Errorf("--umask %q: want an octal mask", v)
+			}
+			o.Umask = v
+			return nil
+		},
+		get: func() string { return o.Umask },
+	}, "umask", "the command's umask (octal)")
 	fs.StringVar(&o.Bounding, "bounding", "", "the command's bounding set, a hex mask")
 	fs.StringVar(&o.Inheritable, "inheritable", "", "the command's inheritable set, a hex mask (with --bounding)")
 	fs.StringVar(&o.Ambient, "ambient", "", "the command's ambient set, a hex mask (with --bounding)")
-	fs.Func("seccomp-bpf", "install this compiled filter (hex) for the command", func(v string) error {
-		if _, err := hex.DecodeString(v); err != nil || len(v)%16 != 0 {
-			return fmt.Errorf("--seccomp-bpf: not a hex filter")
-		}
-		o.Seccomp = v
-		return nil
-	})
-	fs.Func("console-size", "ROWSxCOLS of the pty", func(v string) error {
-		rows, cols, ok := strings.Cut(v, "x")
-		if !ok {
-			return fmt.Errorf("--console-size %q: want ROWSxCOLS", v)
-		}
-		return numbers([]string{rows, cols}, &o.ConsoleRows, &o.ConsoleCols)
-	})
+	fs.Var(fieldFlag{
+		set: func(v string) error {
+			if _, err := hex.DecodeString(v); err != nil || len(v)%16 != 0 {
+				return fmt.Errorf("--seccomp-bpf: not a hex filter")
+			}
+			o.Seccomp = v
+			return nil
+		},
+		get: func() string { return o.Seccomp },
+	}, "seccomp-bpf", "install this compiled filter (hex) for the command")
+	fs.Var(fieldFlag{
+		set: func(v string) error {
+			rows, cols, ok := strings.Cut(v, "x")
+			if !ok {
+				return fmt.Errorf("--console-size %q: want ROWSxCOLS", v)
+			}
+			return numbers([]string{rows, cols}, &o.ConsoleRows, &o.ConsoleCols)
+		},
+		get: func() string {
+			if o.ConsoleRows == 0 && o.ConsoleCols == 0 {
+				return ""
+			}
+			return fmt.Sprintf("%dx%d", o.ConsoleRows, o.ConsoleCols)
+		},
+	}, "console-size", "ROWSxCOLS of the pty")
 	fs.IntVar(&o.ExecFIFO, "exec-fifo", 0, "once ready, wait for the start FIFO on this `FD` (O_PATH)")
 	fs.IntVar(&o.ReadyFD, "ready-fd", 0, "say \"ready\" on this `FD` before waiting for the start")
-	fs.Func("hook", "run this createContainer or startContainer hook (repeatable)", func(v string) error {
-		h, err := ParseHook(v)
-		o.Hooks = append(o.Hooks, h)
-		return err
-	})
+	fs.Var(listFlag[Hook]{&o.Hooks, ParseHook, Hook.String}, "hook", "run this createContainer or startContainer hook (repeatable)")
 	fs.StringVar(&o.HookState, "hook-state", "", "the container's state (JSON, no pid) for the hooks' stdin")
 	fs.IntVar(&o.ExecSock, "exec-sock", 0, "take exec requests on this listening socket `FD` once the command runs")
 }
 
-// argv renders o for ociFlags.
-func (o OCI) argv() []string {
-	var a []string
-	if o.Enabled {
-		a = append(a, "--oci")
-	}
-	for _, m := range o.Mounts {
-		a = append(a, "--mount", m.String())
-	}
-	for _, d := range o.Devices {
-		a = append(a, "--device", d.String())
-	}
-	if o.RootPropagation != 0 {
-		a = append(a, "--root-propagation", strconv.FormatUint(uint64(o.RootPropagation), 16))
-	}
-	for _, s := range o.Sysctl {
-		a = append(a, "--sysctl", s)
-	}
-	for _, p := range o.MaskedPaths {
-		a = append(a, "--mask", p)
-	}
-	for _, p := range o.ReadonlyPaths {
-		a = append(a, "--ro-path", p)
-	}
-	for _, r := range o.Rlimits {
-		a = append(a, "--rlimit", r.String())
-	}
-	if len(o.Groups) > 0 {
-		g := make([]string, len(o.Groups))
-		for i, n := range o.Groups {
-			g[i] = strconv.FormatUint(uint64(n), 10)
-		}
-		a = append(a, "--groups", strings.Join(g, ","))
-	}
-	if o.Umask != "" {
-		a = append(a, "--umask", o.Umask)
-	}
-	if o.Bounding != "" {
-		a = append(a, "--bounding", o.Bounding)
-	}
-	if o.Inheritable != "" {
-		a = append(a, "--inheritable", o.Inheritable)
-	}
-	if o.Ambient != "" {
-		a = append(a, "--ambient", o.Ambient)
-	}
-	if o.Seccomp != "" {
-		a = append(a, "--seccomp-bpf", o.Seccomp)
-	}
-	if o.ConsoleRows > 0 || o.ConsoleCols > 0 {
-		a = append(a, "--console-size", fmt.Sprintf("%dx%d", o.ConsoleRows, o.ConsoleCols))
-	}
-	if o.ExecFIFO > 0 {
-		a = append(a, "--exec-fifo", strconv.Itoa(o.ExecFIFO))
-	}
-	if o.ReadyFD > 0 {
-		a = append(a, "--ready-fd", strconv.Itoa(o.ReadyFD))
-	}
-	if o.ExecSock > 0 {
-		a = append(a, "--exec-sock", strconv.Itoa(o.ExecSock))
-	}
-	for _, h := range o.Hooks {
-		a = append(a, "--hook", h.String())
-	}
-	if o.HookState != "" {
-		a = append(a, "--hook-state", o.HookState)
-	}
-	return a
-}
+func anyString(v string) (string, error) { return v, nil }
+func plain(v string) string              { return v }
 
 // CapNames returns the names, CAP_ prefix included, of every capability
 // ccinit knows, by number.

@@ -270,7 +270,7 @@ func mountPoint(p string, dir bool) error {
 func mountCgroups(m Mount) error {
 	b, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
-		return fmt.Errorf("mount cgroups on %s: %w", m.Target, unwrapPath(err))
+		return fmt.Errorf("mount cgroups on %s: %w", m.Target, WithoutPath(err))
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	if len(lines) == 1 && strings.HasPrefix(lines[0], "0::") {
@@ -356,7 +356,7 @@ func ociPaths(o OCI) error {
 		k, v, _ := strings.Cut(kv, "=")
 		p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
 		if err := os.WriteFile(p, []byte(v), 0); err != nil {
-			return fmt.Errorf("sysctl %s: %w", k, unwrapPath(err))
+			return fmt.Errorf("sysctl %s: %w", k, WithoutPath(err))
 		}
 	}
 	for _, p := range o.ReadonlyPaths {
@@ -370,7 +370,7 @@ func ociPaths(o OCI) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("mask %s: %w", p, unwrapPath(err))
+			return fmt.Errorf("mask %s: %w", p, WithoutPath(err))
 		}
 		if st.IsDir() {
 			err = unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0")

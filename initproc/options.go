@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -129,7 +128,8 @@ var ErrHelp = flag.ErrHelp
 
 type envList []string
 
-func (e *envList) String() string { return strings.Join(*e, ",") }
+func (e *envList) String() string  { return strings.Join(*e, ",") }
+func (e *envList) elems() []string { return *e }
 func (e *envList) Set(v string) error {
 	if err := CheckEnv(v); err != nil {
 		return err
@@ -140,7 +140,8 @@ func (e *envList) Set(v string) error {
 
 type cgroup1List []string
 
-func (c *cgroup1List) String() string { return strings.Join(*c, ",") }
+func (c *cgroup1List) String() string  { return strings.Join(*c, ",") }
+func (c *cgroup1List) elems() []string { return *c }
 func (c *cgroup1List) Set(v string) error {
 	src, name := SplitCgroup1(v)
 	if !strings.HasPrefix(src, "/") || name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
@@ -161,7 +162,8 @@ func SplitCgroup1(v string) (hostDir, name string) {
 
 type bindList []string
 
-func (b *bindList) String() string { return strings.Join(*b, ",") }
+func (b *bindList) String() string  { return strings.Join(*b, ",") }
+func (b *bindList) elems() []string { return *b }
 func (b *bindList) Set(v string) error {
 	src, dst, ok := strings.Cut(v, ":")
 	if !ok || !strings.HasPrefix(src, "/") || !strings.HasPrefix(dst, "/") {
@@ -173,12 +175,13 @@ func (b *bindList) Set(v string) error {
 
 type volumeList []Volume
 
-func (l *volumeList) String() string {
+func (l *volumeList) String() string { return strings.Join(l.elems(), ",") }
+func (l *volumeList) elems() []string {
 	s := make([]string, len(*l))
 	for i, v := range *l {
 		s[i] = v.String()
 	}
-	return strings.Join(s, ",")
+	return s
 }
 
 func (l *volumeList) Set(spec string) error {
@@ -300,86 +303,86 @@ func ParseArgs(args []string, usage io.Writer) (Options, error) {
 	return o, nil
 }
 
-// Argv renders o as the arguments ParseArgs reads back (without argv[0]).
-// Only fields that differ from their defaults are written.
+// Argv renders o as the arguments ParseArgs reads back (without argv[0]),
+// from ccinit's own flag set, so that no flag can be left out: a flag whose
+// value differs from its default is written once, a repeatable one once per
+// element, a boolean one by its name alone.
 func (o Options) Argv() []string {
+	// Bound to a zero Options, every flag's default is its zero; then the
+	// fields the flags point at are given o's values.
+	var v Options
+	fs := NewFlagSet(&v, io.Discard)
+	v = o
 	var a []string
-	if o.Rootfs != "" {
-		a = append(a, "--rootfs", o.Rootfs)
-	}
-	if o.SyncFD > 0 {
-		a = append(a, "--sync-fd", strconv.Itoa(o.SyncFD))
-	}
-	if o.Hostname != "" {
-		a = append(a, "--hostname", o.Hostname)
-	}
-	for _, e := range o.Env {
-		a = append(a, "-e", e)
-	}
-	if o.CleanEnv {
-		a = append(a, "--clean-env")
-	}
-	if o.Workdir != "" {
-		a = append(a, "--workdir", o.Workdir)
-	}
-	if o.Group {
-		a = append(a, "-g")
-	}
-	if o.Grace != DefaultGrace {
-		a = append(a, "--grace", o.Grace.String())
-	}
-	for _, b := range o.Binds {
-		a = append(a, "--bind", b)
-	}
-	if o.Caps != "" {
-		a = append(a, "--caps", o.Caps)
-	}
-	if o.User != "" {
-		a = append(a, "--user", o.User)
-	}
-	if o.NoNewPrivs {
-		a = append(a, "--no-new-privs")
-	}
-	if o.Seccomp {
-		a = append(a, "--seccomp")
-	}
-	if o.ProcUnmasked {
-		a = append(a, "--proc-unmasked")
-	}
-	if o.CPUs != "" {
-		a = append(a, "--cpus", o.CPUs)
-	}
-	if o.ConsoleSocket > 0 {
-		a = append(a, "--console-socket", strconv.Itoa(o.ConsoleSocket))
-	}
-	if o.TraceFD > 0 {
-		a = append(a, "--trace-fd", strconv.Itoa(o.TraceFD))
-	}
-	if o.ReadOnly {
-		a = append(a, "--read-only")
-	}
-	if o.Overlay != "" {
-		a = append(a, "--overlay", o.Overlay)
-	}
-	if o.KeepLayer {
-		a = append(a, "--keep-layer")
-	}
-	for _, v := range o.Volumes {
-		a = append(a, "--volume", v.String())
-	}
-	a = append(a, o.OCI.argv()...)
-	if o.Cgroup2 {
-		a = append(a, "--cgroup2")
-	}
-	for _, c := range o.Cgroup1 {
-		a = append(a, "--cgroup1", c)
-	}
-	if o.UserNS {
-		a = append(a, "--userns")
-	}
-	if o.HostFDs {
-		a = append(a, "--host-fds")
-	}
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "--" + f.Name
+		if len(f.Name) == 1 {
+			name = "-" + f.Name
+		}
+		if r, ok := f.Value.(repeatable); ok {
+			for _, e := range r.elems() {
+				a = append(a, name, e)
+			}
+			return
+		}
+		val := f.Value.String()
+		if val == f.DefValue {
+			return
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			a = append(a, name)
+			return
+		}
+		a = append(a, name, val)
+	})
 	a = append(a, "--")
 	return append(a, o.Args...)
+}
+
+// repeatable is a flag given once per element of a list.
+type repeatable interface{ elems() []string }
+
+// listFlag is a repeatable flag whose every use parses one element.
+type listFlag[T any] struct {
+	list   *[]T
+	parse  func(string) (T, error)
+	format func(T) string
+}
+
+func (l listFlag[T]) Set(v string) error {
+	x, err := l.parse(v)
+	if err != nil {
+		return err
+	}
+	*l.list = append(*l.list, x)
+	return nil
+}
+
+func (l listFlag[T]) String() string { return strings.Join(l.elems(), ",") }
+
+func (l listFlag[T]) elems() []string {
+	if l.list == nil { // the flag package's zero value, for its help text
+		return nil
+	}
+	s := make([]string, len(*l.list))
+	for i, x := range *l.list {
+		s[i] = l.format(x)
+	}
+	return s
+}
+
+// fieldFlag is a flag whose field is not a plain string, number or
+// boolean: set parses into it, get renders it ("" when unset).
+type fieldFlag struct {
+	set func(string) error
+	get func() string
+}
+
+func (f fieldFlag) Set(v string) error { return f.set(v) }
+
+func (f fieldFlag) String() string {
+	if f.get == nil { // the flag package's zero value
+		return ""
+	}
+	return f.get()
 }

@@ -15,16 +15,39 @@ import (
 //	ccsuper                                      ccinit
 //	-------                                      ------
 //	socketpair(SEQPACKET, CLOEXEC) -> s, c
-//	send(s, config)  (queued in the socket)
-//	clone+exec ccinit, c as fd 3,
+//	[--overlay --keep: dup c -> c2 (layer.watch)]
+//	send(s, config)  (queued in the socket;
+//	  [M]: sent later, below)
+//	clone+exec ccinit: c as fd 3, the extra
+//	  files as 4... (supervisor/fds_linux.go),
 //	  argv "ccinit --sync-fd 3" ──────────────>  Go runtime starts
-//	close c                                      send(3, hello)
+//	close c                                      [M: no capability yet: recv(3) blocks]
+//	[M: newuidmap, newgidmap;
+//	  send(s, "mapped") ─────────────────────>  exec itself again, now root of its
+//	  send(s, config)]                            user namespace with every capability]
+//	                                             send(3, hello)
 //	                                             recv(3): config -> ParseArgs
+//	[A: send(s, the idmapped rootfs, binds,
+//	  volumes by SCM_RIGHTS) ─────────────────>  [A: recv(3): the mounts]
 //	host-side setup with the child's PID         mounts, pivot_root, sethostname
-//	  (cgroups, network namespace)               [-t: pty master on the console socket]
+//	  (cgroups, network namespace, pasta)        [-t: new pty in its devpts; sendmsg on
+//	                                               the console socket: the master]
 //	poll(s, ccinit's pidfd); recv(s): hello <──  recv(3) blocks
-//	[-t: recv the pty master]
+//	[-t: recvmsg(console socket): the master;
+//	  raw mode, copy both ways (tty_linux.go)]
 //	send(s, "go"); close(s) ──────────────────>  recv returns "go": close(3), start the command
+//	...                                          ...
+//	[--keep, after ccinit exits: TIOCINQ(c2)
+//	  says whether "go" is still unread there:
+//	  a layer whose container never ran is
+//	  removed, not kept]
+//
+//	[M] rootless with a /etc/subuid range (AwaitMapping); [A] --userns=auto
+//	(HostFDs); [-t] a terminal (the protocol is drawn in tty_linux.go).
+//
+//	c2 is the overlay's second holder of ccinit's end: while ccsuper keeps
+//	it, s cannot read EOF when ccinit dies, which is one more reason ccsuper
+//	waits on ccinit's pidfd beside s, never on s alone.
 //
 //	config is SyncVersion, a NUL, then ccinit's arguments (Options.Argv),
 //	each followed by a NUL: the same arguments ccinit would take on its

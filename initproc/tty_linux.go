@@ -9,7 +9,8 @@ import (
 // The terminal protocol, when the supervisor asks for one (--console-socket):
 //
 //	ccsuper                                      ccinit (after pivot_root)
-//	socketpair; fd 4 of ccinit is one end
+//	socketpair; ccinit's end is the fd
+//	its --console-socket names
 //	                                             open /dev/ptmx (this container's
 //	                                             devpts instance), unlock it, open
 //	                                             the slave through TIOCGPTPEER,

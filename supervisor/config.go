@@ -6,7 +6,6 @@ package supervisor
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,7 +125,7 @@ func (c *Config) Validate() error {
 	}
 	st, err := os.Stat(c.Rootfs)
 	if err != nil {
-		return fmt.Errorf("rootfs %q: %w", c.Rootfs, withoutPath(err))
+		return fmt.Errorf("rootfs %q: %w", c.Rootfs, initproc.WithoutPath(err))
 	}
 	if !st.IsDir() {
 		return fmt.Errorf("rootfs %q is not a directory", c.Rootfs)
@@ -194,17 +193,6 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
-}
-
-// withoutPath drops the path an *fs.PathError carries, for callers that quote
-// the path themselves: printed raw, a path may hold a newline and split the
-// one line a user is promised.
-func withoutPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // CheckHostname accepts an RFC 1123 host name of at most 64 bytes, the

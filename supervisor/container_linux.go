@@ -237,14 +237,16 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	}
 	defer unix.Close(execSock)
 
-	extra := []uintptr{uintptr(fifoFD), readyW.Fd(), uintptr(execSock)}
+	var extra childFDs
 	opts := plan.init
 	if !has(plan, unix.CLONE_NEWCGROUP) {
 		// No cgroup namespace: the container's /sys/fs/cgroup shows its
 		// own v1 directories, as runc and Docker lay them out.
 		opts.Cgroup1 = cg.v1View()
 	}
-	opts.OCI.ExecFIFO, opts.OCI.ReadyFD, opts.OCI.ExecSock = extraFD(0), extraFD(1), extraFD(2)
+	opts.OCI.ExecFIFO = extra.add(uintptr(fifoFD))
+	opts.OCI.ReadyFD = extra.add(readyW.Fd())
+	opts.OCI.ExecSock = extra.add(uintptr(execSock))
 	if len(opts.OCI.Hooks) > 0 {
 		// ccinit adds its pid. "created", as for createRuntime (see
 		// there).
@@ -265,8 +267,7 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 			return nil, fmt.Errorf("console socket: %w", err)
 		}
 		defer sock.Close()
-		extra = append(extra, sock.Fd())
-		opts.ConsoleSocket = extraFD(len(extra) - 1)
+		opts.ConsoleSocket = extra.add(sock.Fd())
 	}
 	end()
 	proc, err = spawnInit(spawnSpec{
@@ -294,7 +295,7 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	if a := plan.oomScoreAdj; a != nil {
 		// Inherited by the command ccinit forks.
 		if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", proc.pid), []byte(strconv.Itoa(*a)), 0); err != nil {
-			return proc, fmt.Errorf("oomScoreAdj: %w", withoutPath(err))
+			return proc, fmt.Errorf("oomScoreAdj: %w", initproc.WithoutPath(err))
 		}
 	}
 	if plan.newNet {
@@ -388,7 +389,7 @@ func (r Runtime) load(id string) (containerState, string, error) {
 		return st, dir, fmt.Errorf("%s: %w", id, ErrNotExist)
 	}
 	if err != nil {
-		return st, dir, fmt.Errorf("read state of %s: %w", id, withoutPath(err))
+		return st, dir, fmt.Errorf("read state of %s: %w", id, initproc.WithoutPath(err))
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
 		return st, dir, fmt.Errorf("read state of %s: %w", id, err)
@@ -727,11 +728,11 @@ func writeJSON(path string, v any) error {
 func writeFileAtomic(path string, b []byte) error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", path, withoutPath(err))
+		return fmt.Errorf("write %s: %w", path, initproc.WithoutPath(err))
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, withoutPath(err))
+		return fmt.Errorf("write %s: %w", path, initproc.WithoutPath(err))
 	}
 	return nil
 }

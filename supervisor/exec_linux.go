@@ -43,7 +43,7 @@ func execProcess(st containerState, o ExecOptions) (*specs.Process, error) {
 	if o.ProcessFile != "" {
 		b, err := os.ReadFile(o.ProcessFile)
 		if err != nil {
-			return nil, fmt.Errorf("--process: %w", withoutPath(err))
+			return nil, fmt.Errorf("--process: %w", initproc.WithoutPath(err))
 		}
 		var p specs.Process
 		if err := json.Unmarshal(b, &p); err != nil {
@@ -173,7 +173,7 @@ func (r Runtime) Exec(id string, o ExecOptions) (int, error) {
 	n := null.Fd()
 	pid, err := syscall.ForkExec(o.Proxy[0], o.Proxy, &syscall.ProcAttr{
 		Env:   []string{},
-		Files: []uintptr{n, n, n, uintptr(c), uintptr(pidfd)},
+		Files: []uintptr{n, n, n, uintptr(c), uintptr(pidfd)}, // proxyConnFD, proxyPidfdFD
 		Sys:   &syscall.SysProcAttr{Setsid: true},
 	})
 	if err != nil {
@@ -236,10 +236,11 @@ func receiveStarted(c int) (int, int, error) {
 	}
 }
 
-// ExecProxy is the detached proxy's whole life: fd 3 is its connection to
-// ccinit, fd 4 the process's pidfd. It returns the status to exit with.
+// ExecProxy is the detached proxy's whole life: its connection to ccinit
+// and the process's pidfd are where fds_linux.go says. It returns the status
+// to exit with.
 func ExecProxy() int {
-	return proxyWait(3, 4)
+	return proxyWait(proxyConnFD, proxyPidfdFD)
 }
 
 // proxyWait passes every signal it can catch to the process and returns

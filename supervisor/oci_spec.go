@@ -74,7 +74,7 @@ func WriteDefaultSpec(dir string) error {
 		return fmt.Errorf("%s exists already", p)
 	}
 	if err != nil {
-		return fmt.Errorf("write %s: %w", p, withoutPath(err))
+		return fmt.Errorf("write %s: %w", p, initproc.WithoutPath(err))
 	}
 	_, err = f.Write(append(b, '\n'))
 	return errors.Join(err, f.Close())

@@ -49,10 +49,10 @@ type waitResult struct {
 type spawnSpec struct {
 	path string           // the host's ccinit
 	opts initproc.Options // its configuration, sent over the sync socket
-	// stdio are ccinit's descriptors 0, 1 and 2; extra are 4, 5, ... (3 is
-	// the sync socket): opts names them by those numbers.
+	// stdio are ccinit's descriptors 0, 1 and 2; extra the rest after the
+	// sync socket, as fds_linux.go lays them out: opts names them by number.
 	stdio [3]uintptr
-	extra []uintptr
+	extra childFDs
 	clone uintptr
 	// join are namespaces entered by path before the clone: the thread
 	// that forks enters them, so the child starts in them.
@@ -79,9 +79,6 @@ type spawnSpec struct {
 	// clone, so this is how a v1 container sees its own cgroups.
 	bornIn []string
 }
-
-// extraFD is the number ccinit sees extra file i as.
-func extraFD(i int) int { return syncFD + 1 + i }
 
 // spawnInit queues ccinit's configuration on a new sync socket, then clones
 // and execs ccinit from a read-only clone of its file, and returns at once:
@@ -113,7 +110,7 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 			return nil, err
 		}
 	}
-	files := append([]uintptr{s.stdio[0], s.stdio[1], s.stdio[2], theirs.Fd()}, s.extra...)
+	files := append([]uintptr{s.stdio[0], s.stdio[1], s.stdio[2], theirs.Fd()}, s.extra.files...)
 	end := s.rec.Begin("read-only clone of ccinit to exec")
 	exe, exeFD, err := initToExec(s.path, len(files))
 	end()
@@ -248,7 +245,7 @@ func moveThread(dirs []string) (back []string, err error) {
 func setnsPath(j nsJoin) error {
 	f, err := os.Open(j.path)
 	if err != nil {
-		return fmt.Errorf("namespace %s: %w", j.path, withoutPath(err))
+		return fmt.Errorf("namespace %s: %w", j.path, initproc.WithoutPath(err))
 	}
 	defer f.Close()
 	if err := unix.Setns(int(f.Fd()), int(j.flag)); err != nil {

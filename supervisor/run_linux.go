@@ -202,15 +202,16 @@ func (k *container) create() (int, error) {
 		return initproc.ExitSetup, err
 	}
 	k.undo = append(k.undo, func() error { k.std.finish(); return nil })
-	var extra []uintptr
+	var extra childFDs
 	var consTheirs *os.File
+	var consoleFD, traceFD int
 	if c.TTY {
 		if k.consSock, consTheirs, err = consoleSocket(); err != nil {
 			return initproc.ExitSetup, err
 		}
 		k.undo = append(k.undo, k.consSock.Close)
 		defer consTheirs.Close() // ccinit has its own copy once started
-		extra = append(extra, consTheirs.Fd())
+		consoleFD = extra.add(consTheirs.Fd())
 	}
 	// ccinit sends its own steps back on this pipe when it exits.
 	var traceW *os.File
@@ -220,7 +221,7 @@ func (k *container) create() (int, error) {
 		}
 		k.undo = append(k.undo, k.traceR.Close)
 		defer traceW.Close() // ccinit has its own copy once started
-		extra = append(extra, traceW.Fd())
+		traceFD = extra.add(traceW.Fd())
 	}
 	endPipes()
 
@@ -242,12 +243,7 @@ func (k *container) create() (int, error) {
 		Volumes:   vols,
 		Args:      c.Args,
 	}
-	if c.TTY {
-		k.opts.ConsoleSocket = consoleFD
-	}
-	if traceW != nil {
-		k.opts.TraceFD = extraFD(len(extra) - 1)
-	}
+	k.opts.ConsoleSocket, k.opts.TraceFD = consoleFD, traceFD
 	if k.lay != nil {
 		k.opts.Overlay = k.lay.dir
 	}
@@ -340,28 +336,9 @@ func (k *container) create() (int, error) {
 	}
 	endHello()
 	if k.consSock != nil {
-		endPTY := rec.Begin("create: pty: receive master from ccinit, attach")
-		master, err := receiveConsole(k.consSock)
-		if err != nil {
+		if err := k.attachConsole(); err != nil {
 			return k.proc.abort(err)
 		}
-		cons := &console{master: master}
-		k.closeConsole = func() {
-			defer rec.Begin("delete: pty: last output, restore terminal")()
-			cons.close()
-			k.closeConsole = func() {}
-		}
-		// In the teardown before anything else can return: the host
-		// terminal is given back on every path from here.
-		k.undo = append(k.undo, func() error { k.closeConsole(); return nil })
-		// Raw mode only once a SIGTERM or SIGINT would be caught: one
-		// that killed ccsuper now would leave the terminal raw.
-		<-k.notified
-		if err := cons.attach(c.Interactive); err != nil {
-			return k.proc.abort(err)
-		}
-		k.winch = cons.resize
-		endPTY()
 	}
 	return 0, nil
 }

@@ -60,7 +60,7 @@ func loadBundle(dir string) (*bundlePlan, error) {
 	}
 	b, err := os.ReadFile(filepath.Join(abs, "config.json"))
 	if err != nil {
-		return nil, fmt.Errorf("bundle %q: %w", dir, withoutPath(err))
+		return nil, fmt.Errorf("bundle %q: %w", dir, initproc.WithoutPath(err))
 	}
 	var s specs.Spec
 	if err := json.Unmarshal(b, &s); err != nil {

@@ -10,10 +10,6 @@ import (
 	"github.com/ccontainer/ccontainer/initproc"
 )
 
-// syncFD is where ccinit finds its end of the sync channel: the first of
-// ExtraFiles. The protocol is drawn in initproc/sync.go.
-const syncFD = 3
-
 // syncSocket returns the two ends of the sync channel, both close-on-exec:
 // ours, and the one ccinit inherits as syncFD.
 func syncSocket() (ours, theirs *os.File, err error) {

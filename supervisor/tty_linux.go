@@ -12,11 +12,6 @@ import (
 	"github.com/ccontainer/ccontainer/initproc"
 )
 
-// consoleFD is where ccinit finds its end of the console socket: the second
-// of ExtraFiles, after the sync socket. See initproc/tty_linux.go for the
-// protocol.
-const consoleFD = 4
-
 // console is the host end of the container's terminal: the pty master that
 // ccinit made in the container's devpts, joined to ccsuper's stdin and stdout.
 type console struct {
@@ -31,7 +26,8 @@ type console struct {
 }
 
 // consoleSocket returns a connected pair of unix sockets, both
-// close-on-exec: ours, and the one ccinit inherits as consoleFD.
+// close-on-exec: ours, and the one ccinit inherits (fds_linux.go). See
+// initproc/tty_linux.go for the protocol.
 func consoleSocket() (ours, theirs *os.File, err error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -175,3 +171,31 @@ func makeRaw(fd int) (restore func(), err error) {
 // is a person typing at a shell. A pipe on either side, or a start in the
 // background, keeps plain stdio.
 func WantTTY() bool { return initproc.IsTerminal(0) && initproc.IsTerminal(1) && inForeground() }
+
+// attachConsole receives the pty master ccinit made in the container and
+// joins it to ccsuper's terminal. The caller aborts ccinit when it fails.
+func (k *container) attachConsole() error {
+	rec := k.rec
+	defer rec.Begin("create: pty: receive master from ccinit, attach")()
+	master, err := receiveConsole(k.consSock)
+	if err != nil {
+		return err
+	}
+	cons := &console{master: master}
+	k.closeConsole = func() {
+		defer rec.Begin("delete: pty: last output, restore terminal")()
+		cons.close()
+		k.closeConsole = func() {}
+	}
+	// In the teardown before anything else can return: the host terminal
+	// is given back on every path from here.
+	k.undo = append(k.undo, func() error { k.closeConsole(); return nil })
+	// Raw mode only once a SIGTERM or SIGINT would be caught: one that
+	// killed ccsuper now would leave the terminal raw.
+	<-k.notified
+	if err := cons.attach(k.c.Interactive); err != nil {
+		return err
+	}
+	k.winch = cons.resize
+	return nil
+}

@@ -22,7 +22,7 @@ func hostVolumes(specs []string) ([]initproc.Volume, error) {
 			return nil, fmt.Errorf("volume %q: %w", spec, err)
 		}
 		if _, err := os.Stat(v.Source); err != nil {
-			return nil, fmt.Errorf("volume %q: host path %q: %w", spec, v.Source, withoutPath(err))
+			return nil, fmt.Errorf("volume %q: host path %q: %w", spec, v.Source, initproc.WithoutPath(err))
 		}
 		vols = append(vols, v)
 	}

@@ -1,0 +1,41 @@
+package supervisor
+
+// The descriptors a child of ccsuper starts with, in one place.
+//
+// ccinit:
+//
+//	0 1 2   stdio: the caller's own, or pipes ccsuper relays (stdio_linux.go)
+//	3       its end of the sync socket (syncFD): the only fixed number, as it
+//	        is on ccinit's command line (`ccinit --sync-fd 3`)
+//	4 ...   the extra files, numbered in the order childFDs.add was called:
+//	          ccsuper --rootfs:  [console socket (-t)] [trace pipe (--trace)]
+//	          OCI create:        exec FIFO, ready pipe, exec socket,
+//	                             [console socket (--console-socket)]
+//	last+1  the read-only clone of ccinit's file being exec'd (initToExec),
+//	        close-on-exec: gone once ccinit runs
+//
+// ccinit learns every number but syncFD from its configuration (the Options
+// fields ConsoleSocket, TraceFD, OCI.ExecFIFO, OCI.ReadyFD, OCI.ExecSock), so
+// the order above is a convention of this file alone.
+//
+// The detached exec proxy (ExecProxy):
+//
+//	0 1 2   /dev/null
+//	3       its connection to ccinit's exec socket (proxyConnFD)
+//	4       the process's pidfd (proxyPidfdFD)
+const (
+	syncFD       = 3
+	proxyConnFD  = 3
+	proxyPidfdFD = 4
+)
+
+// childFDs collects the extra files a child of ccsuper is started with,
+// after stdio and the sync socket.
+type childFDs struct{ files []uintptr }
+
+// add queues f as the child's next descriptor and returns the number the
+// child sees it as.
+func (c *childFDs) add(f uintptr) int {
+	c.files = append(c.files, f)
+	return syncFD + len(c.files)
+}

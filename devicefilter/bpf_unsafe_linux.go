@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -91,8 +92,16 @@ func loadProgram(prog []byte, name string) (int, error) {
 	if i := bytes.IndexByte(log, 0); i >= 0 {
 		log = log[:i]
 	}
-	return -1, fmt.Errorf("load device program: the verifier refused it: %w\n%s", err, bytes.TrimSpace(log))
+	lines := strings.Split(string(bytes.TrimSpace(log)), "\n")
+	if lines[0] == "" {
+		return -1, fmt.Errorf("load device program: %w (no verifier log: is this kernel built without CONFIG_CGROUP_BPF?)", err)
+	}
+	// The reason is at the end; a long log's start is the program again.
+	return -1, fmt.Errorf("load device program: the verifier refused it: %w\n%s", err, strings.Join(lines[max(0, len(lines)-verifierLogLines):], "\n"))
 }
+
+// verifierLogLines is how much of a refused program's log an error keeps.
+const verifierLogLines = 30
 
 type attachAttr struct {
 	targetFD     uint32

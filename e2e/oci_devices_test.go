@@ -84,15 +84,14 @@ func wantDeviceResult(t *testing.T, bundle string) {
 // go to the v1 devices cgroup; on a pure v2 host (the guest of make
 // test-vm) they are an eBPF program on the container's cgroup.
 func TestOCIDeviceRules(t *testing.T) {
-	path := "/" + token("ccsuper-e2e-dev")
 	bundle, root := ociBundle(t, []string{"sh", "-c", deviceScript}, func(s *specs.Spec) {
 		deviceConfig(s)
 		limit, pids, shares := int64(64<<20), int64(200), uint64(512)
 		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
 		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &pids}
 		s.Linux.Resources.CPU = &specs.LinuxCPU{Shares: &shares}
-		s.Linux.CgroupsPath = path
 	})
+	path := bundleSpec(t, bundle).Linux.CgroupsPath
 	wantExit(t, oci(t, root, "create", "--bundle", bundle, "dev"), 0)
 	t.Cleanup(func() { oci(t, root, "delete", "--force", "dev") })
 
@@ -133,11 +132,8 @@ func TestOCIDeviceRulesV2Path(t *testing.T) {
 	if !isCgroup2("/sys/fs/cgroup/unified") {
 		t.Skip("no cgroup2 hierarchy at /sys/fs/cgroup/unified")
 	}
-	path := "/" + token("ccsuper-e2e-devv2")
-	bundle, root := ociBundle(t, []string{"sh", "-c", deviceScript}, func(s *specs.Spec) {
-		deviceConfig(s)
-		s.Linux.CgroupsPath = path
-	})
+	bundle, root := ociBundle(t, []string{"sh", "-c", deviceScript}, deviceConfig)
+	path := bundleSpec(t, bundle).Linux.CgroupsPath
 	script := `mount --bind /sys/fs/cgroup/unified /sys/fs/cgroup && exec "$@"`
 	r := run(t, command(t, "unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
 		ccsuperBin, "--root", root, "run", "--bundle", bundle, "devv2"))
@@ -145,5 +141,11 @@ func TestOCIDeviceRulesV2Path(t *testing.T) {
 	wantDeviceResult(t, bundle)
 	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/unified", path)); !os.IsNotExist(err) {
 		t.Errorf("cgroup %s left after the run (%v)", path, err)
+	}
+	// What was just seen to work is what features says.
+	r = runCCSuper(t, "features")
+	wantExit(t, r, 0)
+	if !strings.Contains(r.stdout, `"io.github.ccontainer.cgroup.v2.devices": "ebpf"`) {
+		t.Errorf("features does not list the v2 device rules:\n%s", r.stdout)
 	}
 }

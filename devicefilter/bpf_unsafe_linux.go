@@ -22,11 +22,11 @@ import (
 var _ [unsafe.Sizeof(uintptr(0)) - 8]byte
 
 func bpf(cmd uintptr, attr unsafe.Pointer, size uintptr) (int, error) {
-	for {
+	for try := 1; ; try++ {
 		r, _, errno := unix.Syscall(unix.SYS_BPF, cmd, uintptr(attr), size)
 		// The verifier gives up with EAGAIN when a signal is pending, and
 		// Go's runtime signals its threads to preempt goroutines.
-		if errno == unix.EINTR || errno == unix.EAGAIN {
+		if (errno == unix.EINTR || errno == unix.EAGAIN) && try < 10 {
 			continue
 		}
 		if errno != 0 {

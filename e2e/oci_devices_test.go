@@ -86,10 +86,14 @@ func wantDeviceResult(t *testing.T, bundle string) {
 func TestOCIDeviceRules(t *testing.T) {
 	bundle, root := ociBundle(t, []string{"sh", "-c", deviceScript}, func(s *specs.Spec) {
 		deviceConfig(s)
-		limit, pids, shares := int64(64<<20), int64(200), uint64(512)
-		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
+		// As Docker sends them for --memory 64m --cpus 0.5 --pids-limit
+		// 200 --cpu-shares 512: swap twice the memory, no blkio weight
+		// (0).
+		limit, swap, pids, shares, quota, period := int64(64<<20), int64(128<<20), int64(200), uint64(512), int64(50000), uint64(100000)
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &swap}
 		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &pids}
-		s.Linux.Resources.CPU = &specs.LinuxCPU{Shares: &shares}
+		s.Linux.Resources.CPU = &specs.LinuxCPU{Shares: &shares, Quota: &quota, Period: &period}
+		s.Linux.Resources.BlockIO = &specs.LinuxBlockIO{Weight: new(uint16)}
 	})
 	path := bundleSpec(t, bundle).Linux.CgroupsPath
 	wantExit(t, oci(t, root, "create", "--bundle", bundle, "dev"), 0)
@@ -97,9 +101,13 @@ func TestOCIDeviceRules(t *testing.T) {
 
 	v2 := isCgroup2("/sys/fs/cgroup")
 	files := map[string]string{"memory/" + path + "/memory.limit_in_bytes": "67108864", "pids/" + path + "/pids.max": "200",
-		"cpu/" + path + "/cpu.shares": "512"}
+		"cpu/" + path + "/cpu.shares": "512", "cpu/" + path + "/cpu.cfs_quota_us": "50000"}
+	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"); err == nil {
+		files["memory/"+path+"/memory.memsw.limit_in_bytes"] = "134217728"
+	}
 	if v2 {
-		files = map[string]string{path + "/memory.max": "67108864", path + "/pids.max": "200", path + "/cpu.weight": "20"}
+		files = map[string]string{path + "/memory.max": "67108864", path + "/memory.swap.max": "67108864",
+			path + "/pids.max": "200", path + "/cpu.weight": "20", path + "/cpu.max": "50000 100000"}
 	}
 	for f, want := range files {
 		if got := readCgroupFile(t, "/sys/fs/cgroup", f); got != want {

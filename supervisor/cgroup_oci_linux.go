@@ -39,7 +39,7 @@ func v1Needed(r *specs.LinuxResources) map[string]bool {
 		need["memory"] = true
 	}
 	if c := r.CPU; c != nil {
-		if c.Shares != nil || c.Quota != nil || c.Period != nil {
+		if sharesSet(c) || c.Quota != nil || c.Period != nil {
 			need["cpu"] = true
 		}
 		if c.Cpus != "" || c.Mems != "" {
@@ -53,6 +53,16 @@ func v1Needed(r *specs.LinuxResources) map[string]bool {
 		need["blkio"] = true
 	}
 	return need
+}
+
+// sharesSet reports whether c asks for CPU shares: 0 is not set, as runc
+// reads it (and v2 has no weight for it).
+func sharesSet(c *specs.LinuxCPU) bool { return c.Shares != nil && *c.Shares != 0 }
+
+// cpuWeight is v2's cpu.weight (1..10000) for v1's CPU shares (2..262144,
+// to which v1 clamps them), by the usual conversion.
+func cpuWeight(shares uint64) uint64 {
+	return 1 + ((min(max(shares, 2), 262144)-2)*9999)/262142
 }
 
 // blockIOSet reports whether b asks for anything. A weight or leaf weight
@@ -299,11 +309,10 @@ func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 		}
 	}
 	if c := r.CPU; c != nil {
-		if c.Shares != nil {
+		if sharesSet(c) {
 			v := strconv.FormatUint(*c.Shares, 10)
 			if g.V2 {
-				// The usual conversion of shares (2..262144) to weight (1..10000).
-				v = strconv.FormatUint(1+((*c.Shares-2)*9999)/262142, 10)
+				v = strconv.FormatUint(cpuWeight(*c.Shares), 10)
 			}
 			ws = append(ws, write{"cpu", "cpu.shares", "cpu.weight", v})
 		}
@@ -405,6 +414,11 @@ func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 			return err
 		}
 		if err := writeCgroup(dir, file, w.value); err != nil {
+			if g.V2 && errors.Is(err, fs.ErrNotExist) {
+				// The controller is not handed down to the cgroup: the
+				// root has none to give (a hybrid host's unified tree).
+				return fmt.Errorf("%s: the cgroup v2 controller for it is not available in %s", file, filepath.Dir(dir))
+			}
 			return err
 		}
 	}

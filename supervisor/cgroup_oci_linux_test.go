@@ -123,3 +123,17 @@ func TestWithDefaultDevices(t *testing.T) {
 		t.Errorf("deny all, deny c 1:3 rw: got %+v, want /dev/null for mknod only", p)
 	}
 }
+
+// TestCPUWeight: shares map onto v2's weights end to end, and shares out of
+// v1's range are clamped to it first, as v1 does, instead of wrapping
+// around (shares 1 once gave a weight of 7e13).
+func TestCPUWeight(t *testing.T) {
+	for shares, want := range map[uint64]uint64{1: 1, 2: 1, 512: 20, 1024: 39, 262144: 10000, 1 << 40: 10000} {
+		if got := cpuWeight(shares); got != want {
+			t.Errorf("shares %d: weight %d, want %d", shares, got, want)
+		}
+	}
+	if sharesSet(&specs.LinuxCPU{Shares: new(uint64)}) {
+		t.Error("shares 0 taken as set; runc reads 0 as not set")
+	}
+}

@@ -1,0 +1,82 @@
+package e2e
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestEngineContainerdV2Path runs containers through containerd, its runc
+// shim and ccsuper where /sys/fs/cgroup is this hybrid host's unified
+// hierarchy, bound over it in the daemon's mount namespace (as
+// TestCgroupV2Path does for ccsuper alone): what the engine and ccsuper do
+// on a pure v2 host, the device rules containerd sends as an eBPF program
+// included. The unified hierarchy has no controllers here, so the
+// containers ask for no limit: `--cpu-shares 0`, which ctr otherwise sets
+// to 1024 (and a v2 host writes as cpu.weight).
+func TestEngineContainerdV2Path(t *testing.T) {
+	if isCgroup2("/sys/fs/cgroup") {
+		t.Skip("the host is pure cgroup v2")
+	}
+	if !isCgroup2("/sys/fs/cgroup/unified") {
+		t.Skip("no cgroup2 hierarchy at /sys/fs/cgroup/unified")
+	}
+	for _, name := range []string{"containerd", "ctr", "containerd-shim-runc-v2"} {
+		if _, err := exec.LookPath(name); err != nil {
+			t.Skipf("%s is not installed (scripts/engine-deps.sh installs it)", name)
+		}
+	}
+	rt := ccsuperRuntime()
+	if rt.skip != "" {
+		t.Skip(rt.skip)
+	}
+	ns := engineCgroupParent("containerd-v2")
+	runDir := engineRunDir(t, "containerd-v2")
+	dir := newEngineDir(t, ns)
+	sock := startContainerdUnder(t, dir, "", `mount --bind /sys/fs/cgroup/unified /sys/fs/cgroup || exit 125; exec "$@"`)
+	ctr := func(args ...string) *exec.Cmd {
+		return command(t, "ctr", append([]string{"--address", sock, "--namespace", ns}, args...)...)
+	}
+	archive := filepath.Join(dir, "image.tar")
+	wantExit(t, run(t, command(t, "../scripts/mkimage-oci.sh", rootfsTarball(t, dir), containerdImage, archive)), 0)
+	wantExit(t, run(t, ctr("images", "import", "--snapshotter", "native", archive)), 0)
+	// The host's /dev/kmsg is bound in: a node the rules do not allow.
+	runArgs := func(id string, detach bool, args ...string) []string {
+		a := []string{"run", "--snapshotter", "native", "--runtime", "io.containerd.runc.v2", "--cpu-shares", "0",
+			"--runc-binary", rt.path, "--runc-root", filepath.Join(runDir, "ccsuper"),
+			"--mount", "type=bind,src=/dev/kmsg,dst=/kmsg,options=bind:ro"}
+		if detach {
+			a = append(a, "-d", "--log-uri", "file://"+filepath.Join(dir, id+".log"))
+		} else {
+			a = append(a, "--rm")
+		}
+		return append(append(a, containerdImage, id), args...)
+	}
+
+	// containerd's rules deny every device but the usual ones, and mknod
+	// of any other: kmsg (1:11) cannot be made.
+	r := run(t, ctr(runArgs("v2rm", false, "sh", "-c",
+		`grep "^0::" /proc/self/cgroup; cat /dev/null && echo null-ok; mknod /tmp/k c 1 11 || echo mknod-refused; exit 3`)...))
+	wantExit(t, r, 3)
+	for _, want := range []string{"0::/" + ns + "/v2rm\n", "null-ok\n", "mknod-refused\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("run --rm: want %q in\n%s", want, r)
+		}
+	}
+	if !strings.Contains(r.stderr, "Operation not permitted") {
+		t.Errorf("run --rm: want mknod's EPERM in\n%s", r)
+	}
+
+	c := "v2d"
+	wantExit(t, run(t, ctr(runArgs(c, true, "sleep", "1000")...)), 0)
+	t.Cleanup(func() { forceRemoveContainer(t, ctr, c) })
+	r = run(t, ctr("task", "exec", "--exec-id", "e1", c, "sh", "-c", "head -c 3 /dev/zero | wc -c; ( : < /kmsg ) || exit 4"))
+	if r.code != 4 || r.stdout != "3\n" || !strings.Contains(r.stderr, "Operation not permitted") {
+		t.Errorf("task exec: got %s\nwant 3 bytes of /dev/zero, then the bound /dev/kmsg refused (status 4)", r)
+	}
+	wantExit(t, run(t, ctr("task", "kill", "--signal", "SIGKILL", c)), 0)
+	waitFor(t, "the task stops", func() bool { return taskStatus(t, ctr, c) == "STOPPED" })
+	wantExit(t, run(t, ctr("task", "delete", c)), 0)
+	wantExit(t, run(t, ctr("container", "delete", c)), 0)
+}

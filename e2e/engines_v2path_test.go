@@ -1,11 +1,28 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
+
+// unruledNode makes, in dir, a character device node of a major no driver
+// can have (the kernel registers none above 511) and that no engine's rules
+// name: bound into a container, opening it fails with EPERM when the device
+// rules refuse it and with ENXIO when they do not (no capability is
+// checked first, unlike /dev/kmsg's CAP_SYSLOG).
+func unruledNode(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "unruled")
+	if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(3000, 3))); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 // TestEngineContainerdV2Path runs containers through containerd, its runc
 // shim and ccsuper where /sys/fs/cgroup is this hybrid host's unified
@@ -41,11 +58,12 @@ func TestEngineContainerdV2Path(t *testing.T) {
 	archive := filepath.Join(dir, "image.tar")
 	wantExit(t, run(t, command(t, "../scripts/mkimage-oci.sh", rootfsTarball(t, dir), containerdImage, archive)), 0)
 	wantExit(t, run(t, ctr("images", "import", "--snapshotter", "native", archive)), 0)
-	// The host's /dev/kmsg is bound in: a node the rules do not allow.
+	// A node the rules do not allow is bound in.
+	node := unruledNode(t, dir)
 	runArgs := func(id string, detach bool, args ...string) []string {
 		a := []string{"run", "--snapshotter", "native", "--runtime", "io.containerd.runc.v2", "--cpu-shares", "0",
 			"--runc-binary", rt.path, "--runc-root", filepath.Join(runDir, "ccsuper"),
-			"--mount", "type=bind,src=/dev/kmsg,dst=/kmsg,options=bind:ro"}
+			"--mount", "type=bind,src=" + node + ",dst=/unruled,options=bind:ro"}
 		if detach {
 			a = append(a, "-d", "--log-uri", "file://"+filepath.Join(dir, id+".log"))
 		} else {
@@ -71,12 +89,64 @@ func TestEngineContainerdV2Path(t *testing.T) {
 	c := "v2d"
 	wantExit(t, run(t, ctr(runArgs(c, true, "sleep", "1000")...)), 0)
 	t.Cleanup(func() { forceRemoveContainer(t, ctr, c) })
-	r = run(t, ctr("task", "exec", "--exec-id", "e1", c, "sh", "-c", "head -c 3 /dev/zero | wc -c; ( : < /kmsg ) || exit 4"))
+	r = run(t, ctr("task", "exec", "--exec-id", "e1", c, "sh", "-c", "head -c 3 /dev/zero | wc -c; ( : < /unruled ) || exit 4"))
 	if r.code != 4 || r.stdout != "3\n" || !strings.Contains(r.stderr, "Operation not permitted") {
-		t.Errorf("task exec: got %s\nwant 3 bytes of /dev/zero, then the bound /dev/kmsg refused (status 4)", r)
+		t.Errorf("task exec: got %s\nwant 3 bytes of /dev/zero, then the bound node refused (status 4, EPERM)", r)
 	}
 	wantExit(t, run(t, ctr("task", "kill", "--signal", "SIGKILL", c)), 0)
 	waitFor(t, "the task stops", func() bool { return taskStatus(t, ctr, c) == "STOPPED" })
 	wantExit(t, run(t, ctr("task", "delete", c)), 0)
 	wantExit(t, run(t, ctr("container", "delete", c)), 0)
+}
+
+// TestEnginePodmanV2Path runs a container through podman (cgroupfs
+// manager) and ccsuper on the v2 path, as TestEngineContainerdV2Path does
+// with containerd: the exit status passed through, podman's own cgroup
+// namespace, its device rules as an eBPF program. No limit is asked for
+// (the unified hierarchy has no controllers here): `--pids-limit 0`, which
+// podman otherwise sets to 2048.
+func TestEnginePodmanV2Path(t *testing.T) {
+	if isCgroup2("/sys/fs/cgroup") {
+		t.Skip("the host is pure cgroup v2")
+	}
+	if !isCgroup2("/sys/fs/cgroup/unified") {
+		t.Skip("no cgroup2 hierarchy at /sys/fs/cgroup/unified")
+	}
+	podmanBin, err := exec.LookPath("podman")
+	if err != nil {
+		t.Skip("podman is not installed (scripts/engine-deps.sh installs it)")
+	}
+	rt := ccsuperRuntime()
+	if rt.skip != "" {
+		t.Skip(rt.skip)
+	}
+	parent := engineCgroupParent("podman-v2")
+	runDir := engineRunDir(t, "podman-v2")
+	dir := newEngineDir(t, parent)
+	conf := filepath.Join(dir, "containers.conf")
+	if err := os.WriteFile(conf, []byte("[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	podman := func(args ...string) result {
+		t.Helper()
+		argv := append([]string{podmanBin, "--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "runroot"),
+			"--tmpdir", filepath.Join(dir, "tmp"), "--cgroup-manager", "cgroupfs", "--events-backend", "none",
+			"--storage-driver", "vfs", "--runtime", rt.path, "--runtime-flag", "root=" + filepath.Join(runDir, "ccsuper")}, args...)
+		cmd := engineCommand(t, `mount --bind /sys/fs/cgroup/unified /sys/fs/cgroup || exit 125; exec "$@"`, argv...)
+		cmd.Env = append(os.Environ(), "CONTAINERS_CONF="+conf)
+		cmd.Dir = dir
+		return run(t, cmd)
+	}
+	if r := podman("import", rootfsTarball(t, dir), podmanImage); r.code != 0 {
+		t.Fatalf("podman import: %s", r)
+	}
+	r := podman("run", "--rm", "--network", "none", "--cgroup-parent", "/"+parent, "--pids-limit", "0",
+		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "-v", unruledNode(t, dir)+":/unruled:ro", podmanImage,
+		"sh", "-c", `grep "^0::" /proc/self/cgroup; cat /dev/null && echo null-ok; ( : < /unruled ) || echo refused; exit 5`)
+	wantExit(t, r, 5)
+	for _, want := range []string{"0::/\n", "null-ok\n", "refused\n", "can't open /unruled: Operation not permitted"} {
+		if !strings.Contains(r.stdout+r.stderr, want) {
+			t.Errorf("podman run: want %q in\n%s", want, r)
+		}
+	}
 }

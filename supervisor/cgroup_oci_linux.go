@@ -341,12 +341,10 @@ func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 			}
 		}
 	}
-	if p := r.Pids; p != nil && p.Limit != nil {
-		v := orMax(*p.Limit)
-		if *p.Limit == 0 {
-			v = "max"
-		}
-		ws = append(ws, write{"pids", "pids.max", "pids.max", v})
+	// A limit of 0 is none and not written, as runc reads it (podman
+	// sends 0 for --pids-limit 0): a new cgroup has no limit already.
+	if p := r.Pids; p != nil && p.Limit != nil && *p.Limit != 0 {
+		ws = append(ws, write{"pids", "pids.max", "pids.max", orMax(*p.Limit)})
 	}
 	if b := r.BlockIO; blockIOSet(b) {
 		if b.Weight != nil && *b.Weight != 0 {

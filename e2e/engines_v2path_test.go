@@ -10,6 +10,30 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// v2PathNS is the shell an engine runs under (as engineMountNS) on the v2
+// path: the hybrid host's unified hierarchy bound over /sys/fs/cgroup, which
+// is what a pure v2 host looks like to the engine and to ccsuper.
+const v2PathNS = `mount --bind /sys/fs/cgroup/unified /sys/fs/cgroup || exit 125; exec "$@"`
+
+// v2PathEngine skips unless the host is a hybrid with a unified hierarchy
+// and ccsuper can serve as a runtime, and returns ccsuper's runtime, the
+// engine's cgroup parent, its runtime state directory and its directory
+// (cleaned up as newEngineDir does).
+func v2PathEngine(t *testing.T, engine string) (rt ociRuntime, parent, runDir, dir string) {
+	t.Helper()
+	if isCgroup2("/sys/fs/cgroup") {
+		t.Skip("the host is pure cgroup v2")
+	}
+	if !isCgroup2("/sys/fs/cgroup/unified") {
+		t.Skip("no cgroup2 hierarchy at /sys/fs/cgroup/unified")
+	}
+	if rt = ccsuperRuntime(); rt.skip != "" {
+		t.Skip(rt.skip)
+	}
+	parent = engineCgroupParent(engine)
+	return rt, parent, engineRunDir(t, engine), newEngineDir(t, parent)
+}
+
 // unruledNode makes, in dir, a character device node of a major no driver
 // can have (the kernel registers none above 511) and that no engine's rules
 // name: bound into a container, opening it fails with EPERM when the device
@@ -33,25 +57,13 @@ func unruledNode(t *testing.T, dir string) string {
 // containers ask for no limit: `--cpu-shares 0`, which ctr otherwise sets
 // to 1024 (and a v2 host writes as cpu.weight).
 func TestEngineContainerdV2Path(t *testing.T) {
-	if isCgroup2("/sys/fs/cgroup") {
-		t.Skip("the host is pure cgroup v2")
-	}
-	if !isCgroup2("/sys/fs/cgroup/unified") {
-		t.Skip("no cgroup2 hierarchy at /sys/fs/cgroup/unified")
-	}
 	for _, name := range []string{"containerd", "ctr", "containerd-shim-runc-v2"} {
 		if _, err := exec.LookPath(name); err != nil {
 			t.Skipf("%s is not installed (scripts/engine-deps.sh installs it)", name)
 		}
 	}
-	rt := ccsuperRuntime()
-	if rt.skip != "" {
-		t.Skip(rt.skip)
-	}
-	ns := engineCgroupParent("containerd-v2")
-	runDir := engineRunDir(t, "containerd-v2")
-	dir := newEngineDir(t, ns)
-	sock := startContainerdUnder(t, dir, "", `mount --bind /sys/fs/cgroup/unified /sys/fs/cgroup || exit 125; exec "$@"`)
+	rt, ns, runDir, dir := v2PathEngine(t, "containerd-v2")
+	sock := startContainerdUnder(t, dir, "", v2PathNS)
 	ctr := func(args ...string) *exec.Cmd {
 		return command(t, "ctr", append([]string{"--address", sock, "--namespace", ns}, args...)...)
 	}
@@ -106,33 +118,18 @@ func TestEngineContainerdV2Path(t *testing.T) {
 // (the unified hierarchy has no controllers here): `--pids-limit 0`, which
 // podman otherwise sets to 2048.
 func TestEnginePodmanV2Path(t *testing.T) {
-	if isCgroup2("/sys/fs/cgroup") {
-		t.Skip("the host is pure cgroup v2")
-	}
-	if !isCgroup2("/sys/fs/cgroup/unified") {
-		t.Skip("no cgroup2 hierarchy at /sys/fs/cgroup/unified")
-	}
 	podmanBin, err := exec.LookPath("podman")
 	if err != nil {
 		t.Skip("podman is not installed (scripts/engine-deps.sh installs it)")
 	}
-	rt := ccsuperRuntime()
-	if rt.skip != "" {
-		t.Skip(rt.skip)
-	}
-	parent := engineCgroupParent("podman-v2")
-	runDir := engineRunDir(t, "podman-v2")
-	dir := newEngineDir(t, parent)
-	conf := filepath.Join(dir, "containers.conf")
-	if err := os.WriteFile(conf, []byte("[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	rt, parent, runDir, dir := v2PathEngine(t, "podman-v2")
+	conf := podmanConf(t, dir)
 	podman := func(args ...string) result {
 		t.Helper()
 		argv := append([]string{podmanBin, "--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "runroot"),
 			"--tmpdir", filepath.Join(dir, "tmp"), "--cgroup-manager", "cgroupfs", "--events-backend", "none",
 			"--storage-driver", "vfs", "--runtime", rt.path, "--runtime-flag", "root=" + filepath.Join(runDir, "ccsuper")}, args...)
-		cmd := engineCommand(t, `mount --bind /sys/fs/cgroup/unified /sys/fs/cgroup || exit 125; exec "$@"`, argv...)
+		cmd := engineCommand(t, v2PathNS, argv...)
 		cmd.Env = append(os.Environ(), "CONTAINERS_CONF="+conf)
 		cmd.Dir = dir
 		return run(t, cmd)

@@ -14,9 +14,9 @@ func devRule(allow bool, typ string, major, minor int64, access string) specs.Li
 	return specs.LinuxDeviceCgroup{Allow: allow, Type: typ, Major: &major, Minor: &minor, Access: access}
 }
 
-// engineDeviceRules are the device rules Docker and containerd send for
-// every container (deny all, mknod of anything, the usual devices, tun),
-// then user's.
+// engineDeviceRules are the device rules Docker sends for every container
+// (deny all, mknod of anything, the usual devices, tun), then user's;
+// containerd's are the same without the mknod rule.
 func engineDeviceRules(user ...specs.LinuxDeviceCgroup) []specs.LinuxDeviceCgroup {
 	rules := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"},
 		devRule(true, "c", -1, -1, "m"), devRule(true, "b", -1, -1, "m"),

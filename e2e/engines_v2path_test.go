@@ -147,3 +147,31 @@ func TestEnginePodmanV2Path(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineDockerV2Path runs a container through dockerd (cgroupfs driver)
+// and ccsuper on the v2 path, as TestEngineContainerdV2Path does with
+// containerd: the exit status passed through, Docker's device rules as an
+// eBPF program (mknod of anything allowed, a bound-in node it does not list
+// refused).
+func TestEngineDockerV2Path(t *testing.T) {
+	needDocker(t)
+	rt, parent, execRoot, dir := v2PathEngine(t, "docker-v2")
+	sock := startDockerdUnder(t, dir, execRoot, parent, v2PathNS)
+	docker := func(args ...string) result {
+		t.Helper()
+		cmd := command(t, dockerCLI, append([]string{"--host", "unix://" + sock}, args...)...)
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(dir, "cli"))
+		return run(t, cmd)
+	}
+	if r := docker("import", rootfsTarball(t, dir), dockerImage); r.code != 0 {
+		t.Fatalf("docker import: %s", r)
+	}
+	r := docker("run", "--rm", "--runtime", dockerRuntimeName(rt), "--network", "none", "-v", unruledNode(t, dir)+":/unruled:ro",
+		dockerImage, "sh", "-c", `cat /dev/null && echo null-ok; mknod /tmp/z c 1 5 && echo mknod-ok; ( : < /unruled ) || echo refused; exit 6`)
+	wantExit(t, r, 6)
+	for _, want := range []string{"null-ok\n", "mknod-ok\n", "refused\n", "can't open /unruled: Operation not permitted"} {
+		if !strings.Contains(r.stdout+r.stderr, want) {
+			t.Errorf("docker run: want %q in\n%s", want, r)
+		}
+	}
+}

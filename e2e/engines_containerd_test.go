@@ -163,6 +163,13 @@ func TestEngineContainerd(t *testing.T) {
 // config section for it, is given.
 func startContainerd(t *testing.T, dir, cri string) string {
 	t.Helper()
+	return startContainerdUnder(t, dir, cri, engineMountNS)
+}
+
+// startContainerdUnder is startContainerd with the daemon's mount
+// namespace set up by setup (a script ending as engineMountNS does).
+func startContainerdUnder(t *testing.T, dir, cri, setup string) string {
+	t.Helper()
 	sock := filepath.Join(dir, "containerd.sock")
 	disabled := `"io.containerd.internal.v1.opt",`
 	if cri == "" {
@@ -183,7 +190,7 @@ disabled_plugins = [%s
 	if err := os.WriteFile(configPath, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	startDaemon(t, dir, "containerd", engineMountNS, []string{"containerd", "--config", configPath}, func() bool {
+	startDaemon(t, dir, "containerd", setup, []string{"containerd", "--config", configPath}, func() bool {
 		return run(t, command(t, "ctr", "--address", sock, "version")).code == 0
 	})
 	return sock

@@ -24,14 +24,7 @@ const dockerImage = "ccontainer-e2e-busybox"
 // iptables rules; containers have no network and go under a cgroup parent
 // removed at the end.
 func TestEngineDocker(t *testing.T) {
-	needAllEngines(t)
-	// The package's CLI: another docker on PATH may be a newer build.
-	const dockerCLI = "/usr/bin/docker"
-	for _, p := range []string{dockerCLI, "dockerd", "containerd"} {
-		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("%s is not installed (scripts/engine-deps.sh all installs it)", p)
-		}
-	}
+	needDocker(t)
 	parent := engineCgroupParent("docker")
 	// As long as dockerd's default exec root, /var/run/docker: runtimes'
 	// state goes under it (runtime-runc/moby/ID), at the same length.
@@ -64,6 +57,22 @@ func TestEngineDocker(t *testing.T) {
 	})
 }
 
+// dockerCLI is the package's docker client: another docker on PATH may be
+// a newer build.
+const dockerCLI = "/usr/bin/docker"
+
+// needDocker skips unless all engines are asked for and Docker's are
+// installed.
+func needDocker(t *testing.T) {
+	t.Helper()
+	needAllEngines(t)
+	for _, p := range []string{dockerCLI, "dockerd", "containerd"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s is not installed (scripts/engine-deps.sh all installs it)", p)
+		}
+	}
+}
+
 // dockerRuntimeName is the name rt has in dockerd's "runtimes": "runc" is
 // taken by dockerd's built-in entry.
 func dockerRuntimeName(rt ociRuntime) string { return "e2e-" + rt.name }
@@ -72,6 +81,13 @@ func dockerRuntimeName(rt ociRuntime) string { return "e2e-" + rt.name }
 // exec root, the OCI runtimes of ociRuntimes registered, and containers'
 // cgroups under cgroupParent; it returns its socket.
 func startDockerd(t *testing.T, dir, execRoot, cgroupParent string) string {
+	t.Helper()
+	return startDockerdUnder(t, dir, execRoot, cgroupParent, engineMountNS)
+}
+
+// startDockerdUnder is startDockerd with the daemon's mount namespace
+// finished by ns (engineMountNS, or a script ending as it does).
+func startDockerdUnder(t *testing.T, dir, execRoot, cgroupParent, ns string) string {
 	t.Helper()
 	sock := filepath.Join(dir, "docker.sock")
 	runtimes := map[string]any{}
@@ -109,12 +125,12 @@ func startDockerd(t *testing.T, dir, execRoot, cgroupParent string) string {
 	// dockerd 20.10 writes /etc/docker/key.json, and the containerd it
 	// starts makes /opt/containerd (its "opt" plugin, which dockerd's
 	// config leaves on): in dockerd's mount namespace /etc/docker is $1,
-	// where there is one, and /opt an empty tmpfs. Then engineMountNS.
-	const setup = `if [ -d /etc/docker ]; then mount --bind "$1" /etc/docker || exit 125; fi; shift
+	// where there is one, and /opt an empty tmpfs. Then ns.
+	setup := `if [ -d /etc/docker ]; then mount --bind "$1" /etc/docker || exit 125; fi; shift
 mount -t tmpfs -o mode=755 tmpfs /opt || exit 125
-` + engineMountNS
+` + ns
 	startDaemon(t, dir, "dockerd", setup, []string{etc, "dockerd", "--config-file", configPath}, func() bool {
-		return run(t, command(t, "/usr/bin/docker", "--host", "unix://"+sock, "version")).code == 0
+		return run(t, command(t, dockerCLI, "--host", "unix://"+sock, "version")).code == 0
 	})
 	return sock
 }

@@ -31,13 +31,7 @@ func TestEnginePodman(t *testing.T) {
 	parent := engineCgroupParent("podman")
 	runDir := engineRunDir(t, "podman")
 	dir := newEngineDir(t, parent)
-	// The only containers.conf podman reads: limits within what root may
-	// set here (it lacks CAP_SYS_RESOURCE; GUIDE.md, machine notes) for
-	// what takes no --ulimit, as kube play.
-	conf := filepath.Join(dir, "containers.conf")
-	if err := os.WriteFile(conf, []byte("[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	conf := podmanConf(t, dir)
 	// Each runtime's state goes under a directory of the test's own.
 	runtimeRoot := func(rt ociRuntime) string { return filepath.Join(runDir, rt.name) }
 	// podmanIn runs podman in the network and mount namespaces of the
@@ -193,4 +187,16 @@ spec:
 func globOrNil(pattern string) []string {
 	m, _ := filepath.Glob(pattern) // only a malformed pattern fails
 	return m
+}
+
+// podmanConf writes the only containers.conf podman reads, in dir: limits
+// within what root may set here (it lacks CAP_SYS_RESOURCE; GUIDE.md,
+// machine notes) for what takes no --ulimit, as kube play.
+func podmanConf(t *testing.T, dir string) string {
+	t.Helper()
+	conf := filepath.Join(dir, "containers.conf")
+	if err := os.WriteFile(conf, []byte("[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return conf
 }

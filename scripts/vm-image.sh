@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the guest image of `make test-vm`: an initramfs holding a static
 # busybox, ccsuper and ccinit, the e2e test binary with the files it reads
-# (rootfs-overlay/, e2e/testdata/), the kernel modules the containers' network
+# (rootfs-overlay/, e2e/testdata/), the devicefilter package's test binary, the kernel modules the containers' network
 # and --overlay need, and scripts/vm-init.sh as /init.
 #
 #   scripts/vm-image.sh OUTDIR [KERNEL]
@@ -33,6 +33,7 @@ mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,etc,newroot,cc/
 cd "$here"
 CGO_ENABLED=0 go build -trimpath -o "$root/cc/bin/" ./cmd/ccsuper ./cmd/ccinit
 CGO_ENABLED=0 go test -c -trimpath -o "$root/cc/bin/e2e.test" ./e2e
+CGO_ENABLED=0 go test -c -trimpath -o "$root/cc/bin/devicefilter.test" ./devicefilter
 cp -a rootfs-overlay "$root/src/"
 cp -a e2e/testdata "$root/src/e2e/"
 install -m 0755 scripts/vm-init.sh "$root/init"
@@ -44,9 +45,10 @@ done
 
 # The modules, in the order insmod needs them (dependencies first), each
 # once: veth and bridge for the container network, overlay for --overlay,
-# nftables' NAT chain and masquerade for --nat.
+# nftables' NAT chain and masquerade for --nat, fuse for the OCI tests'
+# /dev/fuse (a device node whose driver is missing cannot be opened).
 : >"$root/etc/modules.order"
-for m in veth bridge overlay nft_chain_nat nft_masq; do
+for m in veth bridge overlay nft_chain_nat nft_masq fuse; do
 	modprobe --show-depends -S "$ver" "$m" | while read -r cmd ko _; do
 		[ "$cmd" = insmod ] || continue # "builtin NAME": nothing to load
 		# A CPU's accelerated variant (crc32c-intel) refuses TCG's CPU

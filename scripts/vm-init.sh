@@ -1,7 +1,7 @@
 #!/bin/sh
 # /init of the `make test-vm` guest (scripts/vm-image.sh puts it there). It
-# runs the e2e suite under the guest's kernel, with pure cgroup v2, and
-# powers the guest off. The output goes to the serial console, where the
+# runs the devicefilter package's tests and the e2e suite under the guest's
+# kernel, with pure cgroup v2, and powers the guest off. The output goes to the serial console, where the
 # host's test (vm/) reads it: the suite's `go test -v` lines, between
 # "ccvm: suite start" and "ccvm: suite exit N".
 #
@@ -56,12 +56,17 @@ done
 
 echo "ccvm: kernel $(uname -r), cgroup controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 echo "ccvm: suite start"
+# The eBPF device programs against this kernel's verifier and pure v2
+# (a few seconds), then the e2e suite.
+(cd /tmp && /cc/bin/devicefilter.test -test.v -test.count=1 -test.timeout=2m 2>&1)
+rc_dev=$?
 cd /src/e2e
 # TCG runs a container start several times slower than the host: the
 # suite's deadlines (only there to turn a hang into a failure) are 4 times
 # longer.
 CCONTAINER_E2E_BIN=/cc/bin CCONTAINER_E2E_SLOW=4 /cc/bin/e2e.test -test.v -test.count=1 -test.timeout=8m -test.run "$run" 2>&1
 rc=$?
+[ "$rc" -ne 0 ] || rc=$rc_dev
 # What the kernel's OOM killer did, for the host's log of the run.
 dmesg | grep -E 'Killed process|oom_reaper' | sed 's/^/ccvm: kernel: /'
 echo "ccvm: suite exit $rc"

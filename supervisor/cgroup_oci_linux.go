@@ -12,6 +12,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/ccontainer/ccontainer/devicefilter"
 )
 
 // An OCI container's cgroup is where its config says (linux.cgroupsPath),
@@ -37,7 +39,7 @@ func v1Needed(r *specs.LinuxResources) map[string]bool {
 		need["memory"] = true
 	}
 	if c := r.CPU; c != nil {
-		if c.Shares != nil || c.Quota != nil || c.Period != nil {
+		if sharesSet(c) || c.Quota != nil || c.Period != nil {
 			need["cpu"] = true
 		}
 		if c.Cpus != "" || c.Mems != "" {
@@ -51,6 +53,16 @@ func v1Needed(r *specs.LinuxResources) map[string]bool {
 		need["blkio"] = true
 	}
 	return need
+}
+
+// sharesSet reports whether c asks for CPU shares: 0 is not set, as runc
+// reads it (and v2 has no weight for it).
+func sharesSet(c *specs.LinuxCPU) bool { return c.Shares != nil && *c.Shares != 0 }
+
+// cpuWeight is v2's cpu.weight (1..10000) for v1's CPU shares (2..262144,
+// to which v1 clamps them), by the usual conversion.
+func cpuWeight(shares uint64) uint64 {
+	return 1 + ((min(max(shares, 2), 262144)-2)*9999)/262142
 }
 
 // blockIOSet reports whether b asks for anything. A weight or leaf weight
@@ -297,11 +309,10 @@ func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 		}
 	}
 	if c := r.CPU; c != nil {
-		if c.Shares != nil {
+		if sharesSet(c) {
 			v := strconv.FormatUint(*c.Shares, 10)
 			if g.V2 {
-				// The usual conversion of shares (2..262144) to weight (1..10000).
-				v = strconv.FormatUint(1+((*c.Shares-2)*9999)/262142, 10)
+				v = strconv.FormatUint(cpuWeight(*c.Shares), 10)
 			}
 			ws = append(ws, write{"cpu", "cpu.shares", "cpu.weight", v})
 		}
@@ -330,12 +341,10 @@ func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 			}
 		}
 	}
-	if p := r.Pids; p != nil && p.Limit != nil {
-		v := orMax(*p.Limit)
-		if *p.Limit == 0 {
-			v = "max"
-		}
-		ws = append(ws, write{"pids", "pids.max", "pids.max", v})
+	// A limit of 0 is none and not written, as runc reads it (podman
+	// sends 0 for --pids-limit 0): a new cgroup has no limit already.
+	if p := r.Pids; p != nil && p.Limit != nil && *p.Limit != 0 {
+		ws = append(ws, write{"pids", "pids.max", "pids.max", orMax(*p.Limit)})
 	}
 	if b := r.BlockIO; blockIOSet(b) {
 		if b.Weight != nil && *b.Weight != 0 {
@@ -377,22 +386,17 @@ func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 			}
 		}
 	}
+	var devices []specs.LinuxDeviceCgroup
 	if len(r.Devices) > 0 {
-		if g.V2 {
-			return errors.New("linux.resources.devices: the cgroup v2 device filter (eBPF) is not implemented")
-		}
-		for _, d := range r.Devices {
-			file := "devices.deny"
-			if d.Allow {
-				file = "devices.allow"
+		devices = withDefaultDevices(r.Devices)
+		if !g.V2 {
+			for _, d := range devices {
+				file := "devices.deny"
+				if d.Allow {
+					file = "devices.allow"
+				}
+				ws = append(ws, write{"devices", file, "", devicefilter.V1Rule(d)})
 			}
-			ws = append(ws, write{"devices", file, "", deviceRule(d)})
-		}
-		// The devices every container has (the spec's default devices,
-		// the console, ptmx and the ptys) stay usable whatever the
-		// rules: ccinit makes them, and the spec says they work.
-		for _, rule := range defaultDeviceRules {
-			ws = append(ws, write{"devices", "devices.allow", "", rule})
 		}
 	}
 	for _, w := range ws {
@@ -408,38 +412,52 @@ func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 			return err
 		}
 		if err := writeCgroup(dir, file, w.value); err != nil {
+			if g.V2 && errors.Is(err, fs.ErrNotExist) {
+				// The controller is not handed down to the cgroup: the
+				// root has none to give (a hybrid host's unified tree).
+				return fmt.Errorf("%s: the cgroup v2 controller for it is not available in %s", file, filepath.Dir(dir))
+			}
 			return err
+		}
+	}
+	if devices != nil && g.V2 {
+		// v2 has no devices.allow: the rules become an eBPF program on
+		// the cgroup, in before ccinit is cloned into it.
+		if err := devicefilter.Attach(g.fd, devices); err != nil {
+			return fmt.Errorf("linux.resources.devices: %w", err)
 		}
 	}
 	return nil
 }
 
-// defaultDeviceRules allow /dev/null, zero, full, random, urandom, tty,
-// console, ptmx and the container's ptys.
-var defaultDeviceRules = []string{
-	"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",
-}
+// defaultDevices are the devices every container has: the spec's default
+// devices (/dev/null, zero, full, random, urandom, tty), the console, ptmx
+// and the container's ptys. ccinit makes them (a container whose rules
+// refuse their mknod cannot start), and the spec says they are there.
+var defaultDevices = func() []specs.LinuxDeviceCgroup {
+	var out []specs.LinuxDeviceCgroup
+	for _, d := range [][2]int64{{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}, {136, -1}} {
+		out = append(out, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &d[0], Minor: &d[1], Access: "rwm"})
+	}
+	return out
+}()
 
-// deviceRule renders a device cgroup rule as v1's devices.allow wants it.
-func deviceRule(d specs.LinuxDeviceCgroup) string {
-	t := d.Type
-	if t == "" {
-		t = "a"
-	}
-	n := func(p *int64) string {
-		if p == nil || *p < 0 {
-			return "*"
+// withDefaultDevices returns rules with the default devices allowed right
+// after the last rule for all devices ("deny all", which every engine
+// sends first, would take them away), or first when there is none: so a
+// config's later rule about one of them still counts, as a rule after
+// "deny all" does for any other device. (runc allows them after every
+// rule, and a config cannot deny /dev/null at all.)
+func withDefaultDevices(rules []specs.LinuxDeviceCgroup) []specs.LinuxDeviceCgroup {
+	at := 0
+	for i, r := range rules {
+		if r.Type == "" || r.Type == "a" {
+			at = i + 1
 		}
-		return strconv.FormatInt(*p, 10)
 	}
-	access := d.Access
-	if access == "" {
-		access = "rwm"
-	}
-	if t == "a" {
-		return "a *:* " + access
-	}
-	return fmt.Sprintf("%s %s:%s %s", t, n(d.Major), n(d.Minor), access)
+	out := slices.Clone(rules[:at])
+	out = append(out, defaultDevices...)
+	return append(out, rules[at:]...)
 }
 
 // v1View returns g's v1 directories as initproc.Options.Cgroup1 wants

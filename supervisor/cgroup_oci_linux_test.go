@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/ccontainer/ccontainer/devicefilter"
 )
 
 // TestOCIBlockIOWeight makes real OCI cgroups with a block I/O weight. Docker
@@ -83,5 +87,53 @@ func TestWeightFileMissing(t *testing.T) {
 	}
 	if f, err := weightFile(dir, false); err != nil || f != "blkio.bfq.weight" {
 		t.Errorf("with blkio.bfq.weight only: %q, %v", f, err)
+	}
+}
+
+// TestWithDefaultDevices: the default devices are allowed right after the
+// config's last rule for all devices, so that "deny all" keeps them and a
+// later rule about one of them still counts.
+func TestWithDefaultDevices(t *testing.T) {
+	n := func(v int64) *int64 { return &v }
+	denyAll := specs.LinuxDeviceCgroup{Allow: false, Access: "rwm"}
+	allowAll := specs.LinuxDeviceCgroup{Allow: true, Type: "a", Access: "rwm"}
+	denyNull := specs.LinuxDeviceCgroup{Allow: false, Type: "c", Major: n(1), Minor: n(3), Access: "rw"}
+	for _, tc := range []struct {
+		name  string
+		rules []specs.LinuxDeviceCgroup
+		at    int // where the defaults go
+	}{
+		{"no rule for all devices: first", []specs.LinuxDeviceCgroup{denyNull}, 0},
+		{"after deny all", []specs.LinuxDeviceCgroup{denyAll, denyNull}, 1},
+		{"after the last rule for all devices", []specs.LinuxDeviceCgroup{denyAll, denyNull, allowAll, denyNull}, 3},
+	} {
+		got := withDefaultDevices(tc.rules)
+		want := slices.Concat(tc.rules[:tc.at], defaultDevices, tc.rules[tc.at:])
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %v, want %v", tc.name, got, want)
+		}
+	}
+	// On v1 as on v2: after "deny all, deny c 1:3 rw", /dev/null may be
+	// made but not opened.
+	p, err := devicefilter.Emulate(withDefaultDevices([]specs.LinuxDeviceCgroup{denyAll, denyNull}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.DefaultAllow || !slices.Contains(p.Exceptions, devicefilter.Exception{Type: devicefilter.Char, Major: 1, Minor: 3, Access: devicefilter.Mknod}) {
+		t.Errorf("deny all, deny c 1:3 rw: got %+v, want /dev/null for mknod only", p)
+	}
+}
+
+// TestCPUWeight: shares map onto v2's weights end to end, and shares out of
+// v1's range are clamped to it first, as v1 does, instead of wrapping
+// around (shares 1 once gave a weight of 7e13).
+func TestCPUWeight(t *testing.T) {
+	for shares, want := range map[uint64]uint64{1: 1, 2: 1, 512: 20, 1024: 39, 262144: 10000, 1 << 40: 10000} {
+		if got := cpuWeight(shares); got != want {
+			t.Errorf("shares %d: weight %d, want %d", shares, got, want)
+		}
+	}
+	if sharesSet(&specs.LinuxCPU{Shares: new(uint64)}) {
+		t.Error("shares 0 taken as set; runc reads 0 as not set")
 	}
 }

@@ -116,6 +116,12 @@ func Features(version string) features.Features {
 			Selinux:  &features.Selinux{Enabled: &no},
 			IntelRdt: &features.IntelRdt{Enabled: &no},
 		},
-		Annotations: map[string]string{"io.github.ccontainer.version": version},
+		Annotations: map[string]string{
+			"io.github.ccontainer.version": version,
+			// The spec's features document has no field for it: engines
+			// and people asking whether linux.resources.devices works on
+			// a pure v2 host read it here (devicefilter).
+			"io.github.ccontainer.cgroup.v2.devices": "ebpf",
+		},
 	}
 }

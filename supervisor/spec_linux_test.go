@@ -222,24 +222,6 @@ func TestCgroupPath(t *testing.T) {
 	}
 }
 
-func TestDeviceRule(t *testing.T) {
-	n := func(v int64) *int64 { return &v }
-	tests := []struct {
-		d    specs.LinuxDeviceCgroup
-		want string
-	}{
-		{specs.LinuxDeviceCgroup{Access: "rwm"}, "a *:* rwm"},
-		{specs.LinuxDeviceCgroup{Type: "c", Major: n(1), Minor: n(3), Access: "rw"}, "c 1:3 rw"},
-		{specs.LinuxDeviceCgroup{Type: "b", Major: n(8), Access: "r"}, "b 8:* r"},
-		{specs.LinuxDeviceCgroup{Type: "c", Major: n(-1), Minor: n(-1)}, "c *:* rwm"},
-	}
-	for _, tt := range tests {
-		if got := deviceRule(tt.d); got != tt.want {
-			t.Errorf("%+v: got %q, want %q", tt.d, got, tt.want)
-		}
-	}
-}
-
 func TestValidID(t *testing.T) {
 	for id, want := range map[string]bool{
 		"c1": true, "a.b_c-d+e": true, "0": true, "": false, ".": false, "..": false, "-x": false,

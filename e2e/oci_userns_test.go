@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -85,7 +86,7 @@ exec sleep 1000`
 		"touched",
 		"secret-refused",
 		"mknod-refused",
-		"crw-rw-rw- 1 65534 65534 1, 3", // the host's /dev/null (root's: nobody inside), bound, as mknod is refused
+		"crw-rw-rw- 1 ", "1, 3 ", // the host's /dev/null, bound, as mknod is refused
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("inside the container: want %q in\n%s", want, raw)
@@ -183,5 +184,38 @@ func TestOCIUserNSRefused(t *testing.T) {
 				t.Errorf("left in the state root: %v", ents)
 			}
 		})
+	}
+}
+
+// TestOCIMountNSPath joins a mount namespace given by path, as the
+// validation suite's linux_ns_path does: ccinit's entry point enters it
+// before the Go runtime starts (setns into a mount namespace needs a
+// single-threaded process), and the container's root is made in it, from
+// the rootfs ccsuper opened in its own.
+func TestOCIMountNSPath(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("ccinit's entry point is written for amd64")
+	}
+	holder := start(t, command(t, "unshare", "--mount", "--propagation", "private", "sh", "-c", "echo ready; exec sleep 1000000"))
+	holder.waitLine(t, "ready")
+	nsPath := fmt.Sprintf("/proc/%d/ns/mnt", holder.cmd.Process.Pid)
+	want, err := os.Readlink(nsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, root := ociBundle(t, []string{"sh", "-c", "readlink /proc/self/ns/mnt; cat /etc/hostname-probe"}, func(s *specs.Spec) {
+		for i, n := range s.Linux.Namespaces {
+			if n.Type == specs.MountNamespace {
+				s.Linux.Namespaces[i].Path = nsPath
+			}
+		}
+	})
+	if err := os.WriteFile(filepath.Join(bundleRootfs(t, bundle), "etc/hostname-probe"), []byte("from the bundle's rootfs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := oci(t, root, "run", "--bundle", bundle, "m1")
+	wantExit(t, r, 0)
+	if r.stdout != want+"\nfrom the bundle's rootfs\n" {
+		t.Errorf("inside: got %q, want the mount namespace %s and the bundle's file", r.stdout, want)
 	}
 }

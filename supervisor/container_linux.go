@@ -282,7 +282,12 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	}
 	spec := spawnSpec{
 		path: initPath, opts: opts, stdio: [3]uintptr{0, 1, 2}, extra: extra,
-		clone: plan.clone, join: plan.join, cgroupFD: cg.cloneInto(), bornIn: cg.v1Dirs(), rec: rec,
+		clone: plan.clone, join: plan.join, mountNS: plan.mountNS, cgroupFD: cg.cloneInto(), bornIn: cg.v1Dirs(), rec: rec,
+	}
+	if plan.mountNS != "" {
+		// The rootfs and the binds' sources are the runtime's paths,
+		// which the joined namespace need not have.
+		spec.opts.HostFDs = true
 	}
 	if u := plan.uns; u != nil {
 		// The maps are written by ccsuper, root, between clone and exec:
@@ -297,8 +302,8 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	if err != nil {
 		return nil, err
 	}
-	if plan.uns != nil {
-		end = rec.Begin("create: user namespace: rootfs and bind sources to ccinit")
+	if spec.opts.HostFDs {
+		end = rec.Begin("create: rootfs and bind sources to ccinit")
 		if err := sendOCIMounts(proc.sync, proc.pid, spec.opts, plan.idmapped); err != nil {
 			return proc, err
 		}

@@ -68,14 +68,15 @@ func sendHostMounts(s *os.File, pid int, opts initproc.Options, rootUID, rootGID
 }
 
 // sendOCIMounts is sendHostMounts for an OCI container with a user
-// namespace: the rootfs, then the source of each bind mount of the config in
+// namespace, or a mount namespace joined by path: the rootfs, then the source of each bind mount of the config in
 // its order, opened by ccsuper, whose host root may walk to them where the
 // container's root may not (a bundle in a directory of mode 0700, as engines
-// and the validation suite make them). The binds of idmapped (their indexes
+// and the validation suite make them), and which a joined mount namespace
+// may not have. The binds of idmapped (their indexes
 // in opts.OCI.Mounts) are idmapped through the container's user namespace;
 // the rest are plain clones, as ccinit would have made them.
 func sendOCIMounts(s *os.File, pid int, opts initproc.Options, idmapped []int) error {
-	h, err := openHostMounts(pid, "user namespace")
+	h, err := openHostMounts(pid, "rootfs and binds")
 	if err != nil {
 		return err
 	}

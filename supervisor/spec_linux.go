@@ -28,6 +28,9 @@ type bundlePlan struct {
 	// the namespaces entered by path, in setns order.
 	clone uintptr
 	join  []nsJoin
+	// mountNS is a mount namespace joined by path: by ccinit's entry
+	// point, not the forking thread (see spawnSpec.mountNS).
+	mountNS string
 	// newNet: a network namespace of the container's own, loopback up.
 	newNet      bool
 	cgroupsPath string
@@ -299,19 +302,22 @@ func planLinux(p *bundlePlan, l *specs.Linux) error {
 			return errors.New("linux.namespaces: time namespaces are not supported")
 		case ns.Path == "":
 			p.clone |= flag
+		case !filepath.IsAbs(ns.Path):
+			return fmt.Errorf("linux.namespaces: %s path %q is not absolute", ns.Type, ns.Path)
 		case ns.Type == specs.MountNamespace:
 			// setns into a mount namespace needs a single-threaded
-			// process, which a Go program is not.
-			return errors.New("linux.namespaces: joining a mount namespace by path is not supported")
-		default:
-			if !filepath.IsAbs(ns.Path) {
-				return fmt.Errorf("linux.namespaces: %s path %q is not absolute", ns.Type, ns.Path)
+			// process: ccinit's entry point joins it before the Go
+			// runtime starts (cmd/ccinit/entry_linux_amd64.s).
+			if runtime.GOARCH != "amd64" {
+				return errors.New("linux.namespaces: joining a mount namespace by path needs ccinit's entry point, written for amd64 only")
 			}
+			p.mountNS = ns.Path
+		default:
 			p.join = append(p.join, nsJoin{flag, ns.Path})
 		}
 	}
-	if p.clone&unix.CLONE_NEWNS == 0 {
-		return errors.New("linux.namespaces: a new mount namespace is required")
+	if !has(p, unix.CLONE_NEWNS) {
+		return errors.New("linux.namespaces: a mount namespace of the container's own is required (new, or joined by path)")
 	}
 	if !has(p, unix.CLONE_NEWPID) {
 		return errors.New("linux.namespaces: a pid namespace of the container's own is required (new, or joined by path)")
@@ -460,6 +466,9 @@ func overlap(a, n, b, m uint32) bool {
 // has reports whether the container has a namespace of type flag of its
 // own: new, or joined by path (one the engine made for it).
 func has(p *bundlePlan, flag uintptr) bool {
+	if flag == unix.CLONE_NEWNS && p.mountNS != "" {
+		return true
+	}
 	return p.clone&flag != 0 || slices.ContainsFunc(p.join, func(j nsJoin) bool { return j.flag == flag })
 }
 

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -127,7 +128,10 @@ func TestPlanBundleRefuses(t *testing.T) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/tmp", Options: []string{"rbind"},
 				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 5000, Size: 10}}})
 		}, "other than the container's"},
-		{"join mount ns", func(s *specs.Spec) { s.Linux.Namespaces[4].Path = "/proc/1/ns/mnt" }, "mount namespace by path"},
+		{"relative mount ns", func(s *specs.Spec) { s.Linux.Namespaces[4].Path = "proc/1/ns/mnt" }, "not absolute"},
+		{"no mount ns", func(s *specs.Spec) {
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.MountNamespace })
+		}, "mount namespace of the container's own"},
 		{"no pid ns", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[1:] }, "pid namespace"},
 		{"unknown ns", func(s *specs.Spec) { s.Linux.Namespaces[0].Type = "nope" }, "unknown type"},
 		{"duplicate ns", func(s *specs.Spec) { s.Linux.Namespaces[1].Type = specs.PIDNamespace }, "twice"},
@@ -223,6 +227,35 @@ func TestPlanBundleUserNS(t *testing.T) {
 	for _, m := range p.init.OCI.Mounts[n-3:] {
 		if m.Flags&unix.MS_BIND == 0 {
 			t.Errorf("%s: not a bind", m.Target)
+		}
+	}
+}
+
+// TestPlanBundleMountNSPath: a mount namespace joined by path is ccinit's
+// entry point's to enter, not the forking thread's, and is no new one.
+func TestPlanBundleMountNSPath(t *testing.T) {
+	s := DefaultSpec()
+	for i, n := range s.Linux.Namespaces {
+		if n.Type == specs.MountNamespace {
+			s.Linux.Namespaces[i].Path = "/proc/1/ns/mnt"
+		}
+	}
+	p, err := planBundle("/b", s)
+	if runtime.GOARCH != "amd64" {
+		if err == nil || !strings.Contains(err.Error(), "amd64") {
+			t.Fatalf("got %v, want a refusal naming amd64", err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.mountNS != "/proc/1/ns/mnt" || p.clone&unix.CLONE_NEWNS != 0 || !has(p, unix.CLONE_NEWNS) {
+		t.Errorf("mountNS %q, clone %#x: want the path joined, no CLONE_NEWNS", p.mountNS, p.clone)
+	}
+	for _, j := range p.join {
+		if j.flag == unix.CLONE_NEWNS {
+			t.Errorf("the mount namespace is among the forking thread's joins: %v", p.join)
 		}
 	}
 }

@@ -380,8 +380,12 @@ func TestFeaturesAccepted(t *testing.T) {
 	for _, opt := range f.MountOptions {
 		s := DefaultSpec()
 		m := specs.Mount{Destination: "/x", Type: "tmpfs", Source: "tmpfs", Options: []string{opt}}
-		if opt == "bind" || opt == "rbind" {
+		switch opt {
+		case "bind", "rbind":
 			m = specs.Mount{Destination: "/x", Source: "/tmp", Options: []string{opt}}
+		case "idmap", "ridmap": // on a bind, in a user namespace
+			m = specs.Mount{Destination: "/x", Source: "/tmp", Options: []string{"rbind", opt}}
+			withUserNS(s)
 		}
 		s.Mounts = append(s.Mounts, m)
 		if _, err := planBundle("/b", s); err != nil {
@@ -391,7 +395,11 @@ func TestFeaturesAccepted(t *testing.T) {
 	for _, ns := range f.Linux.Namespaces {
 		s := DefaultSpec()
 		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return string(n.Type) == ns })
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.LinuxNamespaceType(ns)})
+		if ns == string(specs.UserNamespace) {
+			withUserNS(s) // with the maps it needs
+		} else {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.LinuxNamespaceType(ns)})
+		}
 		if _, err := planBundle("/b", s); err != nil {
 			t.Errorf("namespace %q listed but refused: %v", ns, err)
 		}

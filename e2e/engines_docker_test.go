@@ -2,11 +2,15 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // dockerImage is the name `docker import` gives the suite's rootfs.
@@ -37,7 +41,7 @@ func TestEngineDocker(t *testing.T) {
 	// state goes under it (runtime-runc/moby/ID), at the same length.
 	execRoot := engineRunDir(t, "docker")
 	dir := newEngineDir(t, parent)
-	sock := startDockerd(t, dir, execRoot, parent)
+	sock := startDockerd(t, dir, execRoot, parent, false)
 	docker := func(args ...string) *exec.Cmd {
 		cmd := command(t, dockerCLI, append([]string{"--host", "unix://" + sock}, args...)...)
 		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(dir, "cli")) // not ~/.docker
@@ -70,8 +74,11 @@ func dockerRuntimeName(rt ociRuntime) string { return "e2e-" + rt.name }
 
 // startDockerd starts a private dockerd with everything under dir but its
 // exec root, the OCI runtimes of ociRuntimes registered, and containers'
-// cgroups under cgroupParent; it returns its socket.
-func startDockerd(t *testing.T, dir, execRoot, cgroupParent string) string {
+// cgroups under cgroupParent; it returns its socket. With remap, dockerd
+// runs every container in a user namespace ("userns-remap"), with the range
+// nsHostBase and on, given to nobody:nogroup in an /etc/subuid and
+// /etc/subgid of its mount namespace's own, bound over the host's.
+func startDockerd(t *testing.T, dir, execRoot, cgroupParent string, remap bool) string {
 	t.Helper()
 	sock := filepath.Join(dir, "docker.sock")
 	runtimes := map[string]any{}
@@ -95,6 +102,20 @@ func startDockerd(t *testing.T, dir, execRoot, cgroupParent string) string {
 		"exec-opts":      []string{"native.cgroupdriver=cgroupfs"},
 		"runtimes":       runtimes,
 	}
+	setup := ""
+	if remap {
+		// Any user and group of the host's, whose ranges dockerd reads
+		// in the files bound: dockerd refuses to remap to root.
+		config["userns-remap"] = "nobody:nogroup"
+		uids, gids := filepath.Join(dir, "subuid"), filepath.Join(dir, "subgid")
+		// dockerd 20.10 looks the gid range up by the user's name too.
+		for _, f := range []string{uids, gids} {
+			if err := os.WriteFile(f, []byte(fmt.Sprintf("nobody:%d:%d\n", nsHostBase, nsSize)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		setup = "mount --bind " + uids + " /etc/subuid && mount --bind " + gids + " /etc/subgid || exit 125\n"
+	}
 	b, err := json.MarshalIndent(config, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -110,11 +131,74 @@ func startDockerd(t *testing.T, dir, execRoot, cgroupParent string) string {
 	// starts makes /opt/containerd (its "opt" plugin, which dockerd's
 	// config leaves on): in dockerd's mount namespace /etc/docker is $1,
 	// where there is one, and /opt an empty tmpfs. Then engineMountNS.
-	const setup = `if [ -d /etc/docker ]; then mount --bind "$1" /etc/docker || exit 125; fi; shift
+	setup += `if [ -d /etc/docker ]; then mount --bind "$1" /etc/docker || exit 125; fi; shift
 mount -t tmpfs -o mode=755 tmpfs /opt || exit 125
 ` + engineMountNS
 	startDaemon(t, dir, "dockerd", setup, []string{etc, "dockerd", "--config-file", configPath}, func() bool {
 		return run(t, command(t, "/usr/bin/docker", "--host", "unix://"+sock, "version")).code == 0
 	})
 	return sock
+}
+
+// TestEngineDockerUsernsRemap runs containers of a dockerd with
+// "userns-remap": each in a user namespace whose root is the first ID of the
+// daemon's range, with its image's files chowned to the range by dockerd, as
+// Docker hands one to any runtime: uid 0 inside, the range's map, and a file
+// the container's root makes in a volume is the range's first ID's.
+func TestEngineDockerUsernsRemap(t *testing.T) {
+	needAllEngines(t)
+	const dockerCLI = "/usr/bin/docker"
+	for _, p := range []string{dockerCLI, "dockerd", "containerd"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s is not installed (scripts/engine-deps.sh all installs it)", p)
+		}
+	}
+	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Skipf("no %s to bind the test's own range over in dockerd's mount namespace: %v", f, err)
+		}
+	}
+	if _, err := user.Lookup("nobody"); err != nil {
+		t.Skipf("no user nobody to remap to: %v", err)
+	}
+	parent := engineCgroupParent("dockerremap")
+	execRoot := engineRunDir(t, "dockr")
+	dir := newEngineDir(t, parent)
+	// dockerd wants the remapped root to reach its data root (o+x on the
+	// way): the test's own directories.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sock := startDockerd(t, dir, execRoot, parent, true)
+	docker := func(args ...string) *exec.Cmd {
+		cmd := command(t, dockerCLI, append([]string{"--host", "unix://" + sock}, args...)...)
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(dir, "cli"))
+		return cmd
+	}
+	if r := run(t, docker("import", rootfsTarball(t, dir), dockerImage)); r.code != 0 {
+		t.Fatalf("docker import: %s", r)
+	}
+	forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
+		vol := t.TempDir()
+		if err := os.Chown(vol, nsHostBase, nsHostBase); err != nil {
+			t.Fatal(err)
+		}
+		// -i, with a pipe: else the container's stdin is the host's
+		// /dev/null, which crun 1.8.1 chowns to the remapped root (see
+		// TestEnginePodman's uidmap).
+		cmd := docker("run", "--rm", "-i", "--runtime", dockerRuntimeName(rt), "-v", vol+":/vol", dockerImage,
+			"sh", "-c", "id -u; cat /proc/self/uid_map; touch /vol/made")
+		cmd.Stdin = strings.NewReader("")
+		r := run(t, cmd)
+		wantExit(t, r, 0)
+		if got := strings.Fields(r.stdout); len(got) != 4 || got[0] != "0" || got[1] != "0" || got[2] != fmt.Sprint(nsHostBase) || got[3] != fmt.Sprint(nsSize) {
+			t.Errorf("inside: want uid 0 and the map 0 %d %d, got %q", nsHostBase, nsSize, r.stdout)
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(filepath.Join(vol, "made"), &st); err != nil || st.Uid != nsHostBase {
+			t.Errorf("the file the container's root made is %d's on the host (%v), want %d's", st.Uid, err, nsHostBase)
+		}
+	})
 }

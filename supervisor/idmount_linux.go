@@ -137,6 +137,13 @@ func (h *hostMounts) clone(path string, recursive bool, attr *unix.MountAttr) er
 		return fmt.Errorf("%s: %q: %w", h.why, path, err)
 	}
 	h.fds = append(h.fds, fd)
+	// A clone of a shared mount (an engine's overlay, made in a mount
+	// namespace whose mounts are shared) is a peer of it: pivot_root
+	// refuses such a root (EINVAL), and a mount made on it would reach the
+	// host. Private, whatever the source was.
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Propagation: unix.MS_PRIVATE}); err != nil {
+		return fmt.Errorf("%s: %q: make private: %w", h.why, path, err)
+	}
 	if attr == nil {
 		return nil
 	}

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // dockerImage is the name `docker import` gives the suite's rootfs.
@@ -181,24 +179,8 @@ func TestEngineDockerUsernsRemap(t *testing.T) {
 		t.Fatalf("docker import: %s", r)
 	}
 	forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
-		vol := t.TempDir()
-		if err := os.Chown(vol, nsHostBase, nsHostBase); err != nil {
-			t.Fatal(err)
-		}
-		// -i, with a pipe: else the container's stdin is the host's
-		// /dev/null, which crun 1.8.1 chowns to the remapped root (see
-		// TestEnginePodman's uidmap).
-		cmd := docker("run", "--rm", "-i", "--runtime", dockerRuntimeName(rt), "-v", vol+":/vol", dockerImage,
-			"sh", "-c", "id -u; cat /proc/self/uid_map; touch /vol/made")
-		cmd.Stdin = strings.NewReader("")
-		r := run(t, cmd)
-		wantExit(t, r, 0)
-		if got := strings.Fields(r.stdout); len(got) != 4 || got[0] != "0" || got[1] != "0" || got[2] != fmt.Sprint(nsHostBase) || got[3] != fmt.Sprint(nsSize) {
-			t.Errorf("inside: want uid 0 and the map 0 %d %d, got %q", nsHostBase, nsSize, r.stdout)
-		}
-		var st unix.Stat_t
-		if err := unix.Stat(filepath.Join(vol, "made"), &st); err != nil || st.Uid != nsHostBase {
-			t.Errorf("the file the container's root made is %d's on the host (%v), want %d's", st.Uid, err, nsHostBase)
-		}
+		vol := mappedVolume(t)
+		runMapped(t, docker("run", "--rm", "-i", "--runtime", dockerRuntimeName(rt), "-v", vol+":/vol", dockerImage,
+			"sh", "-c", mappedScript), vol)
 	})
 }

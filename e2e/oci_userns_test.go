@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -18,6 +19,41 @@ const (
 	nsHostBase = 300000
 	nsSize     = 65536
 )
+
+// mappedScript is what an engine's user namespace test runs in its
+// container, with mappedVolume on /vol: wantMapped checks its result.
+const mappedScript = "id -u; cat /proc/self/uid_map; touch /vol/made"
+
+// mappedVolume is a volume owned by the container's root on the host
+// (nsHostBase), as an engine prepares one for a remapped container.
+func mappedVolume(t *testing.T) string {
+	t.Helper()
+	vol := t.TempDir()
+	if err := os.Chown(vol, nsHostBase, nsHostBase); err != nil {
+		t.Fatal(err)
+	}
+	return vol
+}
+
+// runMapped runs an engine's cmd of mappedScript and checks it: uid 0
+// inside, the map 0 nsHostBase nsSize, and the file the container's root
+// made in vol nsHostBase's on the host. The command runs with -i and a
+// pipe for its stdin: else the engine gives the container the host's
+// /dev/null, which crun 1.8.1 chowns to the mapped root, changing the
+// machine (runc leaves /dev/null alone; ccsuper chowns no stdio).
+func runMapped(t *testing.T, cmd *exec.Cmd, vol string) {
+	t.Helper()
+	cmd.Stdin = strings.NewReader("")
+	r := run(t, cmd)
+	wantExit(t, r, 0)
+	if got := strings.Fields(r.stdout); len(got) != 4 || got[0] != "0" || got[1] != "0" || got[2] != fmt.Sprint(nsHostBase) || got[3] != fmt.Sprint(nsSize) {
+		t.Errorf("inside: want uid 0 and the map 0 %d %d, got %q", nsHostBase, nsSize, r.stdout)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(vol, "made"), &st); err != nil || st.Uid != nsHostBase {
+		t.Errorf("the file the container's root made is %d's on the host (%v), want %d's", st.Uid, err, nsHostBase)
+	}
+}
 
 // TestOCIUserNS runs a bundle with a user namespace of its own, as rootless
 // podman, `podman --uidmap` and Docker's userns-remap hand one to a runtime:

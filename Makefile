@@ -12,6 +12,12 @@ all: build
 
 build: $(BUILD)/ccsuper $(BUILD)/ccinit
 
+# ccinit's entry point runs before the Go runtime, to join a mount namespace
+# (cmd/ccinit/entry_linux_amd64.s); written for amd64.
+ifeq ($(shell $(GO) env GOARCH),amd64)
+$(BUILD)/ccinit: GOFLAGS := -trimpath -ldflags='-s -w -buildid= -E main.entry'
+endif
+
 $(BUILD)/%: $(SRC)
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -o $@ ./cmd/$*
 	@# A static binary has no program interpreter and no dynamic section.

@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,7 +32,7 @@ func TestEngineDocker(t *testing.T) {
 	// state goes under it (runtime-runc/moby/ID), at the same length.
 	execRoot := engineRunDir(t, "docker")
 	dir := newEngineDir(t, parent)
-	sock := startDockerd(t, dir, execRoot, parent)
+	sock := startDockerd(t, dir, execRoot, parent, false)
 	docker := func(args ...string) *exec.Cmd {
 		cmd := command(t, dockerCLI, append([]string{"--host", "unix://" + sock}, args...)...)
 		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(dir, "cli")) // not ~/.docker
@@ -79,15 +81,18 @@ func dockerRuntimeName(rt ociRuntime) string { return "e2e-" + rt.name }
 
 // startDockerd starts a private dockerd with everything under dir but its
 // exec root, the OCI runtimes of ociRuntimes registered, and containers'
-// cgroups under cgroupParent; it returns its socket.
-func startDockerd(t *testing.T, dir, execRoot, cgroupParent string) string {
+// cgroups under cgroupParent; it returns its socket. With remap, dockerd
+// runs every container in a user namespace ("userns-remap"), with the range
+// nsHostBase and on, given to nobody:nogroup in an /etc/subuid and
+// /etc/subgid of its mount namespace's own, bound over the host's.
+func startDockerd(t *testing.T, dir, execRoot, cgroupParent string, remap bool) string {
 	t.Helper()
-	return startDockerdUnder(t, dir, execRoot, cgroupParent, engineMountNS)
+	return startDockerdUnder(t, dir, execRoot, cgroupParent, engineMountNS, remap)
 }
 
 // startDockerdUnder is startDockerd with the daemon's mount namespace
 // finished by ns (engineMountNS, or a script ending as it does).
-func startDockerdUnder(t *testing.T, dir, execRoot, cgroupParent, ns string) string {
+func startDockerdUnder(t *testing.T, dir, execRoot, cgroupParent, ns string, remap bool) string {
 	t.Helper()
 	sock := filepath.Join(dir, "docker.sock")
 	runtimes := map[string]any{}
@@ -111,6 +116,20 @@ func startDockerdUnder(t *testing.T, dir, execRoot, cgroupParent, ns string) str
 		"exec-opts":      []string{"native.cgroupdriver=cgroupfs"},
 		"runtimes":       runtimes,
 	}
+	setup := ""
+	if remap {
+		// Any user and group of the host's, whose ranges dockerd reads
+		// in the files bound: dockerd refuses to remap to root.
+		config["userns-remap"] = "nobody:nogroup"
+		uids, gids := filepath.Join(dir, "subuid"), filepath.Join(dir, "subgid")
+		// dockerd 20.10 looks the gid range up by the user's name too.
+		for _, f := range []string{uids, gids} {
+			if err := os.WriteFile(f, []byte(fmt.Sprintf("nobody:%d:%d\n", nsHostBase, nsSize)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		setup = "mount --bind " + uids + " /etc/subuid && mount --bind " + gids + " /etc/subgid || exit 125\n"
+	}
 	b, err := json.MarshalIndent(config, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -126,11 +145,58 @@ func startDockerdUnder(t *testing.T, dir, execRoot, cgroupParent, ns string) str
 	// starts makes /opt/containerd (its "opt" plugin, which dockerd's
 	// config leaves on): in dockerd's mount namespace /etc/docker is $1,
 	// where there is one, and /opt an empty tmpfs. Then ns.
-	setup := `if [ -d /etc/docker ]; then mount --bind "$1" /etc/docker || exit 125; fi; shift
+	setup += `if [ -d /etc/docker ]; then mount --bind "$1" /etc/docker || exit 125; fi; shift
 mount -t tmpfs -o mode=755 tmpfs /opt || exit 125
 ` + ns
 	startDaemon(t, dir, "dockerd", setup, []string{etc, "dockerd", "--config-file", configPath}, func() bool {
 		return run(t, command(t, dockerCLI, "--host", "unix://"+sock, "version")).code == 0
 	})
 	return sock
+}
+
+// TestEngineDockerUsernsRemap runs containers of a dockerd with
+// "userns-remap": each in a user namespace whose root is the first ID of the
+// daemon's range, with its image's files chowned to the range by dockerd, as
+// Docker hands one to any runtime: uid 0 inside, the range's map, and a file
+// the container's root makes in a volume is the range's first ID's.
+func TestEngineDockerUsernsRemap(t *testing.T) {
+	needAllEngines(t)
+	const dockerCLI = "/usr/bin/docker"
+	for _, p := range []string{dockerCLI, "dockerd", "containerd"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s is not installed (scripts/engine-deps.sh all installs it)", p)
+		}
+	}
+	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Skipf("no %s to bind the test's own range over in dockerd's mount namespace: %v", f, err)
+		}
+	}
+	if _, err := user.Lookup("nobody"); err != nil {
+		t.Skipf("no user nobody to remap to: %v", err)
+	}
+	parent := engineCgroupParent("dockerremap")
+	execRoot := engineRunDir(t, "dockr")
+	dir := newEngineDir(t, parent)
+	// dockerd wants the remapped root to reach its data root (o+x on the
+	// way): the test's own directories.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sock := startDockerd(t, dir, execRoot, parent, true)
+	docker := func(args ...string) *exec.Cmd {
+		cmd := command(t, dockerCLI, append([]string{"--host", "unix://" + sock}, args...)...)
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(dir, "cli"))
+		return cmd
+	}
+	if r := run(t, docker("import", rootfsTarball(t, dir), dockerImage)); r.code != 0 {
+		t.Fatalf("docker import: %s", r)
+	}
+	forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
+		vol := mappedVolume(t)
+		runMapped(t, docker("run", "--rm", "-i", "--runtime", dockerRuntimeName(rt), "-v", vol+":/vol", dockerImage,
+			"sh", "-c", mappedScript), vol)
+	})
 }

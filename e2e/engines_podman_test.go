@@ -130,6 +130,21 @@ ip link set lo up && echo ready && exec sleep 1000000`
 		})
 	})
 
+	// A user namespace, as podman hands one to the runtime with --uidmap
+	// and --gidmap: root inside is the mapped ID on the host, and a
+	// volume's file made by the container's root is that ID's. (podman
+	// 4.3 refuses --userns=keep-id itself as root: "only supported in
+	// rootless mode", with every runtime.)
+	t.Run("uidmap", func(t *testing.T) {
+		forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
+			vol := mappedVolume(t)
+			m := fmt.Sprintf("0:%d:%d", nsHostBase, nsSize)
+			args := append(append([]string{"run", "--rm", "-i", "--uidmap", m, "--gidmap", m, "-v", vol + ":/vol"}, runFlags...),
+				podmanImage, "sh", "-c", mappedScript)
+			runMapped(t, podman(rt, args...), vol)
+		})
+	})
+
 	// podman kube play of a two-container pod, the Kubernetes pod shape on
 	// one machine: the containers join the pod's network namespace (its
 	// infra container's, by path), where the client reaches the server

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -138,11 +139,18 @@ func buildBinaries(dir string) error {
 	if err != nil {
 		return fmt.Errorf("find the go command: %w", err)
 	}
-	cmd := exec.Command(gobin, "build", "-trimpath", "-o", dir+string(filepath.Separator), "./cmd/ccsuper", "./cmd/ccinit")
-	cmd.Dir = ".." // the module root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %w\n%s", err, out)
+	// ccinit's entry point runs before the Go runtime (see the Makefile).
+	ccinitFlags := []string{}
+	if runtime.GOARCH == "amd64" {
+		ccinitFlags = append(ccinitFlags, "-ldflags=-E main.entry")
+	}
+	for _, b := range [][]string{{"./cmd/ccsuper"}, append(ccinitFlags, "./cmd/ccinit")} {
+		cmd := exec.Command(gobin, append([]string{"build", "-trimpath", "-o", dir + string(filepath.Separator)}, b...)...)
+		cmd.Dir = ".." // the module root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build: %w\n%s", err, out)
+		}
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 var validationSubset = []string{
 	"create", "state", "kill_no_effect", "config_updates_without_affect",
 	"delete_only_create_resources", "linux_ns_path_type", "process_user", "root_readonly_true", "linux_devices",
+	"linux_uid_mappings", "linux_ns_nopath", "linux_ns_path",
 }
 
 // offline tells a build that could not reach the module proxy.

@@ -152,7 +152,9 @@ func run(o Options, t *tiniRun) (status int, err error) {
 		}
 		end()
 	}
-	if o.UserNS || o.Loopback {
+	if (o.UserNS && !o.OCI.Enabled) || o.Loopback {
+		// ccsuper create, root, brings lo up from the host when the
+		// container has a network namespace of its own.
 		if err := loopbackUp(); err != nil {
 			return ExitSetup, err
 		}

@@ -96,27 +96,31 @@ func waitStart(o OCI, sigs <-chan os.Signal) (int, int, error) {
 }
 
 // ociRoot is EnterRoot for an OCI bundle: the config's mounts in its order,
-// instead of ccinit's own set, then its devices.
+// instead of ccinit's own set, then its devices. With o.HostFDs the rootfs
+// is tree and the bind sources come from take, in the config's order (see
+// supervisor.sendOCIMounts); otherwise ccinit takes hold of them itself.
 //
-// Preconditions: / is private and the rootfs is a mount (EnterRoot's first
-// step); the caller is alone in a new mount namespace.
-func ociRoot(o Options) error {
+// In a user namespace (o.UserNS) the kernel refuses two things ccinit does
+// otherwise: a new proc or sysfs once the host's are out of the mount
+// namespace (it would uncover what they hide), and mknod. So proc and sysfs
+// are made before pivot_root and attached in their turn, and every device
+// node is the host's, bound, as runc does for a rootless container.
+//
+// Preconditions: / is private and the rootfs is a mount or tree (EnterRoot's
+// first step); the caller is alone in a new mount namespace.
+func ociRoot(o Options, tree hostFile, take func(string) (hostFile, error)) error {
 	// Bind sources are host paths: take hold of each before pivot_root.
 	held := make([]hostFile, len(o.OCI.Mounts))
-	defer func() {
-		for _, h := range held {
-			if h.fd > 0 {
-				_ = unix.Close(h.fd)
-			}
-		}
-	}()
 	// Without a cgroup namespace of its own, a v1 container's cgroups are
 	// its own directories, bound (see mountCgroup1): held here too.
 	cgroups := make([]hostFile, len(o.Cgroup1))
+	var devs []hostFile // the host's nodes, in a user namespace
 	defer func() {
-		for _, h := range cgroups {
-			if h.fd > 0 {
-				_ = unix.Close(h.fd)
+		for _, hs := range [][]hostFile{held, cgroups, devs} {
+			for _, h := range hs {
+				if h.fd > 0 {
+					_ = unix.Close(h.fd)
+				}
 			}
 		}
 	}()
@@ -129,16 +133,39 @@ func ociRoot(o Options) error {
 		cgroups[i] = h
 	}
 	for i, m := range o.OCI.Mounts {
-		if m.Flags&unix.MS_BIND == 0 {
+		var h hostFile
+		var err error
+		switch {
+		case m.Flags&unix.MS_BIND != 0 && o.HostFDs:
+			h, err = take(m.Source)
+		case m.Flags&unix.MS_BIND != 0:
+			h, err = cloneHostFile(m.Source, m.Flags&unix.MS_REC != 0)
+		case o.UserNS && (m.Type == "proc" || m.Type == "sysfs"):
+			h, err = earlyMount(m)
+		default:
 			continue
 		}
-		h, err := cloneHostFile(m.Source, m.Flags&unix.MS_REC != 0)
 		if err != nil {
 			return fmt.Errorf("mount %s: %w", m.Target, err)
 		}
 		held[i] = h
 	}
-	if err := pivot(o.Rootfs); err != nil {
+	if o.UserNS {
+		for _, p := range devPaths(o.OCI.Devices) {
+			h, err := cloneHostFile(p, false)
+			if err != nil {
+				return fmt.Errorf("device: %w", err)
+			}
+			devs = append(devs, h)
+		}
+	}
+	var err error
+	if o.HostFDs {
+		err = pivotTree(tree)
+	} else {
+		err = pivot(o.Rootfs)
+	}
+	if err != nil {
 		return err
 	}
 	// After pivot_root every path, symlinks included, resolves inside the
@@ -154,7 +181,7 @@ func ociRoot(o Options) error {
 			return err
 		}
 	}
-	if err := ociDev(o.OCI.Devices); err != nil {
+	if err := ociDev(o.OCI.Devices, devs); err != nil {
 		return err
 	}
 	if p := o.OCI.RootPropagation; p != 0 {
@@ -163,6 +190,93 @@ func ociRoot(o Options) error {
 		}
 	}
 	return nil
+}
+
+// earlyMount makes the proc or sysfs of m as a detached mount, for a user
+// namespace (see ociRoot). A sysfs the kernel refuses, the container having
+// no network namespace of its own (sysfs shows the network devices of the
+// namespace it is mounted in), is the host's /sys bound instead, read-only
+// whatever the config says, as runc does.
+func earlyMount(m Mount) (hostFile, error) {
+	var attrs int
+	for _, b := range bindAttrs {
+		if m.Flags&b.ms != 0 {
+			attrs |= int(b.attr)
+		}
+	}
+	fd, err := newMountData(m.Type, m.Source, m.Data, attrs)
+	if err == nil {
+		return hostFile{path: m.Type + " (new)", fd: fd}, nil
+	}
+	if m.Type != "sysfs" || !errors.Is(err, unix.EPERM) {
+		return hostFile{}, err
+	}
+	h, err := cloneHostFile(hostSys, true)
+	if err != nil {
+		return h, err
+	}
+	ro := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC}
+	if err := unix.MountSetattr(h.fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &ro); err != nil {
+		_ = unix.Close(h.fd)
+		return hostFile{}, fmt.Errorf("bind the host's /sys read-only: %w", err)
+	}
+	return h, nil
+}
+
+// hostSys is the host's sysfs with the mounts below it, bound by earlyMount
+// where no sysfs of the container's may be made.
+const hostSys = "/sys"
+
+// newMountData is newMount with the config's source (what mountinfo shows,
+// and engines and the validation suite look for) and the file system's
+// options (data, as for mount(2): "key=value,flag").
+func newMountData(fstype, source, data string, attrs int) (int, error) {
+	fsfd, err := unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("mount %s: %w", fstype, err)
+	}
+	defer unix.Close(fsfd)
+	if source != "" {
+		if err := unix.FsconfigSetString(fsfd, "source", source); err != nil {
+			return -1, fmt.Errorf("mount %s: source %q: %w", fstype, source, err)
+		}
+	}
+	for _, opt := range strings.Split(data, ",") {
+		if opt == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(opt, "=")
+		if ok {
+			err = unix.FsconfigSetString(fsfd, k, v)
+		} else {
+			err = unix.FsconfigSetFlag(fsfd, k)
+		}
+		if err != nil {
+			return -1, fmt.Errorf("mount %s: option %q: %w", fstype, opt, err)
+		}
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return -1, fmt.Errorf("mount %s: %w", fstype, err)
+	}
+	fd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attrs)
+	if err != nil {
+		return -1, fmt.Errorf("mount %s: %w", fstype, err)
+	}
+	return fd, nil
+}
+
+// devPaths are the nodes of /dev an OCI container has: the spec's default
+// devices, then the config's own (whose host node of the same path is bound
+// in a user namespace).
+func devPaths(devs []Device) []string {
+	var ps []string
+	for _, n := range devNodes {
+		ps = append(ps, "/dev/"+n.name)
+	}
+	for _, d := range devs {
+		ps = append(ps, d.Path)
+	}
+	return ps
 }
 
 // bindAttrs maps the MS_* flags a bind mount may carry to mount_setattr's.
@@ -178,9 +292,10 @@ var bindAttrs = []struct {
 }
 
 // ociMount makes one mount of the config inside the new root. src is the
-// held source of a bind mount.
+// held source of a bind mount, or the proc or sysfs made before pivot_root.
 func ociMount(m Mount, src hostFile) error {
-	bind := m.Flags&unix.MS_BIND != 0
+	// A proc or sysfs made before pivot_root is attached as a bind is.
+	bind := m.Flags&unix.MS_BIND != 0 || src.fd > 0
 	dir := true
 	if bind {
 		var st unix.Stat_t
@@ -205,7 +320,7 @@ func ociMount(m Mount, src hostFile) error {
 			attr.Attr_clr |= unix.MOUNT_ATTR__ATIME
 		}
 		recursive := uint(0)
-		if m.Flags&unix.MS_REC != 0 {
+		if m.Flags&unix.MS_REC != 0 || src.path == hostSys {
 			recursive = unix.AT_RECURSIVE
 		}
 		// The clone was made before pivot_root, ahead of the mounts before
@@ -309,15 +424,32 @@ func mountCgroups(m Mount) error {
 }
 
 // ociDev makes the nodes and links every OCI container has in /dev (the
-// spec's default devices), then the config's own.
-func ociDev(devs []Device) error {
+// spec's default devices), then the config's own. In a user namespace, where
+// mknod is refused, bound holds the host's nodes, in devPaths' order: each
+// is bound on an empty file instead, with the host's owner and mode.
+func ociDev(devs []Device, bound []hostFile) error {
 	old := unix.Umask(0)
 	defer unix.Umask(old)
 	if err := os.MkdirAll("/dev", 0o755); err != nil {
 		return err
 	}
-	for _, n := range devNodes {
+	bind := func(p string, h hostFile) error {
+		if err := mountPoint(p, false); err != nil {
+			return fmt.Errorf("device %s: %w", p, err)
+		}
+		if err := unix.MoveMount(h.fd, "", unix.AT_FDCWD, p, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+			return fmt.Errorf("bind device %s: %w", p, err)
+		}
+		return nil
+	}
+	for i, n := range devNodes {
 		p := "/dev/" + n.name
+		if bound != nil {
+			if err := bind(p, bound[i]); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(n.major, n.minor))); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("mknod %s: %w", p, err)
 		}
@@ -331,11 +463,17 @@ func ociDev(devs []Device) error {
 			return fmt.Errorf("symlink %s: %w", p, err)
 		}
 	}
-	for _, d := range devs {
+	for i, d := range devs {
 		if err := os.MkdirAll(path.Dir(d.Path), 0o755); err != nil {
 			return err
 		}
 		_ = unix.Unlink(d.Path) // the config's node replaces whatever was there
+		if bound != nil {
+			if err := bind(d.Path, bound[len(devNodes)+i]); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := unix.Mknod(d.Path, d.Mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {
 			return fmt.Errorf("mknod %s: %w", d.Path, err)
 		}

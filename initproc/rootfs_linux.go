@@ -105,7 +105,7 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 		return fmt.Errorf("bind rootfs: %w", err)
 	}
 	if o.OCI.Enabled {
-		return ociRoot(o)
+		return ociRoot(o, tree, take)
 	}
 
 	var held []hostFile
@@ -290,19 +290,7 @@ var specialAttrs = map[string]int{
 // newMount makes a detached mount of a new instance of the file system
 // fstype, with the mount attributes attrs.
 func newMount(fstype string, attrs int) (int, error) {
-	fsfd, err := unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return -1, fmt.Errorf("mount %s: %w", fstype, err)
-	}
-	defer unix.Close(fsfd)
-	if err := unix.FsconfigCreate(fsfd); err != nil {
-		return -1, fmt.Errorf("mount %s: %w", fstype, err)
-	}
-	fd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attrs)
-	if err != nil {
-		return -1, fmt.Errorf("mount %s: %w", fstype, err)
-	}
-	return fd, nil
+	return newMountData(fstype, "", "", attrs)
 }
 
 // mountSpecial mounts proc, sys and the /dev tmpfs, from inside the new

@@ -20,15 +20,17 @@ import (
 //	  [M]: sent later, below)
 //	clone+exec ccinit: c as fd 3, the extra
 //	  files as 4... (supervisor/fds_linux.go),
-//	  argv "ccinit --sync-fd 3" ──────────────>  Go runtime starts
+//	  argv "ccinit --sync-fd 3"               [J: entry point: setns(mount)]
+//	  ───────────────────────────────────────>  Go runtime starts
 //	close c                                      [M: no capability yet: recv(3) blocks]
 //	[M: newuidmap, newgidmap;
 //	  send(s, "mapped") ─────────────────────>  exec itself again, now root of its
 //	  send(s, config)]                            user namespace with every capability]
 //	                                             send(3, hello)
 //	                                             recv(3): config -> ParseArgs
-//	[A: send(s, the idmapped rootfs, binds,
-//	  volumes by SCM_RIGHTS) ─────────────────>  [A: recv(3): the mounts]
+//	                                             [J: CheckEntry: joined, or exit 125]
+//	[A, O: send(s, the idmapped rootfs, binds,
+//	  volumes by SCM_RIGHTS) ─────────────────>  [A, O: recv(3): the mounts]
 //	host-side setup with the child's PID         mounts, pivot_root, sethostname
 //	  (cgroups, network namespace, pasta)        [-t: new pty in its devpts; sendmsg on
 //	                                               the console socket: the master]
@@ -43,7 +45,11 @@ import (
 //	  removed, not kept]
 //
 //	[M] rootless with a /etc/subuid range (AwaitMapping); [A] --userns=auto
-//	(HostFDs); [-t] a terminal (the protocol is drawn in tty_linux.go).
+//	(HostFDs); [O] an OCI config with a user namespace or a mount namespace
+//	by path (HostFDs: the rootfs and the binds' sources, supervisor's
+//	sendOCIMounts); [J] an OCI mount namespace by path, joined by ccinit's
+//	entry point (cmd/ccinit/entry_linux_amd64.s, CCMNTNS in its
+//	environment); [-t] a terminal (the protocol is drawn in tty_linux.go).
 //
 //	c2 is the overlay's second holder of ccinit's end: while ccsuper keeps
 //	it, s cannot read EOF when ccinit dies, which is one more reason ccsuper

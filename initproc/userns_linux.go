@@ -3,7 +3,7 @@ package initproc
 import (
 	"fmt"
 	"os"
-	"strings"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,18 +29,27 @@ const SyncMapped = "mapped"
 // /etc/subuid take the set-user-ID newuidmap, which can only run once the
 // child exists.
 //
-// It also arms the parent-death signal again in a user namespace: the
-// kernel clears it when an exec raises the capabilities, as the second exec
-// does, and a ccinit that outlived a SIGKILLed ccsuper would run on
-// unsupervised. Had ccsuper died before this, the sync channel reads EOF
-// where ccinit waits next. Outside a user namespace no exec raised anything:
-// the signal is as ccsuper set it, and an OCI container, which must outlive
-// `ccsuper create`, has none.
+// It also arms the parent-death signal again after the second exec: the
+// kernel clears it when an exec raises the capabilities, as that exec does,
+// and a ccinit that outlived a SIGKILLed ccsuper would run on unsupervised.
+// Only if the supervisor had set one, which the first ccinit reads and
+// passes on in its environment (rearmVar): an OCI container, which must
+// outlive `ccsuper create`, has none, and must not get one here. Had ccsuper
+// died before the re-arm, the sync channel reads EOF where ccinit waits next.
+// With maps written before the exec (by ccsuper as root, or Go's clone of a
+// one-line rootless map) no exec raised anything: the signal is as ccsuper
+// set it.
 func AwaitMapping(fd int) error {
-	if inUserNS() {
-		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+	if sig := os.Getenv(rearmVar); sig != "" {
+		_ = os.Unsetenv(rearmVar)
+		n, err := strconv.Atoi(sig)
+		if err != nil {
+			return fmt.Errorf("%s=%q: %w", rearmVar, sig, err)
+		}
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(n), 0, 0, 0); err != nil {
 			return fmt.Errorf("parent-death signal: %w", err)
 		}
+		return nil
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -54,18 +63,24 @@ func AwaitMapping(fd int) error {
 	if string(msg) != SyncMapped {
 		return fmt.Errorf("sync channel: want %q, got %q", SyncMapped, msg)
 	}
-	if err := unix.Exec("/proc/self/exe", os.Args, os.Environ()); err != nil {
+	env := os.Environ()
+	sig, err := parentDeathSignal()
+	if err != nil {
+		return err
+	}
+	if sig != 0 {
+		env = append(env, rearmVar+"="+strconv.Itoa(sig))
+	}
+	if err := unix.Exec("/proc/self/exe", os.Args, env); err != nil {
 		return fmt.Errorf("exec ccinit again once mapped: %w", err)
 	}
 	return nil
 }
 
-// inUserNS reports whether ccinit runs in a user namespace other than the
-// host's: the host's maps every ID to itself, whole.
-func inUserNS() bool {
-	b, err := os.ReadFile("/proc/self/uid_map")
-	return err != nil || strings.Join(strings.Fields(string(b)), " ") != "0 0 4294967295"
-}
+// rearmVar carries the parent-death signal the supervisor set across
+// AwaitMapping's exec, which clears it. ccinit's own environment only: the
+// command's is built afresh (CleanEnv), and the variable is unset at once.
+const rearmVar = "CCINIT_PDEATHSIG"
 
 // loopbackUp brings up lo in ccinit's network namespace. In a user
 // namespace the supervisor, which is no root of it, cannot (see

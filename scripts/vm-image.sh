@@ -31,7 +31,8 @@ mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,etc,newroot,cc/
 
 # Our binaries, static, built as the Makefile builds them.
 cd "$here"
-CGO_ENABLED=0 go build -trimpath -o "$root/cc/bin/" ./cmd/ccsuper ./cmd/ccinit
+CGO_ENABLED=0 go build -trimpath -o "$root/cc/bin/" ./cmd/ccsuper
+CGO_ENABLED=0 go build -trimpath -ldflags='-E main.entry' -o "$root/cc/bin/" ./cmd/ccinit
 CGO_ENABLED=0 go test -c -trimpath -o "$root/cc/bin/e2e.test" ./e2e
 CGO_ENABLED=0 go test -c -trimpath -o "$root/cc/bin/devicefilter.test" ./devicefilter
 cp -a rootfs-overlay "$root/src/"

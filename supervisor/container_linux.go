@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -220,6 +221,16 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		return nil, fmt.Errorf("make exec FIFO: %w", err)
 	}
+	if u := plan.uns; u != nil {
+		// ccinit opens it for writing as the root of its user
+		// namespace, which is no root of the host's files: the FIFO is
+		// that root's.
+		uid, _ := hostID(u.uids, 0)
+		gid, _ := hostID(u.gids, 0)
+		if err := os.Chown(fifo, int(uid), int(gid)); err != nil {
+			return nil, fmt.Errorf("exec FIFO: %w", initproc.WithoutPath(err))
+		}
+	}
 	fifoFD, err := unix.Open(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open exec FIFO: %w", err)
@@ -269,13 +280,34 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 		defer sock.Close()
 		opts.ConsoleSocket = extra.add(sock.Fd())
 	}
-	end()
-	proc, err = spawnInit(spawnSpec{
+	spec := spawnSpec{
 		path: initPath, opts: opts, stdio: [3]uintptr{0, 1, 2}, extra: extra,
-		clone: plan.clone, join: plan.join, cgroupFD: cg.cloneInto(), bornIn: cg.v1Dirs(), rec: rec,
-	})
+		clone: plan.clone, join: plan.join, mountNS: plan.mountNS, cgroupFD: cg.cloneInto(), bornIn: cg.v1Dirs(), rec: rec,
+	}
+	if plan.mountNS != "" {
+		// The rootfs and the binds' sources are the runtime's paths,
+		// which the joined namespace need not have.
+		spec.opts.HostFDs = true
+	}
+	if u := plan.uns; u != nil {
+		// The maps are written by ccsuper, root, between clone and exec:
+		// no newuidmap, and no "mapped" step (initproc.AwaitMapping).
+		// ccinit binds /dev's nodes, and takes the rootfs and the binds'
+		// sources from ccsuper (sendOCIMounts).
+		spec.opts.UserNS, spec.opts.HostFDs = true, true
+		spec.sys = func(sys *syscall.SysProcAttr) { u.cloneAttrs(sys, true) }
+	}
+	end()
+	proc, err = spawnInit(spec)
 	if err != nil {
 		return nil, err
+	}
+	if spec.opts.HostFDs {
+		end = rec.Begin("create: rootfs and bind sources to ccinit")
+		if err := sendOCIMounts(proc.sync, proc.pid, spec.opts, plan.idmapped); err != nil {
+			return proc, err
+		}
+		end()
 	}
 	_ = readyW.Close()
 	cg.closeFD()

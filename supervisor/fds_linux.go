@@ -11,6 +11,8 @@ package supervisor
 //	          ccsuper --rootfs:  [console socket (-t)] [trace pipe (--trace)]
 //	          OCI create:        exec FIFO, ready pipe, exec socket,
 //	                             [console socket (--console-socket)]
+//	                             [a mount namespace to join, named in
+//	                             CCMNTNS (spawnSpec.mountNS)]
 //	last+1  the read-only clone of ccinit's file being exec'd (initToExec),
 //	        close-on-exec: gone once ccinit runs
 //

@@ -110,3 +110,13 @@ func mapCount(rs []IDRange) uint64 {
 	}
 	return n
 }
+
+// hostID returns the ID outside that the map rs gives to id inside.
+func hostID(rs []IDRange, id uint32) (uint32, bool) {
+	for _, r := range rs {
+		if id >= r.Inside && uint64(id) < uint64(r.Inside)+uint64(r.Count) {
+			return r.Outside + (id - r.Inside), true
+		}
+	}
+	return 0, false
+}

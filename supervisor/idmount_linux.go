@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -34,54 +35,23 @@ import (
 //
 // rootUID and rootGID are the host's IDs of the container's root.
 func sendHostMounts(s *os.File, pid int, opts initproc.Options, rootUID, rootGID int) (err error) {
-	ns, err := unix.Open(fmt.Sprintf("/proc/%d/ns/user", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	h, err := openHostMounts(pid, "--userns=auto")
 	if err != nil {
-		return fmt.Errorf("--userns=auto: open the user namespace: %w", err)
+		return err
 	}
-	defer unix.Close(ns)
-	var fds []int
-	defer func() {
-		for _, fd := range fds {
-			_ = unix.Close(fd) // ccinit has its own copies once sent
-		}
-	}()
-	clone := func(path string, recursive bool, attr *unix.MountAttr) error {
-		flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
-		at := uint(0)
-		if recursive {
-			flags |= unix.AT_RECURSIVE
-			at = unix.AT_RECURSIVE
-		}
-		fd, err := unix.OpenTree(unix.AT_FDCWD, path, flags)
-		if err != nil {
-			return fmt.Errorf("--userns=auto: %q: %w", path, err)
-		}
-		fds = append(fds, fd)
-		if attr == nil {
-			return nil
-		}
-		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|at, attr); err != nil {
-			why := ""
-			if errors.Is(err, unix.EINVAL) {
-				why = " (its file system cannot be idmapped)"
-			}
-			return fmt.Errorf("--userns=auto: %q: mount_setattr: %w%s", path, err, why)
-		}
-		return nil
-	}
-	idmap := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns)}
+	defer h.close()
 	if opts.Overlay != "" {
-		fd, err := idmappedOverlay(opts.Rootfs, opts.Overlay, !opts.KeepLayer, idmap, rootUID, rootGID)
+		fd, err := idmappedOverlay(opts.Rootfs, opts.Overlay, !opts.KeepLayer, h.idmap(), rootUID, rootGID)
 		if err != nil {
 			return err
 		}
-		fds = append(fds, fd)
-	} else if err := clone(opts.Rootfs, true, idmap); err != nil {
+		h.fds = append(h.fds, fd)
+	} else if err := h.clone(opts.Rootfs, true, h.idmap()); err != nil {
 		return err
 	}
 	for _, b := range opts.Binds {
 		src, _, _ := strings.Cut(b, ":")
-		if err := clone(src, false, idmap); err != nil {
+		if err := h.clone(src, false, h.idmap()); err != nil {
 			return err
 		}
 	}
@@ -90,17 +60,120 @@ func sendHostMounts(s *os.File, pid int, opts initproc.Options, rootUID, rootGID
 		if v.ReadOnly {
 			attr = &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
 		}
-		if err := clone(v.Source, true, attr); err != nil {
+		if err := h.clone(v.Source, true, attr); err != nil {
 			return err
 		}
 	}
-	if len(fds) > initproc.MaxHostFDs {
-		return fmt.Errorf("--userns=auto: %d binds and volumes, at most %d", len(fds)-1, initproc.MaxHostFDs-1)
+	return h.send(s)
+}
+
+// sendOCIMounts is sendHostMounts for an OCI container with a user
+// namespace, or a mount namespace joined by path: the rootfs, then the source of each bind mount of the config in
+// its order, opened by ccsuper, whose host root may walk to them where the
+// container's root may not (a bundle in a directory of mode 0700, as engines
+// and the validation suite make them), and which a joined mount namespace
+// may not have. The binds of idmapped (their indexes
+// in opts.OCI.Mounts) are idmapped through the container's user namespace;
+// the rest are plain clones, as ccinit would have made them.
+func sendOCIMounts(s *os.File, pid int, opts initproc.Options, idmapped []int) error {
+	h, err := openHostMounts(pid, "rootfs and binds")
+	if err != nil {
+		return err
 	}
-	if err := unix.Sendmsg(int(s.Fd()), []byte(initproc.SyncHostFDs), unix.UnixRights(fds...), nil, 0); err != nil {
+	defer h.close()
+	if err := h.clone(opts.Rootfs, true, nil); err != nil {
+		return err
+	}
+	for i, m := range opts.OCI.Mounts {
+		if m.Flags&unix.MS_BIND == 0 {
+			continue
+		}
+		rec := m.Flags&unix.MS_REC != 0
+		var attr *unix.MountAttr
+		if slices.Contains(idmapped, i) {
+			attr = h.idmap()
+		}
+		if err := h.clone(m.Source, rec, attr); err != nil {
+			return err
+		}
+	}
+	return h.send(s)
+}
+
+// hostMounts are detached mounts (open_tree clones) ccsuper takes for a
+// ccinit in a user namespace, sent to it in one message.
+type hostMounts struct {
+	why string // what they are for, in errors
+	ns  int    // the container's user namespace
+	fds []int
+}
+
+// openHostMounts opens the user namespace of pid for idmapped clones.
+func openHostMounts(pid int, why string) (*hostMounts, error) {
+	ns, err := unix.Open(fmt.Sprintf("/proc/%d/ns/user", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: open the user namespace: %w", why, err)
+	}
+	return &hostMounts{why: why, ns: ns}, nil
+}
+
+// idmap is the attribute that idmaps a clone through the container's user
+// namespace (on each of its mounts, when the clone is recursive).
+func (h *hostMounts) idmap() *unix.MountAttr {
+	return &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(h.ns)}
+}
+
+// clone takes a detached clone of path (with the mounts below it when
+// recursive) and sets attr on it.
+func (h *hostMounts) clone(path string, recursive bool, attr *unix.MountAttr) error {
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	at := uint(0)
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+		at = unix.AT_RECURSIVE
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, path, flags)
+	if err != nil {
+		return fmt.Errorf("%s: %q: %w", h.why, path, err)
+	}
+	h.fds = append(h.fds, fd)
+	// A clone of a shared mount (an engine's overlay, made in a mount
+	// namespace whose mounts are shared) is a peer of it: pivot_root
+	// refuses such a root (EINVAL), and a mount made on it would reach the
+	// host. Private, whatever the source was.
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Propagation: unix.MS_PRIVATE}); err != nil {
+		return fmt.Errorf("%s: %q: make private: %w", h.why, path, err)
+	}
+	if attr == nil {
+		return nil
+	}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|at, attr); err != nil {
+		why := ""
+		if errors.Is(err, unix.EINVAL) && attr.Attr_set&unix.MOUNT_ATTR_IDMAP != 0 {
+			why = " (its file system cannot be idmapped)"
+		}
+		return fmt.Errorf("%s: %q: mount_setattr: %w%s", h.why, path, err, why)
+	}
+	return nil
+}
+
+// send sends the clones to ccinit over the sync socket s.
+func (h *hostMounts) send(s *os.File) error {
+	if len(h.fds) > initproc.MaxHostFDs {
+		return fmt.Errorf("%s: %d binds and volumes, at most %d", h.why, len(h.fds)-1, initproc.MaxHostFDs-1)
+	}
+	if err := unix.Sendmsg(int(s.Fd()), []byte(initproc.SyncHostFDs), unix.UnixRights(h.fds...), nil, 0); err != nil {
 		return fmt.Errorf("sync socket: send mounts: %w", err)
 	}
 	return nil
+}
+
+// close closes ccsuper's copies: ccinit has its own once sent.
+func (h *hostMounts) close() {
+	for _, fd := range h.fds {
+		_ = unix.Close(fd)
+	}
+	_ = unix.Close(h.ns)
 }
 
 // idmappedOverlay makes the overlay of --userns=auto with --overlay,

@@ -93,6 +93,7 @@ func Features(version string) features.Features {
 	for o := range propagation {
 		mountOpts = append(mountOpts, o)
 	}
+	mountOpts = append(mountOpts, "idmap", "ridmap")
 	slices.Sort(mountOpts)
 	caps := initproc.CapNames()
 	return features.Features{
@@ -101,7 +102,7 @@ func Features(version string) features.Features {
 		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
 		MountOptions:  mountOpts,
 		Linux: &features.Linux{
-			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "uts"},
+			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts"},
 			Capabilities: caps,
 			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &no},
 			Seccomp: &features.Seccomp{
@@ -115,6 +116,8 @@ func Features(version string) features.Features {
 			Apparmor: &features.Apparmor{Enabled: &no},
 			Selinux:  &features.Selinux{Enabled: &no},
 			IntelRdt: &features.IntelRdt{Enabled: &no},
+			// Through the container's own user namespace only (planIdmap).
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
 		},
 		Annotations: map[string]string{
 			"io.github.ccontainer.version": version,

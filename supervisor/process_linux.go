@@ -56,7 +56,12 @@ type spawnSpec struct {
 	clone uintptr
 	// join are namespaces entered by path before the clone: the thread
 	// that forks enters them, so the child starts in them.
-	join     []nsJoin
+	join []nsJoin
+	// mountNS, when set, is a mount namespace ccinit joins from its entry
+	// point, before the Go runtime starts (cmd/ccinit/entry_linux_amd64.s):
+	// setns into one needs a single-threaded process, which neither the
+	// forking thread's process nor ccinit's Go code is.
+	mountNS  string
 	cgroupFD int // clone straight into this v2 cgroup, or -1
 	// pdeathsig kills ccinit when the forking thread dies: ccsuper's own
 	// runs, never an OCI container, which outlives the create.
@@ -110,6 +115,16 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 			return nil, err
 		}
 	}
+	env := []string{} // nothing of the host's environment
+	if s.mountNS != "" {
+		ns, err := os.Open(s.mountNS)
+		if err != nil {
+			return nil, fmt.Errorf("mount namespace %s: %w", s.mountNS, initproc.WithoutPath(err))
+		}
+		defer ns.Close() // ccinit's copy is closed by its entry point
+		// The descriptor's number is one byte: ccinit has a handful.
+		env = append(env, initproc.MountNSVar+"="+string(rune(s.extra.add(ns.Fd()))))
+	}
 	files := append([]uintptr{s.stdio[0], s.stdio[1], s.stdio[2], theirs.Fd()}, s.extra.files...)
 	end := s.rec.Begin("read-only clone of ccinit to exec")
 	exe, exeFD, err := initToExec(s.path, len(files))
@@ -119,7 +134,7 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 	}
 	p.exe = exeFD
 	attr := &syscall.ProcAttr{
-		Env:   []string{}, // nothing of the host's environment
+		Env:   env,
 		Files: files,
 		Sys: &syscall.SysProcAttr{
 			Cloneflags: s.clone,

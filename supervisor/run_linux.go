@@ -277,17 +277,8 @@ func (k *container) create() (int, error) {
 		configLater: uns != nil && uns.helper,
 	}
 	if uns != nil {
-		spec.sys = func(sys *syscall.SysProcAttr) {
-			sys.UidMappings, sys.GidMappings = uns.sysMaps()
-			sys.GidMappingsEnableSetgroups = uns.setgroups
-			if uns.auto != nil {
-				// Root's own IDs are not in the range: become the
-				// namespace's root once the maps are written and
-				// before the exec, which then grants every
-				// capability in it.
-				sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
-			}
-		}
+		// Root's own IDs are not in an --userns=auto range.
+		spec.sys = func(sys *syscall.SysProcAttr) { uns.cloneAttrs(sys, uns.auto != nil) }
 	}
 	k.proc, err = spawnInit(spec)
 	k.std.started()

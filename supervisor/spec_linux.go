@@ -28,12 +28,20 @@ type bundlePlan struct {
 	// the namespaces entered by path, in setns order.
 	clone uintptr
 	join  []nsJoin
+	// mountNS is a mount namespace joined by path: by ccinit's entry
+	// point, not the forking thread (see spawnSpec.mountNS).
+	mountNS string
 	// newNet: a network namespace of the container's own, loopback up.
 	newNet      bool
 	cgroupsPath string
 	resources   *specs.LinuxResources
 	oomScoreAdj *int
 	terminal    bool
+	// uns is the container's new user namespace and its maps, or nil.
+	uns *userNS
+	// idmapped are the indexes in init.OCI.Mounts of the bind mounts
+	// ccsuper idmaps through the container's user namespace.
+	idmapped []int
 	// warnings are what create logs and does not fail on.
 	warnings []string
 }
@@ -285,32 +293,38 @@ func planLinux(p *bundlePlan, l *specs.Linux) error {
 		}
 		seen[ns.Type] = true
 		switch {
-		case ns.Type == specs.UserNamespace:
-			return errors.New("linux.namespaces: user namespaces are not supported yet")
+		case ns.Type == specs.UserNamespace && ns.Path != "":
+			// setns(2) into a user namespace needs a single-threaded
+			// process (EINVAL otherwise), and ccsuper and ccinit are Go
+			// programs, multithreaded from their first instruction.
+			return errors.New("linux.namespaces: joining a user namespace by path is not supported (setns into one needs a single-threaded process; see docs/oci.md)")
 		case ns.Type == specs.TimeNamespace:
 			return errors.New("linux.namespaces: time namespaces are not supported")
 		case ns.Path == "":
 			p.clone |= flag
+		case !filepath.IsAbs(ns.Path):
+			return fmt.Errorf("linux.namespaces: %s path %q is not absolute", ns.Type, ns.Path)
 		case ns.Type == specs.MountNamespace:
 			// setns into a mount namespace needs a single-threaded
-			// process, which a Go program is not.
-			return errors.New("linux.namespaces: joining a mount namespace by path is not supported")
-		default:
-			if !filepath.IsAbs(ns.Path) {
-				return fmt.Errorf("linux.namespaces: %s path %q is not absolute", ns.Type, ns.Path)
+			// process: ccinit's entry point joins it before the Go
+			// runtime starts (cmd/ccinit/entry_linux_amd64.s).
+			if runtime.GOARCH != "amd64" {
+				return errors.New("linux.namespaces: joining a mount namespace by path needs ccinit's entry point, written for amd64 only")
 			}
+			p.mountNS = ns.Path
+		default:
 			p.join = append(p.join, nsJoin{flag, ns.Path})
 		}
 	}
-	if p.clone&unix.CLONE_NEWNS == 0 {
-		return errors.New("linux.namespaces: a new mount namespace is required")
+	if !has(p, unix.CLONE_NEWNS) {
+		return errors.New("linux.namespaces: a mount namespace of the container's own is required (new, or joined by path)")
 	}
 	if !has(p, unix.CLONE_NEWPID) {
 		return errors.New("linux.namespaces: a pid namespace of the container's own is required (new, or joined by path)")
 	}
 	p.newNet = p.clone&unix.CLONE_NEWNET != 0
-	if len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0 {
-		return errors.New("linux.uidMappings/gidMappings: user namespaces are not supported yet")
+	if err := planUserMaps(p, l); err != nil {
+		return err
 	}
 	for k, v := range l.Sysctl {
 		if strings.ContainsAny(k, "/\x00") || strings.Contains(k, "..") || k == "" {
@@ -390,9 +404,71 @@ func planLinux(p *bundlePlan, l *specs.Linux) error {
 	return nil
 }
 
+// planUserMaps checks the maps of a new user namespace. ccinit must be the
+// namespace's root (it mounts, pivots and makes /dev there), so container ID
+// 0 must be mapped, uid and gid alike, as runc requires too.
+func planUserMaps(p *bundlePlan, l *specs.Linux) error {
+	if p.clone&unix.CLONE_NEWUSER == 0 {
+		if len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0 {
+			return errors.New("linux.uidMappings/gidMappings need a new user namespace in linux.namespaces")
+		}
+		return nil
+	}
+	u := &userNS{setgroups: true}
+	for _, m := range []struct {
+		name string
+		in   []specs.LinuxIDMapping
+		out  *[]IDRange
+	}{{"uidMappings", l.UIDMappings, &u.uids}, {"gidMappings", l.GIDMappings, &u.gids}} {
+		rs, err := idRanges(m.in)
+		if err != nil {
+			return fmt.Errorf("linux.%s: %w", m.name, err)
+		}
+		if _, ok := hostID(rs, 0); !ok {
+			return fmt.Errorf("linux.%s: a user namespace needs container ID 0 mapped (ccinit is its root)", m.name)
+		}
+		*m.out = rs
+	}
+	p.uns = u
+	return nil
+}
+
+// idRanges checks a config's ID map as the kernel would take it: at most 340
+// lines, none empty or wrapping past 2^32-1, none overlapping another inside
+// or outside.
+func idRanges(ms []specs.LinuxIDMapping) ([]IDRange, error) {
+	if len(ms) == 0 {
+		return nil, errors.New("a new user namespace needs a map")
+	}
+	if len(ms) > 340 {
+		return nil, fmt.Errorf("%d lines, the kernel takes at most 340", len(ms))
+	}
+	rs := make([]IDRange, len(ms))
+	for i, m := range ms {
+		r := IDRange{Inside: m.ContainerID, Outside: m.HostID, Count: m.Size}
+		if r.Count == 0 || uint64(r.Inside)+uint64(r.Count) > 1<<32-1 || uint64(r.Outside)+uint64(r.Count) > 1<<32-1 {
+			return nil, fmt.Errorf("%q: empty or past the last ID", r.String())
+		}
+		for _, o := range rs[:i] {
+			if overlap(o.Inside, o.Count, r.Inside, r.Count) || overlap(o.Outside, o.Count, r.Outside, r.Count) {
+				return nil, fmt.Errorf("%q overlaps %q", r.String(), o.String())
+			}
+		}
+		rs[i] = r
+	}
+	return rs, nil
+}
+
+func overlap(a, n, b, m uint32) bool {
+	return uint64(a) < uint64(b)+uint64(m) && uint64(b) < uint64(a)+uint64(n)
+}
+
 // has reports whether the container has a namespace of type flag of its
 // own: new, or joined by path (one the engine made for it).
 func has(p *bundlePlan, flag uintptr) bool {
+	if flag == unix.CLONE_NEWNS && p.mountNS != "" {
+		return true
+	}
 	return p.clone&flag != 0 || slices.ContainsFunc(p.join, func(j nsJoin) bool { return j.flag == flag })
 }
 
@@ -507,12 +583,14 @@ func planMounts(p *bundlePlan, ms []specs.Mount) error {
 				return fmt.Errorf("mounts: %q has a control character", s)
 			}
 		}
-		if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
-			return fmt.Errorf("mounts %s: idmapped mounts are not supported", m.Destination)
-		}
 		out := initproc.Mount{Type: m.Type, Source: m.Source, Target: filepath.Clean(m.Destination)}
 		var data []string
+		idmap := len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0
 		for _, opt := range m.Options {
+			if opt == "idmap" || opt == "ridmap" {
+				idmap = true
+				continue
+			}
 			if f, ok := mountFlags[opt]; ok {
 				if f.clear {
 					out.Flags &^= f.flag
@@ -526,7 +604,7 @@ func planMounts(p *bundlePlan, ms []specs.Mount) error {
 				continue
 			}
 			switch opt {
-			case "tmpcopyup", "idmap", "ridmap", "copy-symlink", "nosymfollow", "rro", "rrw", "rnosuid", "rsuid",
+			case "tmpcopyup", "copy-symlink", "nosymfollow", "rro", "rrw", "rnosuid", "rsuid",
 				"rnodev", "rdev", "rnoexec", "rexec", "rnodiratime", "rdiratime", "rrelatime", "rnorelatime",
 				"rnoatime", "ratime", "rstrictatime", "rnostrictatime", "recursive":
 				return fmt.Errorf("mounts %s: option %q is not supported", m.Destination, opt)
@@ -561,7 +639,46 @@ func planMounts(p *bundlePlan, ms []specs.Mount) error {
 		if out.Flags&unix.MS_REMOUNT != 0 {
 			return fmt.Errorf("mounts %s: remount is not supported", m.Destination)
 		}
+		if idmap {
+			if err := planIdmap(p, m, out); err != nil {
+				return err
+			}
+			p.idmapped = append(p.idmapped, len(p.init.OCI.Mounts))
+		}
 		p.init.OCI.Mounts = append(p.init.OCI.Mounts, out)
+	}
+	return nil
+}
+
+// planIdmap checks an idmapped mount (mount_setattr's MOUNT_ATTR_IDMAP):
+// a bind mount, in a container with a user namespace of its own, whose maps
+// are the container's when given. ccsuper idmaps the mount through the
+// container's user namespace (sendOCIMounts): the owner of a file on disk is
+// seen inside as that ID of the container, so a rootfs or volume of
+// root-owned files is root's inside, and what the container's root writes
+// there is root's on disk. Other maps would need a user namespace made for
+// the mount alone: refused.
+func planIdmap(p *bundlePlan, m specs.Mount, out initproc.Mount) error {
+	switch {
+	case out.Flags&unix.MS_BIND == 0:
+		return fmt.Errorf("mounts %s: only a bind mount can be idmapped", m.Destination)
+	case p.uns == nil:
+		return fmt.Errorf("mounts %s: an idmapped mount needs a new user namespace in linux.namespaces", m.Destination)
+	}
+	for _, mm := range []struct {
+		got  []specs.LinuxIDMapping
+		want []IDRange
+	}{{m.UIDMappings, p.uns.uids}, {m.GIDMappings, p.uns.gids}} {
+		if len(mm.got) == 0 {
+			continue
+		}
+		rs, err := idRanges(mm.got)
+		if err != nil {
+			return fmt.Errorf("mounts %s: %w", m.Destination, err)
+		}
+		if !slices.Equal(rs, mm.want) {
+			return fmt.Errorf("mounts %s: maps other than the container's user namespace's are not supported", m.Destination)
+		}
 	}
 	return nil
 }

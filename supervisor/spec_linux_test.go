@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -96,11 +97,41 @@ func TestPlanBundleRefuses(t *testing.T) {
 		}, "effective"},
 		{"ambient beyond inheritable", func(s *specs.Spec) { s.Process.Capabilities.Ambient = []string{"CAP_KILL"} }, "ambient"},
 		{"oom score", func(s *specs.Spec) { n := 2000; s.Process.OOMScoreAdj = &n }, "oomScoreAdj"},
-		{"user namespace", func(s *specs.Spec) {
+		{"user namespace without maps", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-		}, "user namespaces"},
-		{"uid mappings", func(s *specs.Spec) { s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}} }, "uidMappings"},
-		{"join mount ns", func(s *specs.Spec) { s.Linux.Namespaces[4].Path = "/proc/1/ns/mnt" }, "mount namespace by path"},
+		}, "needs a map"},
+		{"join user ns", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/proc/1/ns/user"})
+		}, "user namespace by path"},
+		{"uid mappings without user ns", func(s *specs.Spec) { s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}} }, "need a new user namespace"},
+		{"root unmapped", func(s *specs.Spec) {
+			withUserNS(s)
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 1, HostID: 1000, Size: 10}}
+		}, "container ID 0 mapped"},
+		{"empty map line", func(s *specs.Spec) {
+			withUserNS(s)
+			s.Linux.GIDMappings = append(s.Linux.GIDMappings, specs.LinuxIDMapping{ContainerID: 70000, HostID: 1, Size: 0})
+		}, "empty"},
+		{"map past the last ID", func(s *specs.Spec) {
+			withUserNS(s)
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0xffff0000, Size: 0x10000}}
+		}, "past the last ID"},
+		{"overlapping maps", func(s *specs.Spec) {
+			withUserNS(s)
+			s.Linux.UIDMappings = append(s.Linux.UIDMappings, specs.LinuxIDMapping{ContainerID: 70000, HostID: 100005, Size: 1})
+		}, "overlaps"},
+		{"idmap without user ns", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/tmp", Options: []string{"rbind", "idmap"}})
+		}, "needs a new user namespace"},
+		{"idmap with other maps", func(s *specs.Spec) {
+			withUserNS(s)
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/tmp", Options: []string{"rbind"},
+				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 5000, Size: 10}}})
+		}, "other than the container's"},
+		{"relative mount ns", func(s *specs.Spec) { s.Linux.Namespaces[4].Path = "proc/1/ns/mnt" }, "not absolute"},
+		{"no mount ns", func(s *specs.Spec) {
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.MountNamespace })
+		}, "mount namespace of the container's own"},
 		{"no pid ns", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[1:] }, "pid namespace"},
 		{"unknown ns", func(s *specs.Spec) { s.Linux.Namespaces[0].Type = "nope" }, "unknown type"},
 		{"duplicate ns", func(s *specs.Spec) { s.Linux.Namespaces[1].Type = specs.PIDNamespace }, "twice"},
@@ -120,7 +151,7 @@ func TestPlanBundleRefuses(t *testing.T) {
 		{"propagation", func(s *specs.Spec) { s.Linux.RootfsPropagation = "sideways" }, "rootfsPropagation"},
 		{"mount label", func(s *specs.Spec) { s.Linux.MountLabel = "x" }, "SELinux"},
 		{"relative mount", func(s *specs.Spec) { s.Mounts[0].Destination = "proc" }, "not absolute"},
-		{"idmap option", func(s *specs.Spec) { s.Mounts[0].Options = []string{"idmap"} }, "idmap"},
+		{"idmap of a proc", func(s *specs.Spec) { withUserNS(s); s.Mounts[0].Options = []string{"idmap"} }, "only a bind mount"},
 		{"bind with sync", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/tmp", Options: []string{"rbind", "sync"}})
 		}, "sync"},
@@ -147,6 +178,96 @@ func TestPlanBundleRefuses(t *testing.T) {
 		_, err := planBundle("/b", s)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: got error %v, want one saying %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// withUserNS gives s a new user namespace with container IDs 0-65535 mapped to
+// 100000 and up.
+func withUserNS(s *specs.Spec) {
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+}
+
+// TestPlanBundleUserNS checks the plan of a user namespace: made new with
+// the clone, its maps as given, and the idmapped binds marked for ccsuper.
+func TestPlanBundleUserNS(t *testing.T) {
+	s := DefaultSpec()
+	withUserNS(s)
+	s.Linux.GIDMappings = append(s.Linux.GIDMappings, specs.LinuxIDMapping{ContainerID: 70000, HostID: 5, Size: 1})
+	s.Mounts = append(s.Mounts,
+		specs.Mount{Destination: "/plain", Type: "bind", Source: "/tmp", Options: []string{"rbind"}},
+		specs.Mount{Destination: "/idmapped", Type: "bind", Source: "/tmp", Options: []string{"rbind", "idmap"}},
+		specs.Mount{Destination: "/same-maps", Type: "bind", Source: "/tmp", Options: []string{"bind"},
+			UIDMappings: s.Linux.UIDMappings})
+	p, err := planBundle("/b", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.clone&unix.CLONE_NEWUSER == 0 {
+		t.Errorf("clone flags %#x: no CLONE_NEWUSER", p.clone)
+	}
+	if p.uns == nil {
+		t.Fatal("no user namespace planned")
+	}
+	if want := []IDRange{{0, 100000, 65536}}; !slices.Equal(p.uns.uids, want) {
+		t.Errorf("uid map %v, want %v", p.uns.uids, want)
+	}
+	if want := []IDRange{{0, 100000, 65536}, {70000, 5, 1}}; !slices.Equal(p.uns.gids, want) {
+		t.Errorf("gid map %v, want %v", p.uns.gids, want)
+	}
+	if !p.uns.setgroups || p.uns.helper {
+		t.Errorf("setgroups %v, helper %v: want maps written by ccsuper, setgroups allowed", p.uns.setgroups, p.uns.helper)
+	}
+	n := len(p.init.OCI.Mounts)
+	if want := []int{n - 2, n - 1}; !slices.Equal(p.idmapped, want) {
+		t.Errorf("idmapped mounts %v, want %v", p.idmapped, want)
+	}
+	for _, m := range p.init.OCI.Mounts[n-3:] {
+		if m.Flags&unix.MS_BIND == 0 {
+			t.Errorf("%s: not a bind", m.Target)
+		}
+	}
+}
+
+// TestPlanBundleMountNSPath: a mount namespace joined by path is ccinit's
+// entry point's to enter, not the forking thread's, and is no new one.
+func TestPlanBundleMountNSPath(t *testing.T) {
+	s := DefaultSpec()
+	for i, n := range s.Linux.Namespaces {
+		if n.Type == specs.MountNamespace {
+			s.Linux.Namespaces[i].Path = "/proc/1/ns/mnt"
+		}
+	}
+	p, err := planBundle("/b", s)
+	if runtime.GOARCH != "amd64" {
+		if err == nil || !strings.Contains(err.Error(), "amd64") {
+			t.Fatalf("got %v, want a refusal naming amd64", err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.mountNS != "/proc/1/ns/mnt" || p.clone&unix.CLONE_NEWNS != 0 || !has(p, unix.CLONE_NEWNS) {
+		t.Errorf("mountNS %q, clone %#x: want the path joined, no CLONE_NEWNS", p.mountNS, p.clone)
+	}
+	for _, j := range p.join {
+		if j.flag == unix.CLONE_NEWNS {
+			t.Errorf("the mount namespace is among the forking thread's joins: %v", p.join)
+		}
+	}
+}
+
+func TestHostID(t *testing.T) {
+	m := []IDRange{{0, 100000, 1000}, {1000, 5, 1}}
+	for _, tt := range []struct {
+		in, out uint32
+		ok      bool
+	}{{0, 100000, true}, {999, 100999, true}, {1000, 5, true}, {1001, 0, false}} {
+		if got, ok := hostID(m, tt.in); got != tt.out || ok != tt.ok {
+			t.Errorf("hostID(%d) = %d, %v; want %d, %v", tt.in, got, ok, tt.out, tt.ok)
 		}
 	}
 }
@@ -241,8 +362,12 @@ func TestFeaturesAccepted(t *testing.T) {
 	for _, opt := range f.MountOptions {
 		s := DefaultSpec()
 		m := specs.Mount{Destination: "/x", Type: "tmpfs", Source: "tmpfs", Options: []string{opt}}
-		if opt == "bind" || opt == "rbind" {
+		switch opt {
+		case "bind", "rbind":
 			m = specs.Mount{Destination: "/x", Source: "/tmp", Options: []string{opt}}
+		case "idmap", "ridmap": // on a bind, in a user namespace
+			m = specs.Mount{Destination: "/x", Source: "/tmp", Options: []string{"rbind", opt}}
+			withUserNS(s)
 		}
 		s.Mounts = append(s.Mounts, m)
 		if _, err := planBundle("/b", s); err != nil {
@@ -252,7 +377,11 @@ func TestFeaturesAccepted(t *testing.T) {
 	for _, ns := range f.Linux.Namespaces {
 		s := DefaultSpec()
 		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return string(n.Type) == ns })
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.LinuxNamespaceType(ns)})
+		if ns == string(specs.UserNamespace) {
+			withUserNS(s) // with the maps it needs
+		} else {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.LinuxNamespaceType(ns)})
+		}
 		if _, err := planBundle("/b", s); err != nil {
 			t.Errorf("namespace %q listed but refused: %v", ns, err)
 		}

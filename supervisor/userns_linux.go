@@ -135,6 +135,19 @@ func (u *userNS) sysMaps() (uids, gids []syscall.SysProcIDMap) {
 	return conv(u.uids), conv(u.gids)
 }
 
+// cloneAttrs puts the maps into the attributes of ccinit's clone, and with
+// becomeRoot makes the child the namespace's root once they are written and
+// before its exec, which then grants it every capability in the namespace:
+// the caller's own IDs may not be in the maps (root's, with --userns=auto or
+// an OCI config's maps), and a process exec'd as an unmapped ID has none.
+func (u *userNS) cloneAttrs(sys *syscall.SysProcAttr, becomeRoot bool) {
+	sys.UidMappings, sys.GidMappings = u.sysMaps()
+	sys.GidMappingsEnableSetgroups = u.setgroups
+	if becomeRoot {
+		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
+}
+
 // writeMaps writes the maps of the user namespace of pid through newuidmap
 // and newgidmap, both at once (each is a set-user-ID program's start, a
 // good part of a rootless start). They check the ranges against /etc/subuid

@@ -46,6 +46,12 @@ func main() {
 			fail(err)
 			os.Exit(initproc.ExitSetup)
 		}
+		// After the hello: ccsuper then hears ccinit's status, and
+		// leaves the why to ccinit's line.
+		if err := initproc.CheckEntry(); err != nil {
+			fail(err)
+			os.Exit(initproc.ExitSetup)
+		}
 	}
 	status, err := initproc.Run(opts)
 	if err != nil {

@@ -1,0 +1,43 @@
+#include "textflag.h"
+
+// entry is ccinit's ELF entry point (the Makefile links it with -E
+// main.entry), run before the Go runtime starts its first thread: the one
+// moment a Go program is single-threaded, which setns(2) into a mount
+// namespace requires. When the first environment variable is CCMNTNS=
+// followed by one byte, the number of a descriptor of a mount namespace
+// (supervisor/process_linux.go sets it), it enters that namespace, closes
+// the descriptor, and marks the variable for initproc.CheckEntry: its first
+// byte becomes 'c' once entered, or 'E' with the errno in place of the
+// descriptor's byte. Then, and in every other case, it goes on to the Go
+// runtime's own entry.
+//
+// At the kernel's entry: 0(SP) is argc, then argv's pointers and a NULL,
+// then envp's.
+TEXT ·entry(SB),NOSPLIT|NOFRAME,$0
+	MOVQ	0(SP), AX
+	LEAQ	16(SP)(AX*8), BX	// &envp[0]
+	MOVQ	0(BX), R12		// envp[0]
+	TESTQ	R12, R12
+	JZ	runtime
+	MOVQ	$0x3d534e544e4d4343, DX	// "CCMNTNS=", little-endian
+	CMPQ	DX, 0(R12)
+	JNE	runtime
+	MOVBQZX	9(R12), CX		// one byte only
+	TESTQ	CX, CX
+	JNZ	runtime
+	MOVBQZX	8(R12), DI		// the descriptor
+	MOVQ	$0x00020000, SI		// CLONE_NEWNS
+	MOVQ	$308, AX		// setns
+	SYSCALL
+	TESTQ	AX, AX
+	JS	failed
+	MOVB	$0x63, 0(R12)		// 'c': entered
+	MOVQ	$3, AX			// close(descriptor)
+	SYSCALL
+	JMP	runtime
+failed:
+	NEGQ	AX
+	MOVB	$0x45, 0(R12)		// 'E'
+	MOVB	AX, 8(R12)		// errno
+runtime:
+	JMP	_rt0_amd64_linux(SB)

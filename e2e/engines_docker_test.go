@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,12 +83,14 @@ func dockerRuntimeName(rt ociRuntime) string { return "e2e-" + rt.name }
 // cgroups under cgroupParent; it returns its socket.
 func startDockerd(t *testing.T, dir, execRoot, cgroupParent string) string {
 	t.Helper()
-	return startDockerdUnder(t, dir, execRoot, cgroupParent, engineMountNS)
+	return startDockerdUnder(t, dir, execRoot, cgroupParent, engineMountNS, nil)
 }
 
 // startDockerdUnder is startDockerd with the daemon's mount namespace
-// finished by ns (engineMountNS, or a script ending as it does).
-func startDockerdUnder(t *testing.T, dir, execRoot, cgroupParent, ns string) string {
+// finished by ns (engineMountNS, or a script ending as it does) and the
+// settings of daemon.json in override put over the test's defaults (which
+// have no bridge and no iptables).
+func startDockerdUnder(t *testing.T, dir, execRoot, cgroupParent, ns string, override map[string]any) string {
 	t.Helper()
 	sock := filepath.Join(dir, "docker.sock")
 	runtimes := map[string]any{}
@@ -111,6 +114,7 @@ func startDockerdUnder(t *testing.T, dir, execRoot, cgroupParent, ns string) str
 		"exec-opts":      []string{"native.cgroupdriver=cgroupfs"},
 		"runtimes":       runtimes,
 	}
+	maps.Copy(config, override)
 	b, err := json.MarshalIndent(config, "", "  ")
 	if err != nil {
 		t.Fatal(err)

@@ -90,13 +90,16 @@ exec nsenter --net=/proc/%d/ns/net "$@"`, netns)
 			t.Errorf("the listener on the bridge heard nothing within %s", timeout)
 		}
 
-		// -p: docker-proxy listens on the daemon's loopback and
-		// forwards to the container's address on the bridge.
+		// -p, twice: on the daemon's loopback, where docker-proxy
+		// listens and forwards to the container's address, and on
+		// every address, where a connection to the bridge's address
+		// meets dockerd's DNAT rule (nat OUTPUT, then its DOCKER chain)
+		// before the proxy.
 		name := rt.name + "-published"
 		t.Cleanup(func() { _ = docker("rm", "--force", name) })
 		served := "served by " + rt.name
-		wantExit(t, docker("run", "-d", "--name", name, "--runtime", dockerRuntimeName(rt), "-p", "127.0.0.1::8080",
-			dockerImage, "sh", "-c", fmt.Sprintf("while :; do echo %q | nc -l -p 8080; done", served)), 0)
+		wantExit(t, docker("run", "-d", "--name", name, "--runtime", dockerRuntimeName(rt),
+			"-p", "127.0.0.1::8080", "-p", "0.0.0.0::8080", dockerImage, "sh", "-c", fmt.Sprintf("while :; do echo %q | nc -l -p 8080; done", served)), 0)
 		// Proof that rt runs it: its own state of the container.
 		r = docker("inspect", "--format", "{{.Id}} {{.State.Pid}}", name)
 		wantExit(t, r, 0)
@@ -107,19 +110,49 @@ exec nsenter --net=/proc/%d/ns/net "$@"`, netns)
 		}
 		wantRuntimeState(t, rt, filepath.Join(execRoot, "runtime-runc", "moby"), id, pid)
 		wantSetkeyHook(t, execRoot, id)
-		r = docker("port", name, "8080/tcp")
+		var loopback, anyPort string
+		r = docker("inspect", "--format", `{{range (index .NetworkSettings.Ports "8080/tcp")}}{{.HostIp}}:{{.HostPort}} {{end}}`, name)
 		wantExit(t, r, 0)
-		hostAddr := strings.TrimSpace(strings.SplitN(r.stdout, "\n", 2)[0])
-		if !strings.HasPrefix(hostAddr, "127.0.0.1:") {
-			t.Fatalf("docker port gives %q, want 127.0.0.1:PORT", hostAddr)
+		for _, a := range strings.Fields(r.stdout) {
+			ip, port, _ := strings.Cut(a, ":")
+			switch ip {
+			case "127.0.0.1":
+				loopback = a
+			case "0.0.0.0":
+				anyPort = port
+			}
 		}
-		// Until the server in the container listens, the proxy
-		// accepts and closes at once: wait for the answer.
+		if loopback == "" || anyPort == "" {
+			t.Fatalf("docker inspect gives the ports %q, want one on 127.0.0.1 and one on 0.0.0.0", r.stdout)
+		}
+		// Until the server in the container listens, a connection is
+		// accepted and closed at once: wait for the answer.
 		var last string
-		waitFor(t, "the published port answers", func() bool {
-			last = dialIn(t, netns, hostAddr)
+		defer func() {
+			if t.Failed() {
+				t.Logf("the last answer: %q", last)
+			}
+		}()
+		waitFor(t, "the port published on loopback answers", func() bool {
+			last = dialIn(t, netns, loopback)
 			return strings.TrimSpace(last) == served
 		})
+		waitFor(t, "the port published on every address answers on the bridge's", func() bool {
+			last = dialIn(t, netns, gateway+":"+anyPort)
+			return strings.TrimSpace(last) == served
+		})
+		// The rule, not the proxy, took that connection: its
+		// DNAT rule in the DOCKER chain counted packets.
+		r = run(t, command(t, "nsenter", fmt.Sprintf("--net=/proc/%d/ns/net", netns), "iptables", "-t", "nat", "-L", "DOCKER", "-n", "-v", "-x"))
+		wantExit(t, r, 0)
+		counted := false
+		for _, line := range strings.Split(r.stdout, "\n") {
+			f := strings.Fields(line)
+			counted = counted || (len(f) > 2 && f[0] != "0" && f[2] == "DNAT" && strings.Contains(line, "dpt:"+anyPort+" "))
+		}
+		if !counted {
+			t.Errorf("no packet counted by the DNAT rule of port %s:\n%s", anyPort, r.stdout)
+		}
 		wantExit(t, docker("rm", "--force", name), 0)
 
 		// The containers' veths went with them: only lo and the bridge.

@@ -22,8 +22,14 @@ const criPauseImage = "ccontainer.local/e2e-pause:latest"
 // own client, plays kubelet: runp, create, start, exec -s, logs, inspect,
 // stop, rm, stopp, rmp.
 //
-// The pod has the node's network (the suite's throwaway one), so no CNI
-// plugin is involved; its cgroups go under a parent named for the test. Like
+// The pod has a network of its own made by CNI plugins (Debian's
+// containernetworking-plugins: bridge, host-local, loopback; criCNIConfig):
+// the sandbox gets an address, and a second container of the pod serves on
+// the pod's loopback, which the first reaches, and on the pod's address,
+// which the node reaches. containerd runs in a network namespace of this
+// test's own, where the CNI bridge, the veths and the IP forwarding are made
+// and die with it; CNI's cache and host-local's leases are in the test's
+// directory. The pod's cgroups go under a parent named for the test. Like
 // Docker's, this test needs what `make test-engines` installs (crictl is
 // built from its Go module by scripts/engine-deps.sh all).
 func TestEngineKubernetesCRI(t *testing.T) {
@@ -33,6 +39,12 @@ func TestEngineKubernetesCRI(t *testing.T) {
 			t.Skipf("%s is not installed (scripts/engine-deps.sh all installs it)", name)
 		}
 	}
+	for _, plugin := range []string{"bridge", "host-local", "loopback"} {
+		if _, err := os.Stat(filepath.Join(criCNIBin, plugin)); err != nil {
+			t.Skipf("CNI plugin %s: %v (scripts/engine-deps.sh all installs containernetworking-plugins)", plugin, err)
+		}
+	}
+	netns := netNSHolder(t)
 	parent := engineCgroupParent("cri")
 	runDir := engineRunDir(t, "cri")
 	dir := newEngineDir(t, parent)
@@ -49,7 +61,7 @@ func TestEngineKubernetesCRI(t *testing.T) {
     conf_dir = %q
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "native"
-`, criPauseImage, filepath.Join(dir, "cni-bin"), filepath.Join(dir, "cni-conf"))
+`, criPauseImage, criCNIBin, criCNIConfig(t, dir))
 	for _, rt := range ociRuntimes() {
 		if rt.skip != "" {
 			continue
@@ -62,7 +74,17 @@ func TestEngineKubernetesCRI(t *testing.T) {
         Root = %q
 `, rt.name, rt.name, rt.path, runtimeRoot(rt))
 	}
-	sock := startContainerd(t, dir, cri.String())
+	// libcni keeps its cache of results in /var/lib/cni, which it makes:
+	// in containerd's mount namespace /var/lib is a directory of the
+	// test's. Then the holder's network namespace.
+	varLib := filepath.Join(dir, "var-lib")
+	if err := os.Mkdir(varLib, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	setup := fmt.Sprintf(`! mountpoint -q /sys/fs/cgroup/unified || umount /sys/fs/cgroup/unified || exit 125
+mount --bind %q /var/lib || exit 125
+exec nsenter --net=/proc/%d/ns/net "$@"`, varLib, netns)
+	sock := startContainerdUnder(t, dir, cri.String(), setup)
 
 	// The CRI plugin keeps its images in containerd's namespace k8s.io.
 	ctr := func(args ...string) *exec.Cmd {
@@ -101,12 +123,11 @@ func TestEngineKubernetesCRI(t *testing.T) {
 
 	forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
 		logs := filepath.Join(dir, "pod-logs-"+rt.name)
-		// As kubelet asks by default, except for the network: IPC
-		// shared in the pod (POD, 0: the containers join the sandbox's
-		// by path), a PID namespace per container (CONTAINER, 1), and
-		// the node's network (NODE, 2) so that no CNI plugin is needed.
-		// The pod's and each container's config both say it.
-		namespaces := map[string]any{"namespace_options": map[string]any{"ipc": 0, "pid": 1, "network": 2}}
+		// As kubelet asks by default: network and IPC shared in the
+		// pod (POD, 0: the containers join the sandbox's by path), a
+		// PID namespace per container (CONTAINER, 1). The pod's and
+		// each container's config both say it.
+		namespaces := map[string]any{"namespace_options": map[string]any{"ipc": 0, "pid": 1, "network": 0}}
 		pod := writeJSON("pod-"+rt.name+".json", map[string]any{
 			"metadata":      map[string]any{"name": "pod-" + rt.name, "namespace": "default", "uid": "uid-" + rt.name, "attempt": 1},
 			"log_directory": logs,
@@ -154,6 +175,45 @@ func TestEngineKubernetesCRI(t *testing.T) {
 			t.Errorf("exec -s: got %s\nwant status 1 and the command's status 4 in the message", r)
 		}
 
+		// The pod's network: the sandbox's address on the CNI
+		// bridge is the containers' eth0; a second container serves
+		// on port 8080 of the pod, which the first reaches on the
+		// pod's loopback and the node on the pod's address.
+		podIP := strings.TrimSpace(crictl("inspectp", "--output", "go-template", "--template", "{{.status.network.ip}}", podID).stdout)
+		if !strings.HasPrefix(podIP, criPodSubnetPrefix) {
+			t.Fatalf("the pod's address is %q, want one in %s*", podIP, criPodSubnetPrefix)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "cni-ipam", criNetwork, podIP)); err != nil {
+			t.Errorf("host-local's lease of the pod's address: %v", err)
+		}
+		if r := crictl("exec", "-s", id, "ip", "-4", "-o", "addr", "show", "eth0"); !strings.Contains(r.stdout, " "+podIP+"/") {
+			t.Errorf("the container's eth0 has not the pod's address %s: %s", podIP, r)
+		}
+		served := "served by " + rt.name
+		serverConfig := writeJSON("server-"+rt.name+".json", map[string]any{
+			"metadata": map[string]any{"name": "server"},
+			"image":    map[string]any{"image": containerdImage},
+			"command":  []string{"sh", "-c", fmt.Sprintf("while :; do echo %q | nc -l -p 8080; done", served)},
+			"log_path": "server.log",
+			"linux":    map[string]any{"security_context": namespaces},
+		})
+		r = crictl("create", podID, serverConfig, pod)
+		wantExit(t, r, 0)
+		server := strings.TrimSpace(r.stdout)
+		wantExit(t, crictl("start", server), 0)
+		wantRuntimeState(t, rt, filepath.Join(runtimeRoot(rt), "k8s.io"), server, inspectPID(t, crictl("inspect", server)))
+		// Until the server listens, nc fails: wait for the answer.
+		var last result
+		waitFor(t, "the app container reaches the server on the pod's loopback", func() bool {
+			last = crictl("exec", "-s", id, "nc", "127.0.0.1", "8080")
+			return strings.TrimSpace(last.stdout) == served
+		})
+		if got := strings.TrimSpace(dialIn(t, netns, podIP+":8080")); got != served {
+			t.Errorf("from the node, %s:8080 answers %q, want %q", podIP, got, served)
+		}
+		wantExit(t, crictl("stop", "--timeout", "0", server), 0)
+		wantExit(t, crictl("rm", server), 0)
+
 		// Stopping the container sends SIGTERM, which its trap turns
 		// into status 0 well within the timeout.
 		wantExit(t, crictl("stop", "--timeout", "30", id), 0)
@@ -168,7 +228,60 @@ func TestEngineKubernetesCRI(t *testing.T) {
 		if r := crictl("pods", "--quiet", "--id", podID); r.stdout != "" {
 			t.Errorf("pod %s still listed after rmp", podID)
 		}
+		// The pod's veth went with it, and its address back to
+		// host-local: only lo and the bridge, and no lease.
+		waitFor(t, "only lo and the CNI bridge left", func() bool {
+			r := run(t, command(t, "nsenter", fmt.Sprintf("--net=/proc/%d/ns/net", netns), "ip", "-o", "link", "show"))
+			return r.code == 0 && strings.Count(r.stdout, "\n") == 2 && strings.Contains(r.stdout, " "+criBridge+":")
+		})
+		if leases, _ := filepath.Glob(filepath.Join(dir, "cni-ipam", criNetwork, criPodSubnetPrefix+"*")); len(leases) != 0 {
+			t.Errorf("host-local still holds %q after rmp", leases)
+		}
 	})
+}
+
+// The CNI network of TestEngineKubernetesCRI's pods.
+const (
+	criCNIBin          = "/usr/lib/cni" // where Debian's containernetworking-plugins puts them
+	criNetwork         = "e2e-pods"
+	criBridge          = "cni-e2e0"
+	criPodSubnetPrefix = "10.213.8."
+)
+
+// criCNIConfig writes the CNI network of the pods, a conflist as a node's
+// /etc/cni/net.d would hold, into a directory of dir and returns that
+// directory: a bridge with the gateway address, addresses from host-local
+// (its leases in dir too), and the pod's loopback.
+func criCNIConfig(t *testing.T, dir string) string {
+	t.Helper()
+	conf := fmt.Sprintf(`{
+  "cniVersion": "1.0.0",
+  "name": %q,
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": %q,
+      "isGateway": true,
+      "ipMasq": false,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": %q,
+        "ranges": [[{"subnet": "%s0/24"}]],
+        "routes": [{"dst": "0.0.0.0/0"}]
+      }
+    },
+    {"type": "loopback"}
+  ]
+}
+`, criNetwork, criBridge, filepath.Join(dir, "cni-ipam"), criPodSubnetPrefix)
+	confDir := filepath.Join(dir, "cni-conf")
+	if err := os.Mkdir(confDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(confDir, "10-e2e.conflist"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return confDir
 }
 
 // inspectPID returns the PID in crictl inspect's or inspectp's JSON output,

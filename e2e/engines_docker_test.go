@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"os/user"
@@ -87,12 +88,14 @@ func dockerRuntimeName(rt ociRuntime) string { return "e2e-" + rt.name }
 // /etc/subgid of its mount namespace's own, bound over the host's.
 func startDockerd(t *testing.T, dir, execRoot, cgroupParent string, remap bool) string {
 	t.Helper()
-	return startDockerdUnder(t, dir, execRoot, cgroupParent, engineMountNS, remap)
+	return startDockerdUnder(t, dir, execRoot, cgroupParent, engineMountNS, remap, nil)
 }
 
 // startDockerdUnder is startDockerd with the daemon's mount namespace
-// finished by ns (engineMountNS, or a script ending as it does).
-func startDockerdUnder(t *testing.T, dir, execRoot, cgroupParent, ns string, remap bool) string {
+// finished by ns (engineMountNS, or a script ending as it does) and the
+// settings of daemon.json in override put over the test's defaults (which
+// have no bridge and no iptables).
+func startDockerdUnder(t *testing.T, dir, execRoot, cgroupParent, ns string, remap bool, override map[string]any) string {
 	t.Helper()
 	sock := filepath.Join(dir, "docker.sock")
 	runtimes := map[string]any{}
@@ -130,6 +133,7 @@ func startDockerdUnder(t *testing.T, dir, execRoot, cgroupParent, ns string, rem
 		}
 		setup = "mount --bind " + uids + " /etc/subuid && mount --bind " + gids + " /etc/subgid || exit 125\n"
 	}
+	maps.Copy(config, override)
 	b, err := json.MarshalIndent(config, "", "  ")
 	if err != nil {
 		t.Fatal(err)

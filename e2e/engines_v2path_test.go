@@ -156,7 +156,7 @@ func TestEnginePodmanV2Path(t *testing.T) {
 func TestEngineDockerV2Path(t *testing.T) {
 	needDocker(t)
 	rt, parent, execRoot, dir := v2PathEngine(t, "docker-v2")
-	sock := startDockerdUnder(t, dir, execRoot, parent, v2PathNS, false)
+	sock := startDockerdUnder(t, dir, execRoot, parent, v2PathNS, false, nil)
 	docker := func(args ...string) result {
 		t.Helper()
 		cmd := command(t, dockerCLI, append([]string{"--host", "unix://" + sock}, args...)...)

@@ -4,7 +4,8 @@
 # io.containerd.runc.v2 shim, and runc; with the argument `all` also docker.io
 # (dockerd and its docker CLI at /usr/bin/docker) and crictl, the CRI client
 # that plays kubelet (Debian 12 has no package of it: it is built from its Go
-# module, sigs.k8s.io/cri-tools, into /usr/local/bin). Idempotent and quiet
+# module, sigs.k8s.io/cri-tools, into /usr/local/bin) with the CNI plugins its
+# pods' network is made by (containernetworking-plugins). Idempotent and quiet
 # when everything is there.
 #
 #   scripts/engine-deps.sh [all]
@@ -31,6 +32,10 @@ if [ "${1:-}" = all ]; then
 	# The docker CLI on PATH may be another one (a newer static build in
 	# /usr/local/bin); the package's is /usr/bin/docker.
 	{ [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ]; } || need+=(docker.io)
+	# Where e2e/engines_cri_test.go looks for them (criCNIBin).
+	for plugin in bridge host-local loopback; do
+		[ -x "/usr/lib/cni/$plugin" ] || { need+=(containernetworking-plugins); break; }
+	done
 fi
 
 if [ ${#need[@]} -gt 0 ]; then

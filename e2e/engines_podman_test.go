@@ -139,7 +139,10 @@ ip link set lo up && echo ready && exec sleep 1000000`
 		forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
 			vol := mappedVolume(t)
 			m := fmt.Sprintf("0:%d:%d", nsHostBase, nsSize)
-			args := append(append([]string{"run", "--rm", "-i", "--uidmap", m, "--gidmap", m, "-v", vol + ":/vol"}, runFlags...),
+			// --network none: podman's default network would make its
+			// bridge and rules in the suite's namespace, where the
+			// network tests that follow look at the routes and tables.
+			args := append(append([]string{"run", "--rm", "-i", "--network", "none", "--uidmap", m, "--gidmap", m, "-v", vol + ":/vol"}, runFlags...),
 				podmanImage, "sh", "-c", mappedScript)
 			runMapped(t, podman(rt, args...), vol)
 		})

@@ -155,7 +155,7 @@ func run(o Options, t *tiniRun) (status int, err error) {
 	if (o.UserNS && !o.OCI.Enabled) || o.Loopback {
 		// ccsuper create, root, brings lo up from the host when the
 		// container has a network namespace of its own.
-		if err := loopbackUp(); err != nil {
+		if err := LoopbackUp(); err != nil {
 			return ExitSetup, err
 		}
 	}

@@ -82,10 +82,12 @@ func AwaitMapping(fd int) error {
 // command's is built afresh (CleanEnv), and the variable is unset at once.
 const rearmVar = "CCINIT_PDEATHSIG"
 
-// loopbackUp brings up lo in ccinit's network namespace. In a user
-// namespace the supervisor, which is no root of it, cannot (see
-// supervisor.hostSetup), and a pasta or none container wants its loopback.
-func loopbackUp() error {
+// LoopbackUp brings up lo in the calling thread's network namespace. In a
+// user namespace the supervisor, which is no root of it, cannot (see
+// supervisor.hostSetup), and a pasta or none container wants its loopback;
+// ccsuper's OCI create calls it on a thread it moved into the container's
+// namespace.
+func LoopbackUp() error {
 	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("loopback: %w", err)

@@ -9,6 +9,9 @@
 #
 #   scripts/bench-oci.sh CCSUPER ROOTFS [ROUNDS]    (as root; needs runc, crun)
 #
+# BEFORE=OTHER_CCSUPER adds another ccsuper's OCI path (with its ccinit
+# beside it) to the same rounds, for before/after figures of a change.
+#
 # It runs in a throwaway mount namespace with a private /run, in which the
 # hybrid host's cgroup2 mount is detached (crun refuses the hybrid layout).
 set -euo pipefail
@@ -19,6 +22,7 @@ if [ "${BENCH_OCI_INSIDE:-}" != 1 ]; then
 	export BENCH_OCI_INSIDE=1
 	exec unshare --mount --propagation private "$0" "$ccsuper" "$rootfs" "$rounds"
 fi
+before=${BEFORE:+$(realpath "$BEFORE")}
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
 if mountpoint -q /sys/fs/cgroup/unified; then umount -l /sys/fs/cgroup/unified; fi
 
@@ -34,11 +38,12 @@ sed -i -e 's|"terminal": true|"terminal": false|' -e 's|"sh"|"/bin/true"|' \
 	"$bundle/config.json"
 
 contenders=("ccsuper" "runc" "crun" "ccsuper --rootfs")
+if [ -n "$before" ]; then contenders+=("ccsuper before"); fi
 lifecycle() { # lifecycle RUNTIME: create, start, delete --force one container
-	local rt=$1 id=b$RANDOM$RANDOM
-	"$rt" --root "/run/bench-$rt" create --bundle "$bundle" "$id" </dev/null >/dev/null
-	"$rt" --root "/run/bench-$rt" start "$id"
-	"$rt" --root "/run/bench-$rt" delete --force "$id"
+	local rt=$1 id=b$RANDOM$RANDOM root=/run/bench-${1//\//_}
+	"$rt" --root "$root" create --bundle "$bundle" "$id" </dev/null >/dev/null &&
+		"$rt" --root "$root" start "$id" &&
+		"$rt" --root "$root" delete --force "$id"
 }
 run() { # run I: one container of contender I, its wall time in microseconds
 	local t0=$EPOCHREALTIME
@@ -47,14 +52,15 @@ run() { # run I: one container of contender I, its wall time in microseconds
 	1) lifecycle runc ;;
 	2) lifecycle crun ;;
 	3) "$ccsuper" --rootfs "$rootfs" --net none -- /bin/true ;;
-	esac
+	4) lifecycle "$before" ;;
+	esac || { echo "bench-oci: ${contenders[$1]} failed" >&2; return 1; }
 	local t1=$EPOCHREALTIME
 	echo $(((${t1/./} - ${t0/./})))
 }
 
 for ((r = -5; r < rounds; r++)); do # 5 rounds of warm-up
 	for i in $(shuf -i 0-$((${#contenders[@]} - 1))); do
-		us=$(run "$i")
+		us=$(run "$i") || exit 1
 		((r >= 0)) && echo "$r $i $us" >>"$out/samples"
 	done
 done

@@ -39,7 +39,7 @@ type ExecOptions struct {
 const execSockFile = "exec.sock"
 
 // execProcess builds the process exec runs, from o and the container's.
-func execProcess(st containerState, o ExecOptions) (*specs.Process, error) {
+func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 	if o.ProcessFile != "" {
 		b, err := os.ReadFile(o.ProcessFile)
 		if err != nil {
@@ -51,10 +51,10 @@ func execProcess(st containerState, o ExecOptions) (*specs.Process, error) {
 		}
 		return &p, nil
 	}
-	if st.Process == nil {
+	if base == nil {
 		return nil, errors.New("the container's process is not known (made by an older ccsuper)")
 	}
-	p := *st.Process
+	p := *base
 	if len(o.Args) == 0 {
 		return nil, errors.New("exec: no command given")
 	}
@@ -96,7 +96,11 @@ func (r Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if s := st.status(dir); s != specs.StateRunning {
 		return initproc.ExitSetup, fmt.Errorf("container %s is %s, not running", id, s)
 	}
-	proc, err := execProcess(st, o)
+	base, err := st.process()
+	if err != nil {
+		return initproc.ExitSetup, err
+	}
+	proc, err := execProcess(base, o)
 	if err != nil {
 		return initproc.ExitSetup, err
 	}
@@ -107,7 +111,7 @@ func (r Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err := planProcess(plan, proc); err != nil {
 		return initproc.ExitSetup, err
 	}
-	if len(proc.Rlimits) > 0 && !sameRlimits(proc.Rlimits, st.Process) {
+	if len(proc.Rlimits) > 0 && !sameRlimits(proc.Rlimits, base) {
 		return initproc.ExitSetup, errors.New("exec: process.rlimits other than the container's are not supported")
 	}
 	req := initproc.Options{

@@ -70,11 +70,30 @@ func loadBundle(dir string) (*bundlePlan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bundle %q: %w", dir, initproc.WithoutPath(err))
 	}
-	var s specs.Spec
+	var s linuxConfig
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("bundle %q: config.json: %w", dir, err)
 	}
-	return planBundle(abs, &s)
+	for _, other := range []json.RawMessage{s.Solaris, s.Windows, s.VM, s.ZOS, s.FreeBSD} {
+		if len(other) > 0 && string(other) != "null" {
+			return nil, errors.New("config.json: only linux containers are supported")
+		}
+	}
+	return planBundle(abs, &s.Spec)
+}
+
+// linuxConfig is config.json as loadBundle decodes it: the other platforms'
+// sections, which are refused, stay raw. encoding/json's first decode of a
+// type builds the encoders of every type it reaches, and theirs are about a
+// quarter of specs.Spec's (0.2 ms of a create here). Fields at this level
+// hide the embedded ones of the same JSON name.
+type linuxConfig struct {
+	specs.Spec
+	Solaris json.RawMessage `json:"solaris,omitempty"`
+	Windows json.RawMessage `json:"windows,omitempty"`
+	VM      json.RawMessage `json:"vm,omitempty"`
+	ZOS     json.RawMessage `json:"zos,omitempty"`
+	FreeBSD json.RawMessage `json:"freebsd,omitempty"`
 }
 
 // planBundle checks s and turns it into a plan; bundle is the bundle's

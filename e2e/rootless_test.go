@@ -435,24 +435,6 @@ func TestRootlessProcExe(t *testing.T) {
 	}
 }
 
-// TestRootlessInitExe: with a /etc/subuid range, the container's /proc/1/exe
-// names no host path: ccinit's second exec, once newuidmap has mapped its
-// namespace, is from a sealed copy in memory. (The single mapping still
-// execs root's ccinit file once, and shows its path: docs/rootless.md.)
-// CAP_SYS_PTRACE lets the command read PID 1's link: ccinit is not dumpable.
-func TestRootlessInitExe(t *testing.T) {
-	t.Parallel()
-	super, rootInit := rootlessBinaries(t)
-	u := newTestUser(t, true)
-	root := u.rootfs(t, baseRootfs)
-	r := run(t, u.cmd(t, super, "--rootfs", root, "--net", "none", "-t=false", "--cap-add", "SYS_PTRACE", "--",
-		"/bin/readlink", "/proc/1/exe"))
-	wantExit(t, r, 0)
-	if got := strings.TrimSpace(r.stdout); got != "/memfd:ccinit (deleted)" {
-		t.Errorf("/proc/1/exe = %q, want the sealed copy's name (host's ccinit: %s)\n%s", got, rootInit, r)
-	}
-}
-
 // pastaHost is the start of a script run in a network namespace of the
 // test's own (unshare --net): its loopback up, and a veth with an address
 // and a default route through 10.250.0.1, which nothing answers: pasta

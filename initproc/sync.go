@@ -22,12 +22,9 @@ import (
 //	  files as 4... (supervisor/fds_linux.go),
 //	  argv "ccinit --sync-fd 3" ──────────────>  Go runtime starts
 //	close c                                      [M: no capability yet: recv(3) blocks]
-//	[M: newuidmap, newgidmap (meanwhile a
-//	  sealed memfd copy of ccinit);
-//	  send(s, "mapped" + the copy by
-//	  SCM_RIGHTS) ───────────────────────────>  exec itself again (the copy), now root
-//	  send(s, config)]                            of its user namespace with every
-//	                                              capability]
+//	[M: newuidmap, newgidmap;
+//	  send(s, "mapped") ─────────────────────>  exec itself again, now root of its
+//	  send(s, config)]                            user namespace with every capability]
 //	                                             send(3, hello)
 //	                                             recv(3): config -> ParseArgs
 //	[A: send(s, the idmapped rootfs, binds,

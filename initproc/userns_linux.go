@@ -1,7 +1,6 @@
 package initproc
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -48,71 +47,17 @@ func AwaitMapping(fd int) error {
 	if err := unix.Capget(&hdr, &data[0]); err != nil || data[0].Effective&(1<<unix.CAP_SYS_ADMIN) != 0 {
 		return nil // a failure leaves the mounts to fail, saying why
 	}
-	exe, err := recvMapped(fd)
+	msg, err := recvMsg(fd)
 	if err != nil {
 		return err
 	}
-	if err := unix.Exec(exe, os.Args, os.Environ()); err != nil {
+	if string(msg) != SyncMapped {
+		return fmt.Errorf("sync channel: want %q, got %q", SyncMapped, msg)
+	}
+	if err := unix.Exec("/proc/self/exe", os.Args, os.Environ()); err != nil {
 		return fmt.Errorf("exec ccinit again once mapped: %w", err)
 	}
 	return nil
-}
-
-// recvMapped receives SyncMapped on the sync channel fd and returns the
-// path to exec ccinit again through: the sealed copy of ccinit that came
-// with it (close-on-exec, which the kernel allows for a binary: it opens
-// the file before it closes the descriptors), or, when none came (ccinit
-// already runs from one), /proc/self/exe.
-func recvMapped(fd int) (string, error) {
-	buf := make([]byte, len(SyncMapped)+1)
-	n, fds, err := recvRights(fd, buf, 1)
-	if err != nil {
-		return "", err
-	}
-	exe := "/proc/self/exe"
-	if len(fds) == 1 {
-		exe = fmt.Sprintf("/proc/self/fd/%d", fds[0])
-	}
-	if string(buf[:n]) != SyncMapped {
-		return "", fmt.Errorf("sync channel: want %q, got %q", SyncMapped, buf[:n])
-	}
-	return exe, nil
-}
-
-// recvRights receives one message on the sync channel fd into buf, with at
-// most max descriptors (SCM_RIGHTS, close-on-exec). A message or a list of
-// descriptors longer than that is an error.
-func recvRights(fd int, buf []byte, max int) (int, []int, error) {
-	oob := make([]byte, unix.CmsgSpace(max*4))
-	for {
-		n, oobn, flags, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return 0, nil, fmt.Errorf("sync channel: receive: %w", err)
-		case n == 0:
-			return 0, nil, ErrSupervisorGone
-		}
-		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-		if err != nil {
-			return 0, nil, fmt.Errorf("sync channel: receive: %w", err)
-		}
-		var fds []int
-		for _, m := range msgs {
-			got, err := unix.ParseUnixRights(&m)
-			if err == nil {
-				fds = append(fds, got...)
-			}
-		}
-		if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
-			for _, f := range fds {
-				_ = unix.Close(f)
-			}
-			return 0, nil, errors.New("sync channel: message cut short")
-		}
-		return n, fds, nil
-	}
 }
 
 // inUserNS reports whether ccinit runs in a user namespace other than the
@@ -157,17 +102,36 @@ const MaxHostFDs = 253
 // channel fd.
 func recvHostFDs(fd int) ([]int, error) {
 	buf := make([]byte, len(SyncHostFDs))
-	n, fds, err := recvRights(fd, buf, MaxHostFDs)
-	if err != nil {
-		return nil, err
-	}
-	if string(buf[:n]) != SyncHostFDs {
-		for _, f := range fds {
-			_ = unix.Close(f)
+	oob := make([]byte, unix.CmsgSpace(MaxHostFDs*4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("sync channel: receive mounts: %w", err)
+		case n == 0:
+			return nil, ErrSupervisorGone
 		}
-		return nil, fmt.Errorf("sync channel: want %q, got %q", SyncHostFDs, buf[:n])
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil {
+			return nil, fmt.Errorf("sync channel: receive mounts: %w", err)
+		}
+		var fds []int
+		for _, m := range msgs {
+			got, err := unix.ParseUnixRights(&m)
+			if err == nil {
+				fds = append(fds, got...)
+			}
+		}
+		if string(buf[:n]) != SyncHostFDs {
+			for _, f := range fds {
+				_ = unix.Close(f)
+			}
+			return nil, fmt.Errorf("sync channel: want %q, got %q", SyncHostFDs, buf[:n])
+		}
+		return fds, nil
 	}
-	return fds, nil
 }
 
 // emptyLayer removes what the container wrote in the upper directory of its

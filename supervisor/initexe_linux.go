@@ -93,34 +93,6 @@ func rootlessInit(path string, files int) (exe string, fd *os.File, err error) {
 	return fmt.Sprintf("/proc/self/fd/%d", high), os.NewFile(uintptr(high), "ccinit"), nil
 }
 
-// secondExec returns a sealed memfd copy of the ccinit file exe for the
-// second exec of a ccinit started in a user namespace that newuidmap maps
-// (initproc.AwaitMapping), or -1 when exe is already such a copy. Executed
-// as it is, root's ccinit file would name its host path as the container's
-// /proc/1/exe; the copy names none ("/memfd:ccinit (deleted)"). It is made
-// while newuidmap and newgidmap run, which ccsuper only waits for, so it
-// costs the start little; the single mapping has no such wait, and keeps
-// exec'ing the file (docs/rootless.md).
-func secondExec(exe *os.File) (int, error) {
-	// F_GET_SEALS succeeds on a memfd only: rootlessInit's copy of a
-	// ccinit the user may change.
-	if _, err := unix.FcntlInt(exe.Fd(), unix.F_GET_SEALS, 0); err == nil {
-		return -1, nil
-	}
-	// Opened again, for an offset of its own; as a file, for io.Copy's
-	// copy in the kernel.
-	src, err := os.Open(fmt.Sprintf("/proc/self/fd/%d", exe.Fd()))
-	if err != nil {
-		return -1, fmt.Errorf("ccinit: %w", err)
-	}
-	defer src.Close()
-	fd, err := sealedCopy(src)
-	if err != nil {
-		return -1, fmt.Errorf("ccinit: %w", err)
-	}
-	return fd, nil
-}
-
 // sealedCopy copies src into a memfd that can no longer be written, grown,
 // shrunk or unsealed.
 func sealedCopy(src *os.File) (int, error) {

@@ -301,25 +301,10 @@ func (k *container) create() (int, error) {
 	}
 	if uns != nil && uns.helper {
 		end := rec.Begin("create: user namespace: newuidmap, newgidmap, config")
-		type copied struct {
-			fd  int
-			err error
-		}
-		exe := make(chan copied, 1)
-		go func() { fd, err := secondExec(k.proc.exe); exe <- copied{fd, err} }()
-		err := uns.writeMaps(k.proc.pid)
-		cp := <-exe
-		if cp.fd >= 0 {
-			defer unix.Close(cp.fd)
-		}
-		if err = errors.Join(err, cp.err); err != nil {
+		if err := uns.writeMaps(k.proc.pid); err != nil {
 			return k.proc.abort(err)
 		}
-		var rights []byte
-		if cp.fd >= 0 {
-			rights = unix.UnixRights(cp.fd)
-		}
-		if err := unix.Sendmsg(int(k.proc.sync.Fd()), []byte(initproc.SyncMapped), rights, nil, 0); err != nil {
+		if err := unix.Send(int(k.proc.sync.Fd()), []byte(initproc.SyncMapped), 0); err != nil {
 			return k.proc.abort(fmt.Errorf("sync socket: %w", err))
 		}
 		if err := sendConfig(k.proc.sync, k.opts); err != nil {

@@ -458,9 +458,7 @@ ip route add default via 10.250.0.1 dev pt0
 // client inside and outside alike), which is not what is tested here.
 func TestRootlessPasta(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("pasta"); err != nil {
-		t.Fatal("pasta (package passt) is not installed")
-	}
+	needPasta(t)
 	super, _ := rootlessBinaries(t)
 	u := newTestUser(t, true)
 	root := u.rootfs(t, baseRootfs)
@@ -479,20 +477,72 @@ kill $server 2>/dev/null || true
 cat "$OUT"
 `
 	out := filepath.Join(t.TempDir(), "out")
-	c := command(t, "unshare", "--net", "sh", "-c", script)
-	c.Env = append(os.Environ(), "USER_ID="+strconv.Itoa(u.uid), "SUPER="+super, "ROOT="+root, "OUT="+out)
-	r := run(t, c)
-	wantExit(t, r, 0)
-	for _, want := range []string{"ccsuper: 0", "hello-from-host"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("want %q in the output\n%s", want, r)
-		}
-	}
+	r := runPastaHost(t, u, script, []string{"SUPER=" + super, "ROOT=" + root, "OUT=" + out}, "ccsuper: 0", "hello-from-host")
 	if strings.Contains(r.stdout, "no answer") {
 		t.Errorf("the published port did not reach the container\n%s", r)
 	}
+}
+
+// needPasta fails the test when pasta is not installed.
+func needPasta(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("pasta"); err != nil {
+		t.Fatal("pasta (package passt) is not installed")
+	}
+}
+
+// runPastaHost runs script (which starts with pastaHost) as root in a
+// network and mount namespace of its own, with env and USER_ID, the user's
+// uid, and checks that it exits 0, that its output holds every want, and
+// that none of the user's processes (pasta) is left.
+func runPastaHost(t *testing.T, u testUser, script string, env []string, want ...string) result {
+	t.Helper()
+	c := command(t, "unshare", "--net", "--mount", "sh", "-c", script)
+	c.Env = append(append(os.Environ(), "USER_ID="+strconv.Itoa(u.uid)), env...)
+	r := run(t, c)
+	wantExit(t, r, 0)
+	for _, w := range want {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("want %q in the output\n%s", w, r)
+		}
+	}
 	if left := processesOfUser(u.uid); len(left) > 0 {
 		t.Errorf("processes of the user left running (pasta?): %v", left)
+	}
+	return r
+}
+
+// TestRootlessPastaDNS: a host whose only name server is on its loopback
+// (systemd-resolved's 127.0.0.53) still gives a pasta container one: its
+// resolv.conf names 169.254.1.1, which pasta forwards to the host's
+// resolver (--dns-forward). The host here is a network and mount namespace
+// the test makes, its resolv.conf bound over the real one there, and its
+// resolver this test binary answering on that namespace's 127.0.0.53.
+func TestRootlessPastaDNS(t *testing.T) {
+	t.Parallel()
+	needPasta(t)
+	super, _ := rootlessBinaries(t)
+	u := newTestUser(t, false)
+	root := u.rootfs(t, baseRootfs)
+	dir := t.TempDir()
+	resolv := filepath.Join(dir, "resolv.conf")
+	if err := os.WriteFile(resolv, []byte("search ccontainer.test\nnameserver 127.0.0.53\noptions edns0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := pastaHost + `mount --bind "$RESOLV" /etc/resolv.conf
+env ` + dnsEnv + `=127.0.0.53:53 "$TESTBIN" > "$DIR/dns" &
+server=$!
+i=0
+until grep -q ready "$DIR/dns"; do i=$((i+1)); [ $i -lt 300 ] || { echo "no resolver"; break; }; sleep 0.1; done
+timeout 40 setpriv --reuid "$USER_ID" --regid "$USER_ID" --clear-groups -- "$SUPER" --rootfs "$ROOT" -t=false -- \
+	/bin/sh -c 'cat /etc/resolv.conf; nslookup probe.ccontainer.test'
+echo "ccsuper: $?"
+kill $server
+`
+	r := runPastaHost(t, u, script, []string{"SUPER=" + super, "ROOT=" + root, "RESOLV=" + resolv, "DIR=" + dir, "TESTBIN=" + os.Args[0]},
+		"nameserver 169.254.1.1\n", "ccsuper: 0", "Address: "+dnsAnswer.String())
+	if strings.Contains(r.stdout, "127.0.0.53") {
+		t.Errorf("the container's resolv.conf names the host's loopback\n%s", r)
 	}
 }
 

@@ -132,20 +132,55 @@ func hostsFile(hostname string, addr netip.Addr) string {
 // namespace, so those are dropped unless the container shares the host's
 // network.
 func resolvConf(host string, shareHostNet bool) string {
+	out, _ := resolvConfVia(host, shareHostNet, netip.Addr{})
+	return out
+}
+
+// pastaDNS is the address a pasta container's resolv.conf names when the
+// host's only IPv4 name servers are on its loopback (systemd-resolved's
+// 127.0.0.53): pasta, told --dns-forward pastaDNS, carries the queries sent
+// there to the host's first name server. A link-local address, as podman
+// uses, is nobody's on the host's networks.
+var pastaDNS = netip.MustParseAddr("169.254.1.1")
+
+// resolvConfVia is resolvConf, except that when every IPv4 name server of the
+// host's is on its loopback and forward is valid, the first of them is
+// replaced by forward (pasta's --dns-forward) instead of leaving the
+// container without a name server; it reports whether it did.
+func resolvConfVia(host string, shareHostNet bool, forward netip.Addr) (string, bool) {
 	var b strings.Builder
+	loop4, other4 := false, false
+	for _, line := range strings.Split(host, "\n") {
+		if a, ok := nameserver(line); ok && a.Is4() {
+			loop4, other4 = loop4 || a.IsLoopback(), other4 || !a.IsLoopback()
+		}
+	}
+	via := forward.IsValid() && !shareHostNet && loop4 && !other4
+	replace := via
 	sc := bufio.NewScanner(strings.NewReader(host))
 	for sc.Scan() {
 		line := sc.Text()
-		f := strings.Fields(line)
-		if !shareHostNet && len(f) >= 2 && f[0] == "nameserver" {
-			if a, err := netip.ParseAddr(f[1]); err == nil && a.IsLoopback() {
-				continue
+		if a, ok := nameserver(line); ok && !shareHostNet && a.IsLoopback() {
+			if replace && a.Is4() {
+				fmt.Fprintf(&b, "nameserver %s\n", forward)
+				replace = false // once
 			}
+			continue
 		}
 		b.WriteString(line)
 		b.WriteByte('\n')
 	}
-	return b.String()
+	return b.String(), via
+}
+
+// nameserver returns the address of a resolv.conf "nameserver" line.
+func nameserver(line string) (netip.Addr, bool) {
+	f := strings.Fields(line)
+	if len(f) < 2 || f[0] != "nameserver" {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(f[1])
+	return a, err == nil
 }
 
 var errNoAddress = errors.New("no free address left in the subnet")

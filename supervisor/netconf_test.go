@@ -79,6 +79,27 @@ func TestEtcFiles(t *testing.T) {
 	if got := resolvConf(host, true); got != host {
 		t.Errorf("resolvConf(host network) = %q, want the host's unchanged", got)
 	}
+	fwd := netip.MustParseAddr("169.254.1.1")
+	for _, tc := range []struct {
+		host, want string
+		via        bool
+	}{
+		// Only loopback resolvers: the first IPv4 one becomes the forward.
+		{"search x\nnameserver 127.0.0.53\noptions edns0\n", "search x\nnameserver 169.254.1.1\noptions edns0\n", true},
+		{"nameserver ::1\nnameserver 127.0.0.53\nnameserver 127.0.0.54\n", "nameserver 169.254.1.1\n", true},
+		// A reachable IPv4 resolver: no forward, loopback ones dropped.
+		{host, "search example\nnameserver 10.0.0.1\noptions edns0\n", false},
+		// IPv6 on loopback only: pasta is given no IPv6 forward.
+		{"nameserver ::1\n", "", false},
+	} {
+		got, via := resolvConfVia(tc.host, false, fwd)
+		if got != tc.want || via != tc.via {
+			t.Errorf("resolvConfVia(%q, pasta) = %q, %v; want %q, %v", tc.host, got, via, tc.want, tc.via)
+		}
+	}
+	if got, via := resolvConfVia("nameserver 127.0.0.53\n", false, netip.Addr{}); got != "" || via {
+		t.Errorf("resolvConfVia without a forward = %q, %v; want the loopback dropped", got, via)
+	}
 	if got := hostsFile("box", netip.MustParseAddr("192.168.20.2")); !strings.Contains(got, "192.168.20.2\tbox\n") || !strings.HasPrefix(got, "127.0.0.1\tlocalhost\n") {
 		t.Errorf("hostsFile with an address = %q", got)
 	}

@@ -29,7 +29,10 @@ type netPlan struct {
 	me     owner
 	files  string   // directory of the generated /etc files
 	binds  []string // SRC:DST pairs for ccinit
-	trace  *trace.Recorder
+	// dnsForward: the container's resolv.conf names pastaDNS, which pasta
+	// must forward to the host's resolver (--net pasta, loopback resolver).
+	dnsForward bool
+	trace      *trace.Recorder
 }
 
 // prepareNetwork does the host-side work that needs no container yet: it
@@ -451,10 +454,16 @@ func (p *netPlan) writeFiles(hostname string) error {
 		return fmt.Errorf("files directory: %w", err)
 	}
 	hostResolv, _ := os.ReadFile("/etc/resolv.conf") // none: an empty one
+	var forward netip.Addr
+	if p.mode == NetPasta {
+		forward = pastaDNS
+	}
+	resolv, via := resolvConfVia(string(hostResolv), p.mode == NetHost, forward)
+	p.dnsForward = via
 	files := []struct{ name, content string }{
 		{"hosts", hostsFile(hostname, p.addr)},
 		{"hostname", hostname + "\n"},
-		{"resolv.conf", resolvConf(string(hostResolv), p.mode == NetHost)},
+		{"resolv.conf", resolv},
 	}
 	for _, f := range files {
 		src := filepath.Join(p.files, f.name)

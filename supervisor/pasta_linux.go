@@ -40,8 +40,9 @@ type pasta struct {
 // SIGKILL. Its PID file is a FIFO of ours: pasta writes its PID there once
 // the namespace's interface, addresses and routes are in place, which is
 // the moment to go on. Until then its pidfd tells if it died instead; what
-// it said is then in the error.
-func startPasta(pid int, ports []Publish) (_ *pasta, err error) {
+// it said is then in the error. dns: the container's resolv.conf names
+// pastaDNS, to be forwarded to the host's first name server.
+func startPasta(pid int, ports []Publish, dns bool) (_ *pasta, err error) {
 	if unix.Access(pastaPath, unix.X_OK) != nil {
 		return nil, fmt.Errorf("--net pasta: %s is not installed (Debian package passt); --net none needs nothing", pastaPath)
 	}
@@ -88,6 +89,9 @@ func startPasta(pid int, ports []Publish) (_ *pasta, err error) {
 	}
 	if udp == 0 {
 		args = append(args, "-u", "none")
+	}
+	if dns {
+		args = append(args, "--dns-forward", pastaDNS.String())
 	}
 	args = append(args, strconv.Itoa(pid))
 

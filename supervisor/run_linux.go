@@ -319,7 +319,7 @@ func (k *container) create() (int, error) {
 	}
 	if c.Net == NetPasta {
 		end := rec.Begin("create: pasta: connect the network namespace")
-		pst, err := startPasta(k.proc.pid, c.Publish)
+		pst, err := startPasta(k.proc.pid, c.Publish, k.plan.dnsForward)
 		if err != nil {
 			return k.proc.abort(err)
 		}

@@ -165,6 +165,18 @@ else cat memory/memory.limit_in_bytes; grep '^oom_kill ' memory/memory.oom_contr
 			wantExit(t, cli("rm", name), 0)
 		})
 
+		// The runtime's child fails at create; the engine shows the
+		// runtime's --log and stderr, not the container's stderr, which
+		// is where ccinit's reason used to go.
+		t.Run("a create that fails in the container says why", func(t *testing.T) {
+			name := rt.name + "-notfound"
+			t.Cleanup(func() { _ = run(t, e.cli(rt, "rm", "--force", name)) })
+			r := cli(runArgs("notfound", nil, "no-such-command-ccx")...)
+			if r.code == 0 || !strings.Contains(r.stderr, "no-such-command-ccx") {
+				t.Errorf("got %s\nwant a failure naming the missing command", r)
+			}
+		})
+
 		// run -it, a person at a terminal (tmux): the container's own
 		// pty, ^C to the foreground command, a resize, ^D with the
 		// shell's status, and the terminal given back as it was.

@@ -506,3 +506,62 @@ func TestOCIExecLongRoot(t *testing.T) {
 		t.Errorf("state directory after delete: %v", err)
 	}
 }
+
+// TestOCICreateFailsInCcinit: when ccinit's own setup fails, the reason
+// reaches ccsuper over the ready pipe, and create says it where an engine
+// looks: once on stderr and as a JSON error line in --log. Engines throw
+// ccinit's stderr away at that stage. A mount target under a file fails
+// before "go", while ccsuper is still at its own steps; a working directory
+// that is a file fails after it, while ccsuper waits for "ready".
+func TestOCICreateFailsInCcinit(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*specs.Spec)
+		want   string
+	}{
+		{"mount target under a file", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/passwd/sub", Type: "tmpfs", Source: "tmpfs"})
+		}, `/etc/passwd/sub`},
+		{"working directory is a file", func(s *specs.Spec) { s.Process.Cwd = "/etc/passwd" },
+			`working directory "/etc/passwd": mkdir: not a directory`},
+		{"ccinit gone before go", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/passwd/sub", Type: "tmpfs", Source: "tmpfs"})
+			// Until ccinit has failed and is a zombie: "go" then finds
+			// its socket closed, an error of ccsuper's own that must
+			// give way to ccinit's reason.
+			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", waitZombieHook}}}}
+		}, `/etc/passwd/sub`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bundle, root := ociBundle(t, []string{"true"}, tc.change)
+			for _, cmd := range []string{"create", "run"} {
+				log := filepath.Join(t.TempDir(), "log.json")
+				r := oci(t, root, "--log", log, "--log-format", "json", cmd, "--bundle", bundle, "c1")
+				wantOneLineError(t, r, 125)
+				if !strings.HasPrefix(r.stderr, "ccsuper: create: ccinit: ") || !strings.Contains(r.stderr, tc.want) {
+					t.Errorf("%s: stderr %q: want ccinit's reason (%q) in ccsuper's line", cmd, r.stderr, tc.want)
+				}
+				b, err := os.ReadFile(log)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var line map[string]string
+				if err := json.Unmarshal(b, &line); err != nil || line["level"] != "error" ||
+					!strings.Contains(line["msg"], "ccinit: ") || !strings.Contains(line["msg"], tc.want) || line["time"] == "" {
+					t.Errorf("%s: log %q (%v): want one error line with ccinit's reason %q", cmd, b, err, tc.want)
+				}
+				if ents, _ := os.ReadDir(root); len(ents) != 0 {
+					t.Errorf("%s: left in the state root: %v", cmd, ents)
+				}
+			}
+		})
+	}
+}
+
+// waitZombieHook is a hook that waits until the container's PID (from the
+// state on its stdin) has exited (reaped by ccsuper, or a zombie), at most a
+// generous minute.
+const waitZombieHook = `pid=$(sed 's/.*"pid":\([0-9]*\).*/\1/'); i=0
+while [ -e /proc/$pid ] && [ "$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)" != Z ]; do
+	i=$((i+1)); [ $i -gt 6000 ] && exit 1; sleep 0.01
+done`

@@ -74,6 +74,14 @@ func run(o Options, t *tiniRun) (status int, err error) {
 	if o.OCI.ExecSock > 0 {
 		unix.CloseOnExec(o.OCI.ExecSock) // ccinit's alone, never the command's
 	}
+	if o.OCI.ReadyFD > 0 {
+		// Not a hook's either: ccsuper reads the pipe to EOF when ccinit
+		// fails, which a hook left running with a copy would hold back.
+		unix.CloseOnExec(o.OCI.ReadyFD)
+		// A setup failure goes to `ccsuper create`, which reports it
+		// where an engine looks; o.OCI.ReadyFD is 0 once "ready" is said.
+		defer func() { err = TellSupervisor(o, err) }()
+	}
 	if o.SyncFD > 0 {
 		// Started by a supervisor: nothing of the container may
 		// reach the host's terminal (docs/security.md).
@@ -252,6 +260,7 @@ func run(o Options, t *tiniRun) (status int, err error) {
 	if o.OCI.ExecFIFO > 0 || o.OCI.ReadyFD > 0 {
 		end := rec.Begin("created: wait for start on the exec FIFO")
 		st, fifo, err := waitStart(o.OCI, sigs)
+		o.OCI.ReadyFD = 0 // said, or failed to be: closed either way
 		if err != nil || st >= 0 {
 			return st, err
 		}

@@ -23,6 +23,9 @@ import (
 //	clone+exec ccinit ───────────────────> pivot_root, the config's mounts,
 //	host setup, "go" on the sync pipe ───> resolve the command, plan its rights
 //	read the ready pipe <──── "ready" ──── (ccsuper may go now: no Pdeathsig)
+//	  (or "fail: REASON", then EOF:
+//	  ccsuper's error for create;
+//	  see ready.go)
 //	write the pid file, exit 0             open /proc/self/fd/FIFO O_WRONLY:
 //	                                       blocks, the command not started
 //	ccsuper start
@@ -46,7 +49,7 @@ import (
 // then, "after the user-specified process is executed", as the spec says).
 func waitStart(o OCI, sigs <-chan os.Signal) (int, int, error) {
 	if o.ReadyFD > 0 {
-		_, err := unix.Write(o.ReadyFD, []byte("ready"))
+		_, err := unix.Write(o.ReadyFD, []byte(ReadyMsg))
 		_ = unix.Close(o.ReadyFD)
 		if err != nil {
 			return ExitSetup, -1, fmt.Errorf("say ready: %w", err)
@@ -93,6 +96,42 @@ func waitStart(o OCI, sigs <-chan os.Signal) (int, int, error) {
 			}
 		}
 	}
+}
+
+// toldError is a setup failure ccinit has sent ccsuper on the ready pipe:
+// ccsuper says it, ccinit need not (see Told).
+type toldError struct{ error }
+
+func (e toldError) Unwrap() error { return e.error }
+
+// TellSupervisor sends err, ccinit's setup failure, to `ccsuper create` on
+// the ready pipe o.OCI.ReadyFD (see ready.go), if there is one and it has
+// not said "ready" yet, and returns err marked as told. Otherwise, or when
+// the pipe refuses it (ccsuper gone), it returns err as it was: ccinit then
+// says it on stderr itself. ErrSupervisorGone is never sent: nobody is
+// there to hear it.
+func TellSupervisor(o Options, err error) error {
+	if err == nil || o.OCI.ReadyFD <= 0 || errors.Is(err, ErrSupervisorGone) {
+		return err
+	}
+	msg := EncodeFailure(KernelTooOld(err).Error())
+	for {
+		n, werr := unix.Write(o.OCI.ReadyFD, msg)
+		if errors.Is(werr, unix.EINTR) {
+			continue
+		}
+		if werr != nil || n != len(msg) {
+			return err
+		}
+		return toldError{err}
+	}
+}
+
+// Told reports whether err went to ccsuper on the ready pipe
+// (TellSupervisor), which then reports it: ccinit says nothing more.
+func Told(err error) bool {
+	var t toldError
+	return errors.As(err, &t)
 }
 
 // ociRoot is EnterRoot for an OCI bundle: the config's mounts in its order,

@@ -67,9 +67,12 @@ import (
 //	speaking the protocol (`--init /bin/false`): ccsuper says it is
 //	not a ccinit and exits 125. A hello of another version: a ccinit of
 //	another build, refused the same way. ccinit sends hello before it reads
-//	its configuration, so that any failure after it is ccinit's own, which
-//	it reports itself on stderr and in its exit status (125), and ccsuper
-//	passes on.
+//	its configuration, so that any failure after it is ccinit's own: its
+//	exit status (125) says so, and ccsuper passes it on. The why is one
+//	line, on ccinit's stderr; or, in an OCI create, sent on the ready pipe
+//	(not this socket, which ccinit closes at "go", before its last steps:
+//	ready.go), for ccsuper to say on its own stderr and in --log, where
+//	engines look.
 //
 //	EOF where ccinit waits for config or "go": ccsuper gave up (it kills
 //	ccinit first) or died (the kernel closes s for it). ccinit then exits 125

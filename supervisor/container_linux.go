@@ -125,26 +125,75 @@ func (r Runtime) Create(id string, o CreateOptions) (int, error) {
 		p.close()
 	}
 	if err != nil {
-		var se statusError
-		if errors.As(err, &se) {
-			return int(se), err
-		}
-		return initproc.ExitSetup, err
+		return createStatus(err), err
 	}
 	return 0, nil
 }
 
-// statusError is ccinit's exit status, when it ended a create itself; it
-// said why on stderr.
-type statusError int
+// createStatus is the exit status of a failed create: ccinit's when it
+// ended the create itself (127: no such command), else ExitSetup.
+func createStatus(err error) int {
+	var f initFailure
+	if errors.As(err, &f) {
+		return f.status
+	}
+	return initproc.ExitSetup
+}
 
-func (s statusError) Error() string { return fmt.Sprintf("ccinit exited with status %d", int(s)) }
+// initFailure is a create that ccinit ended by itself: its exit status and
+// why, as it told us on the ready pipe (initproc/ready.go), or "" when it
+// did not, having said it on stderr instead (before it had its
+// configuration).
+type initFailure struct {
+	status int
+	reason string
+}
+
+func (f initFailure) Error() string {
+	if f.reason == "" {
+		return fmt.Sprintf("ccinit exited with status %d", f.status)
+	}
+	return "ccinit: " + f.reason
+}
 
 // SaidByInit reports whether err is ccinit's own end, which ccinit has
 // explained on stderr already: a front end need not say it again there.
 func SaidByInit(err error) bool {
-	var se statusError
-	return errors.As(err, &se)
+	var f initFailure
+	return errors.As(err, &f) && f.reason == ""
+}
+
+// readReady reads ccinit's word on the ready pipe (initproc/ready.go):
+// "ready" as soon as it is there, anything else up to EOF. It blocks until
+// ccinit writes, or every copy of the write end is closed.
+func readReady(r *os.File) (ready bool, reason string) {
+	buf := make([]byte, initproc.MaxReadyMsg)
+	n, _ := io.ReadFull(r, buf[:len(initproc.ReadyMsg)])
+	if string(buf[:n]) == initproc.ReadyMsg {
+		// Not to EOF: nothing follows, and nothing need wait for it.
+		return true, ""
+	}
+	m, _ := io.ReadFull(r, buf[n:]) // short at EOF, as it should be
+	return initproc.DecodeReady(buf[:n+m])
+}
+
+// initCause returns ccinit's own failure, when a create failed because of
+// it: ccinit, killed and reaped, told a reason on the ready pipe. A step of
+// ours that fails only because ccinit is gone (lo up in its namespace, "go"
+// on its socket) then gives way to ccinit's why. Without a reason it
+// returns nil: ours stands (a program that is no ccinit says nothing there
+// either). Preconditions: no write end of the ready pipe is left open in
+// ccsuper, so that the read ends.
+func initCause(res waitResult, ready *os.File) error {
+	ok, reason := readReady(ready)
+	if ok || reason == "" {
+		return nil
+	}
+	f := initFailure{status: initproc.ExitSetup, reason: reason}
+	if res.err == nil && res.ws.Exited() {
+		f.status = res.ws.ExitStatus()
+	}
+	return f
 }
 
 // create does Create's work and returns ccinit, whose parent this ccsuper
@@ -154,6 +203,10 @@ func SaidByInit(err error) bool {
 // and the created container must outlive it. A create that dies half-way is
 // covered anyway: before "go" ccinit reads EOF on the sync socket and exits,
 // after it its "ready" fails with EPIPE and it exits.
+//
+// When ccinit's own setup fails, it sends why on the ready pipe and exits
+// (initproc/ready.go): the error returned is then ccinit's (initFailure),
+// even where a step of ours failed first only because ccinit was gone.
 func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
@@ -206,14 +259,22 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	}
 	var proc *initProcess
 	var cg *ociCgroup
+	var readyR, readyW *os.File // closed here, after a failure's cause is read
 	defer func() {
-		if err == nil {
-			return
+		if err != nil && proc != nil {
+			res := proc.kill()
+			_ = readyW.Close() // maybe closed already: then an error, harmless
+			if cause := initCause(res, readyR); cause != nil {
+				err = fmt.Errorf("create: %w", cause)
+			}
 		}
-		if proc != nil {
-			proc.kill()
+		if readyR != nil {
+			_ = readyR.Close()
+			_ = readyW.Close()
 		}
-		err = errors.Join(err, cg.remove(), os.RemoveAll(dir))
+		if err != nil {
+			err = errors.Join(err, cg.remove(), os.RemoveAll(dir))
+		}
 	}()
 
 	st := containerState{ID: id, Bundle: plan.bundle, Rootfs: plan.init.Rootfs, Created: time.Now().UTC(),
@@ -253,12 +314,10 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 		return nil, fmt.Errorf("open exec FIFO: %w", err)
 	}
 	defer unix.Close(fifoFD)
-	readyR, readyW, err := os.Pipe()
+	readyR, readyW, err = os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("ready pipe: %w", err)
 	}
-	defer readyR.Close()
-	defer readyW.Close()
 	execSock, err := listenExec(filepath.Join(dir, execSockFile))
 	if err != nil {
 		return nil, err
@@ -367,13 +426,15 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	if err := proc.sendGo(); err != nil {
 		return proc, err
 	}
-	var ready [8]byte
-	n, _ := io.ReadFull(readyR, ready[:5])
-	if string(ready[:n]) != "ready" {
-		// ccinit failed and said why on stderr: take its status.
+	if ready, reason := readReady(readyR); !ready {
+		// ccinit failed, and told why here (or, before it had its
+		// configuration, on stderr): take its status.
 		res := proc.wait()
 		if res.err == nil && res.ws.Exited() {
-			return proc, fmt.Errorf("container %s: %w", id, statusError(res.ws.ExitStatus()))
+			return proc, fmt.Errorf("create: %w", initFailure{status: res.ws.ExitStatus(), reason: reason})
+		}
+		if reason != "" {
+			return proc, fmt.Errorf("create: %w", initFailure{status: initproc.ExitSetup, reason: reason})
 		}
 		return proc, fmt.Errorf("container %s: ccinit ended before it was ready", id)
 	}
@@ -728,11 +789,7 @@ func (r Runtime) Run(id string, o CreateOptions, detach bool, sigs <-chan os.Sig
 		if p != nil {
 			p.close()
 		}
-		var se statusError
-		if errors.As(err, &se) {
-			return int(se), err
-		}
-		return initproc.ExitSetup, err
+		return createStatus(err), err
 	}
 	defer p.close()
 	if err := r.Start(id); err != nil {

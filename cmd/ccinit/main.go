@@ -46,10 +46,10 @@ func main() {
 			fail(err)
 			os.Exit(initproc.ExitSetup)
 		}
-		// After the hello: ccsuper then hears ccinit's status, and
-		// leaves the why to ccinit's line.
+		// After the hello: ccsuper then hears ccinit's status, and the
+		// why on the ready pipe of an OCI create, or in ccinit's line.
 		if err := initproc.CheckEntry(); err != nil {
-			fail(err)
+			fail(initproc.TellSupervisor(opts, err))
 			os.Exit(initproc.ExitSetup)
 		}
 	}
@@ -61,10 +61,10 @@ func main() {
 }
 
 // fail says why ccinit stops, on one line, whatever a path or name inside the
-// error holds; not when the supervisor went away: it has already said why,
-// or is dead.
+// error holds; not when the supervisor went away (it has already said why,
+// or is dead), nor when it was told and says it itself (an OCI create).
 func fail(err error) {
-	if !errors.Is(err, initproc.ErrSupervisorGone) {
+	if !errors.Is(err, initproc.ErrSupervisorGone) && !initproc.Told(err) {
 		fmt.Fprintf(os.Stderr, "ccinit: %s\n", oneLine(err))
 	}
 }

@@ -27,7 +27,13 @@ type ExecError struct {
 
 func (e *ExecError) Error() string {
 	if e.Code == ExitNotFound {
-		return fmt.Sprintf("%q: command not found", e.Name)
+		// Worded as runc and Go's os/exec word it: engines read the
+		// words (Docker turns "executable file not found" and "no such
+		// file or directory" into status 127, anything else into 125).
+		if !strings.Contains(e.Name, "/") {
+			return fmt.Sprintf("%q: executable file not found in $PATH", e.Name)
+		}
+		return fmt.Sprintf("%q: no such file or directory", e.Name)
 	}
 	return fmt.Sprintf("%q: cannot execute: %v", e.Name, e.Err)
 }

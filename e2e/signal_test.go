@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -9,30 +11,68 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// forwardedSignals are the signals ccsuper passes on, by trap name.
+var forwardedSignals = []struct {
+	name string
+	sig  syscall.Signal
+}{
+	{"INT", unix.SIGINT}, {"TERM", unix.SIGTERM}, {"HUP", unix.SIGHUP},
+	{"QUIT", unix.SIGQUIT}, {"USR1", unix.SIGUSR1}, {"USR2", unix.SIGUSR2},
+}
+
+// trapScript traps the signal called name, says it is ready and loops: it
+// exits 3 once the signal comes.
+func trapScript(name string) string {
+	return fmt.Sprintf(`trap "echo got %[1]s; exit 3" %[1]s; echo ready; while :; do sleep 0.1; done`, name)
+}
+
+// wantTrapped starts cmd, a ccsuper running trapScript(name), sends sig to
+// it once the command is ready, and checks that the command's trap ran.
+func wantTrapped(t *testing.T, cmd *exec.Cmd, name string, sig syscall.Signal) {
+	t.Helper()
+	p := start(t, cmd)
+	p.waitLine(t, "ready")
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	r := p.wait(t)
+	wantExit(t, r, 3)
+	if want := "ready\ngot " + name + "\n"; r.stdout != want {
+		t.Errorf("got stdout %q, want %q", r.stdout, want)
+	}
+}
+
 // TestSignalForwarding sends each forwarded signal to ccsuper and checks that
 // the command's trap for it runs.
 func TestSignalForwarding(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		sig  syscall.Signal
-	}{
-		{"INT", unix.SIGINT}, {"TERM", unix.SIGTERM}, {"HUP", unix.SIGHUP},
-		{"QUIT", unix.SIGQUIT}, {"USR1", unix.SIGUSR1}, {"USR2", unix.SIGUSR2},
-	} {
+	for _, tc := range forwardedSignals {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			script := fmt.Sprintf(`trap "echo got %[1]s; exit 3" %[1]s; echo ready; while :; do sleep 0.1; done`, tc.name)
-			p := start(t, ccsuper(t, "--rootfs", baseRootfs, "--", "/bin/sh", "-c", script))
-			p.waitLine(t, "ready")
-			if err := p.cmd.Process.Signal(tc.sig); err != nil {
-				t.Fatal(err)
-			}
-			r := p.wait(t)
-			wantExit(t, r, 3)
-			if want := "ready\ngot " + tc.name + "\n"; r.stdout != want {
-				t.Errorf("got stdout %q, want %q", r.stdout, want)
-			}
+			wantTrapped(t, ccsuper(t, "--rootfs", baseRootfs, "--", "/bin/sh", "-c", trapScript(tc.name)), tc.name, tc.sig)
+		})
+	}
+}
+
+// TestSignalAtStart sends each forwarded signal to ccsuper the moment the
+// command says it is ready, with ccsuper's own catching of them held back
+// by CCSUPER_TEST_SIGNAL_DELAY, as on a loaded machine where the Go
+// runtime's registration is still under way when the container starts, and
+// with SIGHUP and SIGINT ignored by whatever started ccsuper (nohup, a
+// script's background job). Before the command runs ccsuper must catch
+// them: until then a Go program drops SIGUSR1, SIGUSR2 and the signals it
+// was started with ignored, and dies of the others.
+func TestSignalAtStart(t *testing.T) {
+	t.Parallel()
+	for _, tc := range forwardedSignals {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// The host's sh ignores SIGHUP and SIGINT, and becomes
+			// ccsuper (same PID) with them ignored.
+			cmd := command(t, "/bin/sh", "-c", `trap "" HUP INT; exec "$0" "$@"`,
+				ccsuperBin, "--rootfs", baseRootfs, "--", "/bin/sh", "-c", trapScript(tc.name))
+			cmd.Env = append(os.Environ(), "CCSUPER_TEST_SIGNAL_DELAY=2s")
+			wantTrapped(t, cmd, tc.name, tc.sig)
 		})
 	}
 }

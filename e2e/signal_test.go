@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -126,5 +129,62 @@ func TestSupervisorKilled(t *testing.T) {
 	}
 	if p.seen("survived") {
 		t.Errorf("the command ran on after ccsuper was killed")
+	}
+}
+
+// TestInitReservedSignalsDuringStart sends ccinit, not PID 1, signals 32
+// and 34 (reserved by the Go runtime) without a pause from the moment it
+// has taken them over (caught, or ignored as ccinit once did) until its
+// command says it runs: all through the command's fork and exec. None may end ccinit, and the command must get them at
+// their default: SIGRTMAX to ccinit then ends the command with 128+64.
+func TestInitReservedSignalsDuringStart(t *testing.T) {
+	t.Parallel()
+	for i := range 10 { // the old window was a fork long: make a hit near certain
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			ready := filepath.Join(dir, "ready")
+			cmd := command(t, ccinitBin, "--", "/bin/sh", "-c", `test "$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/self/status)" = 0000000000000000 || exit 9; : > "$1"; exec sleep 1000`, "sh", ready)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }() // after a failure only
+			pid := cmd.Process.Pid
+			deadline := time.Now().Add(timeout)
+			for !inSigMask(strconv.Itoa(pid), "SigCgt:", 34) && !ignoredBy(strconv.Itoa(pid), 34) {
+				if time.Now().After(deadline) {
+					t.Fatalf("ccinit did not take signal 34 over within %s", timeout)
+				}
+				runtime.Gosched()
+			}
+			sent := 0
+			for {
+				if _, err := os.Stat(ready); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the command did not start within %s", timeout)
+				}
+				for _, s := range []syscall.Signal{32, 34} {
+					if err := unix.Kill(pid, s); err != nil {
+						t.Fatalf("ccinit gone after %d signals: %v", sent, err)
+					}
+					sent++
+				}
+			}
+			sleep := children(t, pid)
+			defer func() {
+				for _, p := range sleep {
+					_ = unix.Kill(p, unix.SIGKILL) // orphaned if ccinit died
+				}
+			}()
+			if err := unix.Kill(pid, syscall.Signal(64)); err != nil {
+				t.Fatal(err)
+			}
+			_ = cmd.Wait() // the status is checked below
+			if st := cmd.ProcessState; !st.Exited() || st.ExitCode() != 128+64 {
+				t.Errorf("ccinit after %d signals 32 and 34 during the start, then 64: %v, want exit status %d", sent, st, 128+64)
+			}
+		})
 	}
 }

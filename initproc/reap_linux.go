@@ -104,20 +104,12 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 		sys.Ctty = 0
 	}
 	forkExec := func() (int, error) {
-		// An ignored signal stays ignored across execve: the command
-		// gets reservedRT at their default, and ccinit goes back to
-		// ignoring them once it has forked. Best effort, as in Run: at
-		// worst the command inherits them ignored. (One of them sent
-		// in the microseconds between the two calls would end a ccinit
-		// that is not PID 1.)
-		_ = setReservedRT(sigDfl)
 		pid, err := forkExecUnblocked(path, argv, &syscall.ProcAttr{
 			Dir:   dir,
 			Env:   env,
 			Files: stdio,
 			Sys:   sys,
 		})
-		_ = setReservedRT(sigIgn) // best effort, as in Run
 		if err != nil {
 			return 0, execError(argv[0], err)
 		}

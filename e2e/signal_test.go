@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -133,9 +134,9 @@ func TestSupervisorKilled(t *testing.T) {
 }
 
 // TestInitReservedSignalsDuringStart sends ccinit, not PID 1, signals 32
-// and 34 (reserved by the Go runtime) without a pause from the moment it
-// has taken them over (caught, or ignored as ccinit once did) until its
-// command says it runs: all through the command's fork and exec. None may end ccinit, and the command must get them at
+// and 34 (reserved by the Go runtime) every few microseconds from the moment
+// it has taken them over (caught or ignored) until its command says it runs:
+// all through the command's fork and exec. None may end ccinit, and the command must get them at
 // their default: SIGRTMAX to ccinit then ends the command with 128+64.
 func TestInitReservedSignalsDuringStart(t *testing.T) {
 	t.Parallel()
@@ -144,11 +145,24 @@ func TestInitReservedSignalsDuringStart(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			ready := filepath.Join(dir, "ready")
-			cmd := command(t, ccinitBin, "--", "/bin/sh", "-c", `test "$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/self/status)" = 0000000000000000 || exit 9; : > "$1"; exec sleep 1000`, "sh", ready)
+			// An argument of the command's shell and no other process's.
+			// The shell never execs: a process caught in its exec may not
+			// show its arguments.
+			tok := token(fmt.Sprintf("tok%d.", i))
+			cmd := command(t, ccinitBin, "--", "/bin/sh", "-c", `test "$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/self/status)" = 0000000000000000 || exit 9; : > "$1"; while :; do sleep 1; done`, "sh", ready, tok)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
 			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }() // after a failure only
+			defer func() {
+				// The command, orphaned if ccinit died (its sleep ends
+				// by itself within a second).
+				for _, p := range processesWithArg(tok) {
+					if pid, err := strconv.Atoi(strings.Fields(p)[0]); err == nil && pid != cmd.Process.Pid {
+						_ = unix.Kill(pid, unix.SIGKILL)
+					}
+				}
+			}()
 			pid := cmd.Process.Pid
 			deadline := time.Now().Add(timeout)
 			for !inSigMask(strconv.Itoa(pid), "SigCgt:", 34) && !ignoredBy(strconv.Itoa(pid), 34) {
@@ -163,7 +177,9 @@ func TestInitReservedSignalsDuringStart(t *testing.T) {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("the command did not start within %s", timeout)
+					_ = cmd.Process.Signal(syscall.Signal(64))
+					_ = cmd.Wait()
+					t.Fatalf("the command did not start within %s: ccinit %v after %d signals", timeout, cmd.ProcessState, sent)
 				}
 				for _, s := range []syscall.Signal{32, 34} {
 					if err := unix.Kill(pid, s); err != nil {
@@ -171,13 +187,12 @@ func TestInitReservedSignalsDuringStart(t *testing.T) {
 					}
 					sent++
 				}
+				// A pause, to hit the start at many points rather than
+				// flood it: real-time signals queue while they are
+				// caught (around the fork), and a sender faster than
+				// the handler would hold every thread of ccinit in it.
+				time.Sleep(20 * time.Microsecond)
 			}
-			sleep := children(t, pid)
-			defer func() {
-				for _, p := range sleep {
-					_ = unix.Kill(p, unix.SIGKILL) // orphaned if ccinit died
-				}
-			}()
 			if err := unix.Kill(pid, syscall.Signal(64)); err != nil {
 				t.Fatal(err)
 			}

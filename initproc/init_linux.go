@@ -310,12 +310,12 @@ func run(o Options, t *tiniRun) (status int, err error) {
 }
 
 // catchEarly asks for the early signals on a new channel, roomy enough for
-// a burst while the command starts, and drops reservedRT.
+// a burst while the command starts, and ignores reservedRT.
 func catchEarly() chan os.Signal {
 	sigs := make(chan os.Signal, 128)
 	signal.Notify(sigs, early...)
 	// Best effort: if it fails, ccinit is no worse off than any Go program.
-	_ = dropReservedRT()
+	_ = ignoreReservedRT()
 	return sigs
 }
 

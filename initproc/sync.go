@@ -18,13 +18,18 @@ import (
 //	send(s, config)  (queued in the socket)
 //	clone+exec ccinit, c as fd 3,
 //	  argv "ccinit --sync-fd 3" ──────────────>  Go runtime starts
-//	close c                                      send(3, hello)
+//	close c                                      catch the forwarded signals
+//	                                             send(3, hello)
 //	                                             recv(3): config -> ParseArgs
 //	host-side setup with the child's PID         mounts, pivot_root, sethostname
 //	  (cgroups, network namespace)               [-t: pty master on the console socket]
 //	poll(s, ccinit's pidfd); recv(s): hello <──  recv(3) blocks
 //	[-t: recv the pty master]
+//	wait for its own signal.Notify
 //	send(s, "go"); close(s) ──────────────────>  recv returns "go": close(3), start the command
+//
+//	Signals are forwarded from "go" on, and both sides catch them by then:
+//	none sent once the command runs is lost (docs/pid1.md).
 //
 //	config is SyncVersion, a NUL, then ccinit's arguments (Options.Argv),
 //	each followed by a NUL: the same arguments ccinit would take on its

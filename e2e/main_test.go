@@ -144,7 +144,9 @@ func buildBinaries(dir string) error {
 	if runtime.GOARCH == "amd64" {
 		ccinitFlags = append(ccinitFlags, "-ldflags=-E main.entry")
 	}
-	for _, b := range [][]string{{"./cmd/ccsuper"}, append(ccinitFlags, "./cmd/ccinit")} {
+	// ccsuper with the hooks only tests use (supervisor/testhook_linux.go).
+	ccsuperFlags := []string{"-tags", "ccsuper_testhooks", "./cmd/ccsuper"}
+	for _, b := range [][]string{ccsuperFlags, append(ccinitFlags, "./cmd/ccinit")} {
 		cmd := exec.Command(gobin, append([]string{"build", "-trimpath", "-o", dir + string(filepath.Separator)}, b...)...)
 		cmd.Dir = ".." // the module root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -359,6 +359,14 @@ func TestOCIExec(t *testing.T) {
 		t.Errorf("exec --process: got %q", r.stdout)
 	}
 
+	// Signals to exec itself, sent the moment the process is ready: exec
+	// catches them before it asks for the process.
+	for _, tc := range forwardedSignals {
+		if tc.sig == unix.SIGUSR2 || tc.sig == unix.SIGTERM {
+			wantTrapped(t, ccsuper(t, "--root", root, "exec", "x1", "/bin/sh", "-c", trapScript(tc.name)), tc.name, tc.sig)
+		}
+	}
+
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	wantExit(t, oci(t, root, "exec", "-d", "--pid-file", pidFile, "x1", "sleep", "1000"), 0)
 	proxy := readPid(t, pidFile)
@@ -405,7 +413,12 @@ func waitPids(t *testing.T, root, id string, n int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("container %s has processes %v, want %d", id, ps, n)
+			var what []string
+			for _, pid := range ps {
+				b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+				what = append(what, fmt.Sprintf("%d %q", pid, strings.ReplaceAll(string(b), "\x00", " ")))
+			}
+			t.Fatalf("container %s has processes %v, want %d", id, what, n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

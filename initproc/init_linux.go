@@ -57,13 +57,14 @@ func run(o Options, t *tiniRun) (status int, err error) {
 	// them, and the Go runtime dies of some of them, so ask for signals
 	// before any setup. The runtime enables each signal with a round trip to
 	// a thread of its own, tens of microseconds apiece, and there are 61: ask
-	// first for those that could kill or stop us or that ccsuper forwards,
-	// and for the rest while setup runs. The rest are joined before the
-	// command starts, so from then on every signal reaches it.
-	sigs := make(chan os.Signal, 128)
-	signal.Notify(sigs, early...)
-	// Best effort: if it fails, ccinit is no worse off than any Go program.
-	_ = setReservedRT(sigIgn)
+	// first for those that could kill or stop us or that ccsuper forwards
+	// (under ccsuper, ReceiveConfig has), and for the rest while setup runs.
+	// The rest are joined before the command starts, so from then on every
+	// signal reaches it.
+	sigs := o.sigs
+	if sigs == nil {
+		sigs = catchEarly()
+	}
 	restReady := make(chan struct{})
 	go func() {
 		signal.Notify(sigs, rest()...)
@@ -323,6 +324,16 @@ func run(o Options, t *tiniRun) (status int, err error) {
 	return status, nil
 }
 
+// catchEarly asks for the early signals on a new channel, roomy enough for
+// a burst while the command starts, and ignores reservedRT.
+func catchEarly() chan os.Signal {
+	sigs := make(chan os.Signal, 128)
+	signal.Notify(sigs, early...)
+	// Best effort: if it fails, ccinit is no worse off than any Go program.
+	_ = ignoreReservedRT()
+	return sigs
+}
+
 // takeConsole makes the container's pty (see openConsole) and returns its
 // slave, for the command's stdin, stdout and stderr. ccinit's own stdio stays
 // ccsuper's: what ccinit says (a command not found) goes to ccsuper's stderr,
@@ -336,6 +347,10 @@ func takeConsole(sock int) (slave int, err error) {
 // configuration (see sync.go): it sends hello, then reads the config message
 // and parses it. The options returned keep fd as their SyncFD, for "go".
 func ReceiveConfig(fd int) (Options, error) {
+	// ccsuper passes signals on once it has had the hello (and sent "go"):
+	// each must find a handler here, or the kernel drops it at a PID 1 and
+	// the Go runtime drops or dies of it.
+	sigs := catchEarly()
 	if err := sendMsg(fd, []byte(SyncVersion)); err != nil {
 		return Options{}, err
 	}
@@ -348,6 +363,7 @@ func ReceiveConfig(fd int) (Options, error) {
 		return o, err
 	}
 	o.SyncFD = fd
+	o.sigs = sigs
 	if o.HostFDs {
 		if o.hostFDs, err = recvHostFDs(fd); err != nil {
 			return o, err

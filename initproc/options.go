@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -132,6 +133,9 @@ type Options struct {
 
 	// hostFDs are the mounts received with HostFDs (ReceiveConfig).
 	hostFDs []int
+	// sigs gets the early signals, asked for by ReceiveConfig before its
+	// hello; nil: Run asks for them itself.
+	sigs chan os.Signal
 }
 
 // ErrHelp is returned by ParseArgs when -h or --help was given.

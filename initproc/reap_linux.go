@@ -104,20 +104,20 @@ func (r *reaper) start(path string, argv, env []string, dir string) error {
 		sys.Ctty = 0
 	}
 	forkExec := func() (int, error) {
-		// An ignored signal stays ignored across execve: the command
-		// gets reservedRT at their default, and ccinit goes back to
-		// ignoring them once it has forked. Best effort, as in Run: at
-		// worst the command inherits them ignored. (One of them sent
-		// in the microseconds between the two calls would end a ccinit
-		// that is not PID 1.)
-		_ = setReservedRT(sigDfl)
+		// An ignored signal stays ignored across execve, a caught one
+		// does not: reservedRT are caught (and dropped) for the fork,
+		// so that the command gets them at their default, and ignored
+		// again after. Best effort, as in Run: at worst the command
+		// inherits them ignored. Never at their default in ccinit,
+		// where one would end a ccinit that is not PID 1.
+		_ = catchReservedRT()
 		pid, err := forkExecUnblocked(path, argv, &syscall.ProcAttr{
 			Dir:   dir,
 			Env:   env,
 			Files: stdio,
 			Sys:   sys,
 		})
-		_ = setReservedRT(sigIgn) // best effort, as in Run
+		_ = ignoreReservedRT() // best effort, as in Run
 		if err != nil {
 			return 0, execError(argv[0], err)
 		}

@@ -26,6 +26,7 @@ import (
 //	[M: newuidmap, newgidmap;
 //	  send(s, "mapped") ─────────────────────>  exec itself again, now root of its
 //	  send(s, config)]                            user namespace with every capability]
+//	                                             catch the forwarded signals
 //	                                             send(3, hello)
 //	                                             recv(3): config -> ParseArgs
 //	                                             [J: CheckEntry: joined, or exit 125]
@@ -37,6 +38,7 @@ import (
 //	poll(s, ccinit's pidfd); recv(s): hello <──  recv(3) blocks
 //	[-t: recvmsg(console socket): the master;
 //	  raw mode, copy both ways (tty_linux.go)]
+//	wait for its own signal.Notify
 //	send(s, "go"); close(s) ──────────────────>  recv returns "go": close(3), start the command
 //	...                                          ...
 //	[--keep, after ccinit exits: TIOCINQ(c2)
@@ -54,6 +56,9 @@ import (
 //	c2 is the overlay's second holder of ccinit's end: while ccsuper keeps
 //	it, s cannot read EOF when ccinit dies, which is one more reason ccsuper
 //	waits on ccinit's pidfd beside s, never on s alone.
+//
+//	Signals are forwarded from "go" on, and both sides catch them by then:
+//	none sent once the command runs is lost (docs/pid1.md).
 //
 //	config is SyncVersion, a NUL, then ccinit's arguments (Options.Argv),
 //	each followed by a NUL: the same arguments ccinit would take on its

@@ -2,6 +2,7 @@ package initproc
 
 import (
 	"errors"
+	"os/signal"
 	"reflect"
 	"strings"
 	"testing"
@@ -81,6 +82,12 @@ func TestReceiveConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want.SyncFD = theirs
+	if got.sigs == nil {
+		t.Error("ReceiveConfig did not ask for the early signals before its hello")
+	} else {
+		signal.Stop(got.sigs) // this test process's own again
+		got.sigs = nil
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ReceiveConfig: got %d env bytes, args %q; want the options sent", len(strings.Join(got.Env, "")), got.Args)
 	}

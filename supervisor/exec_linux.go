@@ -150,6 +150,12 @@ func (r Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err := onSocketPath(filepath.Join(dir, execSockFile), func(name string) error { return unix.Connect(c, &unix.SockaddrUnix{Name: name}) }); err != nil {
 		return initproc.ExitSetup, fmt.Errorf("reach container %s: %w", id, err)
 	}
+	var sigs chan os.Signal
+	if !o.Detach {
+		// Caught before the process can run: a Go program that has not
+		// asked for a signal drops SIGUSR1 or SIGUSR2 and dies of SIGTERM.
+		sigs = catchAll()
+	}
 	if err := unix.Sendmsg(c, initproc.EncodeExec(req), unix.UnixRights(files...), nil, 0); err != nil {
 		return initproc.ExitSetup, fmt.Errorf("exec request: %w", err)
 	}
@@ -164,7 +170,7 @@ func (r Runtime) Exec(id string, o ExecOptions) (int, error) {
 				return initproc.ExitSetup, fmt.Errorf("pid file: %w", err)
 			}
 		}
-		return proxyWait(c, pidfd), nil
+		return proxyWait(c, pidfd, sigs), nil
 	}
 	// Detached: a proxy of our own takes the connection and the pidfd,
 	// and outlives us as the engine's child (its subreaper's).
@@ -175,15 +181,26 @@ func (r Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	defer null.Close()
 	n := null.Fd()
+	// The proxy closes its end of ready once it catches the signals: only
+	// then may the engine, told its PID by the pid file, signal it.
+	ready, readyW, err := os.Pipe()
+	if err != nil {
+		return initproc.ExitSetup, fmt.Errorf("exec proxy: %w", err)
+	}
+	defer ready.Close()
 	pid, err := syscall.ForkExec(o.Proxy[0], o.Proxy, &syscall.ProcAttr{
 		Env:   []string{},
-		Files: []uintptr{n, n, n, uintptr(c), uintptr(pidfd)}, // proxyConnFD, proxyPidfdFD
+		Files: []uintptr{n, n, n, uintptr(c), uintptr(pidfd), readyW.Fd()}, // proxyConnFD, proxyPidfdFD, proxyReadyFD
 		Sys:   &syscall.SysProcAttr{Setsid: true},
 	})
+	_ = readyW.Close() // the proxy has its own copy
 	if err != nil {
 		_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
 		return initproc.ExitSetup, fmt.Errorf("start exec proxy: %w", err)
 	}
+	// EOF either way: the proxy is ready, or it died (and the process's
+	// end is then the engine's to see).
+	_, _ = ready.Read(make([]byte, 1))
 	if o.PidFile != "" {
 		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid))); err != nil {
 			return initproc.ExitSetup, fmt.Errorf("pid file: %w", err)
@@ -240,19 +257,26 @@ func receiveStarted(c int) (int, int, error) {
 	}
 }
 
-// ExecProxy is the detached proxy's whole life: its connection to ccinit
-// and the process's pidfd are where fds_linux.go says. It returns the status
-// to exit with.
+// ExecProxy is the detached proxy's whole life: its connection to ccinit,
+// the process's pidfd and the pipe it closes once it catches signals are
+// where fds_linux.go says. It returns the status to exit with.
 func ExecProxy() int {
-	return proxyWait(proxyConnFD, proxyPidfdFD)
+	sigs := catchAll()
+	_ = unix.Close(proxyReadyFD)
+	return proxyWait(proxyConnFD, proxyPidfdFD, sigs)
 }
 
-// proxyWait passes every signal it can catch to the process and returns
-// its status when ccinit says it ended; a process killed by signal N makes
-// the proxy die of N too, so the engine sees what it would with runc.
-func proxyWait(c, pidfd int) int {
+// catchAll asks for every signal there is.
+func catchAll() chan os.Signal {
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs)
+	return sigs
+}
+
+// proxyWait passes every signal of sigs (catchAll) to the process and
+// returns its status when ccinit says it ended; a process killed by signal N
+// makes the proxy die of N too, so the engine sees what it would with runc.
+func proxyWait(c, pidfd int, sigs chan os.Signal) int {
 	done := make(chan string, 1)
 	go func() {
 		buf := make([]byte, 64)

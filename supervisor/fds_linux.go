@@ -25,10 +25,13 @@ package supervisor
 //	0 1 2   /dev/null
 //	3       its connection to ccinit's exec socket (proxyConnFD)
 //	4       the process's pidfd (proxyPidfdFD)
+//	5       a pipe it closes once it catches signals (proxyReadyFD): only
+//	        then is its PID written to the pid file
 const (
 	syncFD       = 3
 	proxyConnFD  = 3
 	proxyPidfdFD = 4
+	proxyReadyFD = 5
 )
 
 // childFDs collects the extra files a child of ccsuper is started with,

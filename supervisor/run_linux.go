@@ -116,15 +116,18 @@ func newContainer(c Config) (*container, error) {
 	endCheck()
 
 	// The Go runtime enables each signal with a round trip to a thread of its
-	// own, so ask for them while the network is prepared and ccinit starts.
-	// From then on a SIGINT or SIGTERM goes to the container, and ccsuper
-	// tears down as usual; one that comes before has its default action and
-	// kills ccsuper, leaving a record the next start or `ccsuper cleanup`
-	// undoes. They are not given back with signal.Stop: ccsuper exits as soon
-	// as Run returns, and giving them back would cost as much again.
+	// own, so ask for them while the network is prepared and ccinit starts;
+	// start waits for them before "go" (see there). From then on a SIGINT or
+	// SIGTERM goes to the container, and ccsuper tears down as usual; one
+	// that comes before has its default action and kills ccsuper, leaving a
+	// record the next start or `ccsuper cleanup` undoes (a SIGUSR1 or
+	// SIGUSR2 then is dropped: nothing runs yet to take it). They are not
+	// given back with signal.Stop: ccsuper exits as soon as Run returns, and
+	// giving them back would cost as much again.
 	k.sigs = make(chan os.Signal, 32)
 	k.notified = make(chan struct{})
 	go func() {
+		testDelaySignals()
 		signal.Notify(k.sigs, forwarded...)
 		// A write to a closed pipe on stdout (`ccsuper -t ... | head`)
 		// must fail with EPIPE, not kill ccsuper with the host terminal
@@ -341,6 +344,15 @@ func (k *container) create() (int, error) {
 
 // start tells ccinit to go: it starts the command.
 func (k *container) start() (int, error) {
+	// Not one instruction of the command before ccsuper has its signals:
+	// until signal.Notify has returned, the Go runtime drops a SIGUSR1 or
+	// SIGUSR2 (and a SIGHUP or SIGINT that ccsuper was started with
+	// ignored) without a trace, and a command that had said "ready"
+	// would never see it. The registration runs in parallel with create
+	// and has long finished by now, unless the machine is loaded.
+	endSigs := k.rec.Begin("start: wait for the forwarded signals to be caught")
+	<-k.notified
+	endSigs()
 	endGo := k.rec.Begin(`start: send "go" on the sync socket`)
 	if err := k.proc.sendGo(); err != nil {
 		return k.proc.abort(err)
@@ -354,7 +366,6 @@ func (k *container) start() (int, error) {
 // container's status.
 func (k *container) wait() (int, error) {
 	endRun := k.rec.Begin("container runs (until ccinit exits)")
-	<-k.notified
 	for {
 		select {
 		case s := <-k.sigs:

@@ -161,6 +161,18 @@ func onHardenedThread(cpus *unix.CPUSet, h hardening, fork func() (int, error), 
 	done := make(chan started, 1)
 	go func() {
 		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// The main thread: Go never ends it, it parks a main
+			// thread whose goroutine ends locked, with whatever
+			// that goroutine took on, and /proc/1/status shows the
+			// main thread's seccomp and capabilities. Hold it while
+			// another thread takes the hardening, then give it
+			// back untouched.
+			pid, err := onHardenedThread(cpus, h, fork, stamps)
+			runtime.UnlockOSThread()
+			done <- started{pid, err}
+			return
+		}
 		if stamps != nil {
 			stamps[0] = trace.Now()
 		}

@@ -214,15 +214,17 @@ func TestTiniParentDeathSignal(t *testing.T) {
 
 // groupScript's member notes a SIGUSR1 (sent by the init to the whole
 // group) and, on SIGUSR2 (sent by the command once the command got its own
-// SIGUSR1), says whether it had one and exits. kill(2) to a group queues the
-// signal to every member at once, so the member's SIGUSR1 is pending before
-// the command can send SIGUSR2, and a shell runs pending traps lowest signal
-// first: this needs no timing. (The member's sleep, in the group too, may die
-// of the SIGUSR1; its shell carries on.)
+// SIGUSR1), says whether it had one and exits. With $2 "group" the command
+// sends SIGUSR2 only once the member has taken its SIGUSR1: kill(2) to a
+// group queues the signal to one member after another, and the command,
+// woken first on the other CPU, could otherwise get its SIGUSR2 to the member
+// before the member's SIGUSR1 is queued. With "alone" nothing sends the member
+// a SIGUSR1, so "no USR1" needs no wait. (The member's sleep, in the group
+// too, may die of the SIGUSR1; its shell carries on.)
 const groupScript = `
-(got="no USR1"; trap 'got=USR1' USR1; trap 'echo "member: $got"; exit 0' USR2; : > "$1/member"; while :; do sleep 0.05; done) 2>/dev/null &
+(got="no USR1"; trap 'got=USR1; : > "$1/member-usr1"' USR1; trap 'echo "member: $got"; exit 0' USR2; : > "$1/member"; while :; do sleep 0.05; done) 2>/dev/null &
 m=$!
-trap 'kill -USR2 $m' USR1
+trap 'if [ "$2" = group ]; then while [ ! -e "$1/member-usr1" ]; do sleep 0.01; done; fi; kill -USR2 $m' USR1
 while [ ! -e "$1/member" ]; do sleep 0.01; done
 echo ready
 wait $m
@@ -250,20 +252,22 @@ func TestTiniProcessGroupFlagAndEnv(t *testing.T) {
 		}
 	}
 	forEachTini(t, func(t *testing.T, impl tiniLike) {
-		sh := []string{"--", busybox, "sh", "-c", groupScript, "sh"}
-		check(t, command(t, impl.bin, append([]string{"-s"}, append(sh, t.TempDir())...)...), false, false)
-		check(t, command(t, impl.bin, append([]string{"-s", "-g"}, append(sh, t.TempDir())...)...), false, true)
-		check(t, withEnv(command(t, impl.bin, append([]string{"-s"}, append(sh, t.TempDir())...)...), "TINI_KILL_PROCESS_GROUP=1"), false, true)
-		pid1 := command(t, "unshare", append([]string{"--pid", "--fork", "--kill-child", "--mount-proc", "--", impl.bin}, append(sh, t.TempDir())...)...)
+		sh := func(mode string) []string {
+			return []string{"--", busybox, "sh", "-c", groupScript, "sh", t.TempDir(), mode}
+		}
+		check(t, command(t, impl.bin, append([]string{"-s"}, sh("alone")...)...), false, false)
+		check(t, command(t, impl.bin, append([]string{"-s", "-g"}, sh("group")...)...), false, true)
+		check(t, withEnv(command(t, impl.bin, append([]string{"-s"}, sh("group")...)...), "TINI_KILL_PROCESS_GROUP=1"), false, true)
+		pid1 := command(t, "unshare", append([]string{"--pid", "--fork", "--kill-child", "--mount-proc", "--", impl.bin}, sh("group")...)...)
 		check(t, withEnv(pid1, "TINI_KILL_PROCESS_GROUP="), true, true)
 	})
 	t.Run("catatonit", func(t *testing.T) {
 		bin := catatonitBin(t)
 		t.Parallel()
-		check(t, command(t, bin, "--", busybox, "sh", "-c", groupScript, "sh", t.TempDir()), false, false)
-		check(t, command(t, bin, "-g", "--", busybox, "sh", "-c", groupScript, "sh", t.TempDir()), false, true)
+		check(t, command(t, bin, "--", busybox, "sh", "-c", groupScript, "sh", t.TempDir(), "alone"), false, false)
+		check(t, command(t, bin, "-g", "--", busybox, "sh", "-c", groupScript, "sh", t.TempDir(), "group"), false, true)
 		// catatonit has no variable: it changes nothing.
-		check(t, withEnv(command(t, bin, "--", busybox, "sh", "-c", groupScript, "sh", t.TempDir()), "TINI_KILL_PROCESS_GROUP=1"), false, false)
+		check(t, withEnv(command(t, bin, "--", busybox, "sh", "-c", groupScript, "sh", t.TempDir(), "alone"), "TINI_KILL_PROCESS_GROUP=1"), false, false)
 	})
 }
 

@@ -161,6 +161,13 @@ func TestCCInitChrootKilled(t *testing.T) {
 		if m := mountsOf(pid); !hasProcAndSys(m) {
 			t.Errorf("the command's mounts: got\n%s\nwant /proc and /sys", strings.Join(m, "\n"))
 		}
+		// The shell writes its PID before it execs sleep, and while a
+		// process execs its /proc/PID/cmdline can read empty: the count
+		// of processes with the token below would miss it.
+		waitFor(t, "the command to exec sleep", func() bool {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			return strings.HasPrefix(string(b), "sleep\x00")
+		})
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}

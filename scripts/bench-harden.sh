@@ -8,6 +8,7 @@
 #
 #   scripts/bench-harden.sh CCSUPER ROOTFS [ROUNDS]    (as root)
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 ccsuper=${1:?usage: bench-harden.sh CCSUPER ROOTFS [ROUNDS]}
 rootfs=${2:?usage: bench-harden.sh CCSUPER ROOTFS [ROUNDS]}
 rounds=${3:-200}
@@ -38,8 +39,6 @@ for ((r = -10; r < rounds; r++)); do # 10 rounds of warm-up
 	done
 done
 
-# median: the median of the numbers on stdin, one a line.
-median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
 
 echo "$(date -u +%F) $(uname -r) $(nproc) CPUs, $rounds rounds of ccsuper --net none FLAGS -- /bin/true"
 printf '%-20s %14s %28s\n' "" "median wall" "median diff to privileged"

@@ -15,6 +15,7 @@
 # It runs in a throwaway mount namespace with a private /run, in which the
 # hybrid host's cgroup2 mount is detached (crun refuses the hybrid layout).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 ccsuper=$(realpath "${1:?usage: bench-oci.sh CCSUPER ROOTFS [ROUNDS]}")
 rootfs=$(realpath "${2:?usage: bench-oci.sh CCSUPER ROOTFS [ROUNDS]}")
 rounds=${3:-100}
@@ -65,7 +66,6 @@ for ((r = -5; r < rounds; r++)); do # 5 rounds of warm-up
 	done
 done
 
-median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
 echo "$(date -u +%F) $(uname -r) $(nproc) CPUs; $rounds rounds; $(runc --version | head -1); $(crun --version | head -1)"
 printf '%-18s %12s %26s\n' "" "median wall" "median ratio to ccsuper"
 for i in "${!contenders[@]}"; do

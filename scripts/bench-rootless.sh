@@ -109,7 +109,6 @@ for ((r = 0; r < rounds; r++)); do
 		echo "$n $(((t1 - t0) / 1000))" >>"$work/times"
 	done
 done
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 base=$(awk '$1=="root"{print $2}' "$work/times" | median)
 echo "# $(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs, $rounds rounds interleaved (shuffled), /bin/true, medians"
 for n in root rootless-single rootless-range bwrap-userns podman-crun; do

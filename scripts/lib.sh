@@ -19,3 +19,7 @@ apt_install() {
 	DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y -qq "$@" >/dev/null 2>&1 ||
 		{ apt-get "${wait[@]}" update -qq && DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y -qq "$@" >/dev/null; }
 }
+
+# median: the median of the numbers on stdin, one a line (the benchmarks'
+# summary; sort -g also orders ratios written with exponents).
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }

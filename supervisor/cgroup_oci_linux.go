@@ -225,10 +225,16 @@ func (g *ociCgroup) makeV2(root, path string) error {
 
 // cloneInto returns the directory descriptor to clone ccinit into, or -1,
 // and closeFD releases it once ccinit is there.
-func (g *ociCgroup) cloneInto() int { return g.fd }
+// A nil g is no cgroup at all (rootlessCgroup).
+func (g *ociCgroup) cloneInto() int {
+	if g == nil {
+		return -1
+	}
+	return g.fd
+}
 
 func (g *ociCgroup) closeFD() {
-	if g.fd >= 0 {
+	if g != nil && g.fd >= 0 {
 		_ = unix.Close(g.fd)
 		g.fd = -1
 	}
@@ -477,7 +483,7 @@ func (g *ociCgroup) v1View() []string {
 // v1Dirs returns g's v1 directories, for ccinit to be born in (see
 // spawnSpec.bornIn); none on v2, where it is cloned into its cgroup.
 func (g *ociCgroup) v1Dirs() []string {
-	if g.V2 {
+	if g == nil || g.V2 {
 		return nil
 	}
 	return g.unique()

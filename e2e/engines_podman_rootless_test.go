@@ -42,6 +42,7 @@ func TestEnginePodmanRootless(t *testing.T) {
 		}
 	}
 	u := newTestUser(t, true)
+	noRunState(t)
 	// After the user's removal is registered, so that it runs first:
 	// rootless podman leaves its pause process (catatonit) behind, and
 	// userdel refuses a user with a process.
@@ -189,9 +190,6 @@ mount --make-rshared / && echo ready && exec sleep 1000000`
 		})
 	}
 	// Nothing of a rootful runtime's: no state under the host's /run.
-	if _, err := os.Stat("/run/ccsuper"); err == nil {
-		t.Error("/run/ccsuper exists: a rootless ccsuper wrote under /run")
-	}
 }
 
 // killUserProcesses kills every process of uid and waits until none is

@@ -699,6 +699,7 @@ func (r Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		for _, pid := range pidNSMembers(st.Pid) {
 			_ = unix.Kill(pid, sig) // gone meanwhile is fine
 		}
+		return nil
 	}
 	fd, err := st.pidfd()
 	if err != nil {

@@ -78,8 +78,12 @@ func delegatedLayout(need, want []string) (cgroupLayout, error) {
 			if len(have) > 0 {
 				list = "only " + strings.Join(have, " ")
 			}
+			what := limitFlags[c]
+			if what == "" { // an OCI config's resources
+				what = "linux.resources (" + c + ")"
+			}
 			return cgroupLayout{}, fmt.Errorf("rootless %s needs the %s controller delegated to your cgroup %s, which has %s%s",
-				limitFlags[c], c, rel, list, hint)
+				what, c, rel, list, hint)
 		}
 		use = append(use, c)
 	}

@@ -48,22 +48,7 @@ func TestEnginePodmanRootless(t *testing.T) {
 	// userdel refuses a user with a process.
 	t.Cleanup(func() { killUserProcesses(t, u.uid) })
 	home := u.ownedDir(t)
-	xdg := fmt.Sprintf("/run/user/%d", u.uid)
-	// /run is the suite's own tmpfs; /run/user as systemd-logind makes it.
-	if err := os.MkdirAll(filepath.Dir(xdg), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(xdg, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(xdg, u.uid, u.gid); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := removeTree(xdg); err != nil {
-			t.Error(err)
-		}
-	})
+	xdg := u.runtimeDir(t)
 	super, _ := rootlessBinaries(t)
 	conf := filepath.Join(home, "containers.conf")
 	if err := os.WriteFile(conf, nil, 0o644); err != nil { // no machine-wide defaults

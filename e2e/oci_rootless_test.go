@@ -24,21 +24,7 @@ func TestOCIRootlessUser(t *testing.T) {
 	u := newTestUser(t, false)
 	noRunState(t)
 	super, _ := rootlessBinaries(t)
-	xdg := fmt.Sprintf("/run/user/%d", u.uid)
-	if err := os.MkdirAll(filepath.Dir(xdg), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(xdg, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(xdg, u.uid, u.gid); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := removeTree(xdg); err != nil {
-			t.Error(err)
-		}
-	})
+	xdg := u.runtimeDir(t)
 	rootfs := u.rootfs(t, baseRootfs)
 	// bundle writes a bundle of the user's for rootfs from `ccsuper spec`'s
 	// config, made rootless as runc's --rootless makes it, then changed.
@@ -74,34 +60,12 @@ func TestOCIRootlessUser(t *testing.T) {
 		}
 		return dir
 	}
-	// cc runs ccsuper as the user with its runtime directory, its output in
-	// files (a created container's ccinit holds them).
+	// cc runs ccsuper as the user, with env added to its environment.
 	cc := func(env []string, args ...string) result {
 		t.Helper()
-		dir := u.ownedDir(t)
 		cmd := u.cmd(t, super, args...)
 		cmd.Env = append(cmd.Env, env...)
-		out, err := os.Create(filepath.Join(dir, "out"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer out.Close()
-		errf, err := os.Create(filepath.Join(dir, "err"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer errf.Close()
-		cmd.Stdout, cmd.Stderr = out, errf
-		r := result{code: -1}
-		if err := cmd.Run(); cmd.ProcessState != nil {
-			r.code = cmd.ProcessState.ExitCode()
-		} else {
-			t.Fatalf("ccsuper %v: %v", args, err)
-		}
-		o, _ := os.ReadFile(out.Name())
-		e, _ := os.ReadFile(errf.Name())
-		r.stdout, r.stderr = string(o), string(e)
-		return r
+		return runToFiles(t, cmd)
 	}
 	withXDG := []string{"XDG_RUNTIME_DIR=" + xdg}
 	id := token("rl")
@@ -214,4 +178,28 @@ func noRunState(t *testing.T) {
 			t.Error("/run/ccsuper appeared: a rootless ccsuper wrote under /run")
 		}
 	})
+}
+
+// runtimeDir makes the user's XDG_RUNTIME_DIR, /run/user/UID as
+// systemd-logind makes it (on the suite's own /run), and removes it at the
+// end. The path is short: conmon waits 20 s when the socket paths it makes
+// under it pass a socket address's length (docs/rootless.md).
+func (u testUser) runtimeDir(t *testing.T) string {
+	t.Helper()
+	dir := fmt.Sprintf("/run/user/%d", u.uid)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, u.uid, u.gid); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := removeTree(dir); err != nil {
+			t.Error(err)
+		}
+	})
+	return dir
 }

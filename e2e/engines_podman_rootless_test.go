@@ -18,7 +18,8 @@ import (
 // the test, with a /etc/subuid range) with ccsuper as its runtime, and crun
 // as the control: `podman --runtime PATH`, which passes the runtime no
 // --root and runs it as root of podman's own user namespace. run --rm with
-// an exit status and -e; run -d, exec, stop (SIGTERM to a trap), rm, with
+// an exit status and -e; run -it under script(1)'s terminal; kube play of
+// a two-container pod; run -d, exec, stop (SIGTERM to a trap), rm, with
 // the runtime's own `state`, read from its default root, saying it runs the
 // container; --network none; --userns=keep-id (the user's uid inside, a
 // volume's file the user's on the host).
@@ -157,6 +158,44 @@ mount --make-rshared / && echo ready && exec sleep 1000000`
 						t.Errorf("state of %s left after rm: %v", id, err)
 					}
 				}
+			})
+
+			t.Run("run -it", func(t *testing.T) {
+				// A terminal of script(1)'s: the container's own pty,
+				// its status passed through.
+				argv := append(append([]string{}, podmanArgs...), "--runtime", rt.path,
+					"run", "-it", "--rm", podmanImage, "sh", "-c", "'tty; exit 6'")
+				r := run(t, as("script", "-qec", strings.Join(argv, " "), "/dev/null"))
+				if wantExit(t, r, 6); !strings.Contains(r.stdout, "/dev/pts/0") {
+					t.Errorf("want the container's /dev/pts/0 as its terminal:\n%s", r)
+				}
+			})
+
+			t.Run("kube play", func(t *testing.T) {
+				pod := "duo-" + rt.name
+				yaml := fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+spec:
+  restartPolicy: Never
+  containers:
+  - name: server
+    image: %s
+    command: ["/bin/sh", "-c", "echo hello-from-server | nc -l -p 8080"]
+  - name: client
+    image: %s
+    command: ["/bin/sh", "-c", "until nc 127.0.0.1 8080; do sleep 0.1; done"]
+`, pod, podmanImage, podmanImage)
+				file := filepath.Join(home, pod+".yaml")
+				if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = pm("pod", "rm", "--force", "--time", "0", pod) })
+				wantExit(t, pm("kube", "play", file), 0)
+				wantExit(t, pm("wait", pod+"-client", pod+"-server"), 0)
+				wantOutput(t, pm("logs", pod+"-client"), "hello-from-server\n")
+				wantExit(t, pm("pod", "rm", pod), 0)
 			})
 
 			t.Run("userns keep-id", func(t *testing.T) {

@@ -218,9 +218,7 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 		return nil, fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
 	}
 	plainUser := os.Geteuid() != 0
-	if plainUser && !r.Rootless {
-		return nil, errors.New("must be run as root, or rootless (Runtime.Rootless)")
-	}
+	r.Rootless = r.Rootless || plainUser
 	rec := r.Trace
 	end := rec.Begin("create: read config.json, plan it")
 	defer func() { end() }()

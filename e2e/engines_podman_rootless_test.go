@@ -47,7 +47,16 @@ func TestEnginePodmanRootless(t *testing.T) {
 	// After the user's removal is registered, so that it runs first:
 	// rootless podman leaves its pause process (catatonit) behind, and
 	// userdel refuses a user with a process.
-	t.Cleanup(func() { killUserProcesses(t, u.uid) })
+	t.Cleanup(func() {
+		killUserProcesses(t, u.uid)
+		// podman's lock segment for the user, in the machine's /dev/shm
+		// (/dev/shm/libpod_rootless_lock_UID): the user's, so ours.
+		lock := fmt.Sprintf("/dev/shm/libpod_rootless_lock_%d", u.uid)
+		var st unix.Stat_t
+		if unix.Stat(lock, &st) == nil && int(st.Uid) == u.uid {
+			_ = os.Remove(lock) // gone meanwhile is fine
+		}
+	})
 	home := u.ownedDir(t)
 	xdg := u.runtimeDir(t)
 	super, _ := rootlessBinaries(t)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // TestOCIRootlessUser runs ccsuper's OCI commands as an ordinary user made by
@@ -127,6 +128,49 @@ func TestOCIRootlessUser(t *testing.T) {
 		wantExit(t, cc(withXDG, "delete", c), 0)
 		if _, err := os.Stat(filepath.Join(xdg, "ccsuper", c)); !os.IsNotExist(err) {
 			t.Errorf("state left after delete: %v", err)
+		}
+	})
+
+	// Resources need a cgroup v2 delegated to the user, with ccsuper started
+	// in it: the container's cgroup is made below it. On a pure v2 host
+	// (the guest of make test-vm) the limit is the kernel's inside; on a
+	// hybrid one (this machine) the unified hierarchy has no controller to
+	// delegate, which create says in one line.
+	t.Run("delegated cgroup", func(t *testing.T) {
+		mnt := ""
+		for _, p := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+			if isCgroup2(p) {
+				mnt = p
+				break
+			}
+		}
+		if mnt == "" {
+			t.Skip("no cgroup2 hierarchy on this host")
+		}
+		deleg := delegateCgroup(t, mnt, u)
+		limit := int64(40)
+		b := bundle([]string{"cat", "/sys/fs/cgroup/pids.max"}, func(s *specs.Spec) {
+			s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &limit}
+		})
+		fd, err := unix.Open(deleg, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		cmd := u.cmd(t, super, "run", "--bundle", b, id+"-deleg")
+		cmd.Env = append(cmd.Env, withXDG...)
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+		r := runToFiles(t, cmd)
+		if have := strings.Fields(readCgroupFile(t, mnt, "cgroup.controllers")); !slices.Contains(have, "pids") {
+			wantExit(t, r, 125)
+			if msg := strings.TrimSpace(r.stderr); strings.Contains(msg, "\n") || !strings.Contains(msg, "pids controller delegated") {
+				t.Errorf("want one line naming the pids controller:\n%s", r)
+			}
+			return
+		}
+		wantOutput(t, r, "40\n")
+		if m, _ := filepath.Glob(filepath.Join(deleg, "ccsuper", id+"-deleg")); len(m) > 0 {
+			t.Errorf("the container's cgroup is left: %v", m)
 		}
 	})
 

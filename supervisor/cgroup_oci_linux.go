@@ -135,7 +135,7 @@ func newOCICgroup(path string, r *specs.LinuxResources) (_ *ociCgroup, err error
 		}
 	}()
 	if g.V2 {
-		if err := g.makeV2(layout.v2, path); err != nil {
+		if err := g.makeV2(layout.v2, path, nil); err != nil {
 			return nil, err
 		}
 	} else {
@@ -192,17 +192,18 @@ func mkdirV1(root, path string, cpuset bool) error {
 	return nil
 }
 
-// makeV2 makes path in the unified hierarchy, every controller handed down
-// to it that the root has.
-func (g *ociCgroup) makeV2(root, path string) error {
-	have, err := os.ReadFile(filepath.Join(root, "cgroup.controllers"))
-	if err != nil {
-		return fmt.Errorf("read cgroup controllers: %w", err)
-	}
-	var use []string
-	for _, c := range strings.Fields(string(have)) {
-		if c == "memory" || c == "cpu" || c == "pids" || c == "io" || c == "cpuset" {
-			use = append(use, c)
+// makeV2 makes path in the unified hierarchy, the controllers use handed
+// down to it, or with use nil every one of ours that the root has.
+func (g *ociCgroup) makeV2(root, path string, use []string) error {
+	if use == nil {
+		have, err := os.ReadFile(filepath.Join(root, "cgroup.controllers"))
+		if err != nil {
+			return fmt.Errorf("read cgroup controllers: %w", err)
+		}
+		for _, c := range strings.Fields(string(have)) {
+			if c == "memory" || c == "cpu" || c == "pids" || c == "io" || c == "cpuset" {
+				use = append(use, c)
+			}
 		}
 	}
 	dir := root
@@ -216,6 +217,7 @@ func (g *ociCgroup) makeV2(root, path string) error {
 		}
 	}
 	g.Dirs[""] = dir
+	var err error
 	g.fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open cgroup %s: %w", dir, err)

@@ -118,7 +118,10 @@ func rootlessCgroup(path string, r *specs.LinuxResources, log func(string)) (*oc
 		return nil, err
 	}
 	g := &ociCgroup{V2: true, Dirs: map[string]string{}, fd: -1}
-	if err := g.makeV2(layout.v2, path); err != nil {
+	// Only what the resources need: the delegated cgroup may have more
+	// than it can hand down (the guest of make test-vm refused "+cpu
+	// +memory" there with EOPNOTSUPP for a pids limit).
+	if err := g.makeV2(layout.v2, path, need); err != nil {
 		return nil, errors.Join(err, g.remove())
 	}
 	if err := g.apply(r); err != nil {

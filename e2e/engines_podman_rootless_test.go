@@ -182,20 +182,7 @@ mount --make-rshared / && echo ready && exec sleep 1000000`
 
 			t.Run("kube play", func(t *testing.T) {
 				pod := "duo-" + rt.name
-				yaml := fmt.Sprintf(`apiVersion: v1
-kind: Pod
-metadata:
-  name: %s
-spec:
-  restartPolicy: Never
-  containers:
-  - name: server
-    image: %s
-    command: ["/bin/sh", "-c", "echo hello-from-server | nc -l -p 8080"]
-  - name: client
-    image: %s
-    command: ["/bin/sh", "-c", "until nc 127.0.0.1 8080; do sleep 0.1; done"]
-`, pod, podmanImage, podmanImage)
+				yaml := duoPod(pod)
 				file := filepath.Join(home, pod+".yaml")
 				if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
 					t.Fatal(err)

@@ -137,13 +137,7 @@ func TestOCIRootlessUser(t *testing.T) {
 	// hybrid one (this machine) the unified hierarchy has no controller to
 	// delegate, which create says in one line.
 	t.Run("delegated cgroup", func(t *testing.T) {
-		mnt := ""
-		for _, p := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
-			if isCgroup2(p) {
-				mnt = p
-				break
-			}
-		}
+		mnt := cgroup2MountPoint()
 		if mnt == "" {
 			t.Skip("no cgroup2 hierarchy on this host")
 		}

@@ -14,8 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The OCI commands run rootless in two ways (docs/rootless.md, "ccsuper as
-// rootless podman's runtime"):
+// The OCI commands run rootless in two ways (docs/rootless.md, "The OCI
+// commands rootless"):
 //
 //   - as root of a user namespace that is not the host's: rootless podman
 //     runs conmon and its runtime inside the user namespace of its pause

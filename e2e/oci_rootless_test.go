@@ -73,8 +73,15 @@ func TestOCIRootlessUser(t *testing.T) {
 
 	t.Run("run", func(t *testing.T) {
 		b := bundle([]string{"sh", "-c", "id -u; cat /proc/self/uid_map; ip link show lo; ls /dev/null; exit 7"}, nil)
-		r := cc(withXDG, "run", "--bundle", b, id+"-run")
+		logFile := filepath.Join(u.ownedDir(t), "log")
+		r := cc(withXDG, "--debug", "--log", logFile, "run", "--bundle", b, id+"-run")
 		wantExit(t, r, 7)
+		// --debug says what rootless skipped: no cgroup, and spec's
+		// "deny all" device rule not applied.
+		if log, _ := os.ReadFile(logFile); !strings.Contains(string(log), "rootless: no cgroup made") ||
+			!strings.Contains(string(log), "device rules are not applied") {
+			t.Errorf("the --debug log does not say what was skipped:\n%s", log)
+		}
 		if f := strings.Fields(r.stdout); len(f) < 4 || f[0] != "0" || f[1] != "0" || f[2] != strconv.Itoa(u.uid) || f[3] != "1" {
 			t.Errorf("want uid 0 inside, mapped to %d alone:\n%s", u.uid, r)
 		}

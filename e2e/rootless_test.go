@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -773,5 +774,100 @@ done
 	wantExit(t, r, 0)
 	if strings.TrimSpace(r.stdout) != "ccsuper: 137" {
 		t.Errorf("want ccsuper killed and nothing of the user's left\n%s", r)
+	}
+}
+
+// TestRootlessRangeOneRuntime: with a /etc/subuid range, ccinit is exec'd
+// before newuidmap has written its maps, and waits for them to exec itself
+// again as its namespace's root. It waits in its entry point, before any Go
+// runtime starts (cmd/ccinit/mapwait_linux_amd64.s): caught in that wait,
+// it is one thread, blocked reading the sync socket, where a Go runtime
+// would have started threads of its own. The test holds newuidmap back to
+// look: in a mount namespace of its own, /usr/bin/newuidmap is a script
+// that hands over ccinit's PID and waits for the test before it runs the
+// real one.
+func TestRootlessRangeOneRuntime(t *testing.T) {
+	t.Parallel()
+	if runtime.GOARCH != "amd64" {
+		t.Skip("ccinit's entry point is written for amd64 (elsewhere ccinit waits in Go)")
+	}
+	super, _ := rootlessBinaries(t)
+	u := newTestUser(t, true)
+	root := u.rootfs(t, baseRootfs)
+	dir := t.TempDir()
+	reachable(t, dir)
+	pidFifo, goFifo := filepath.Join(dir, "pid"), filepath.Join(dir, "go")
+	for _, f := range []string{pidFifo, goFifo} {
+		if err := unix.Mkfifo(f, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(f, 0o666); err != nil { // whatever the umask
+			t.Fatal(err)
+		}
+	}
+	wrap := filepath.Join(dir, "newuidmap")
+	if err := os.WriteFile(wrap, []byte(fmt.Sprintf("#!/bin/sh\necho \"$1\" > %s\nread x < %s\nexec %s/real \"$@\"\n", pidFifo, goFifo, dir)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "real"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := `mount --bind /usr/bin/newuidmap "$DIR/real" && mount --bind "$DIR/newuidmap" /usr/bin/newuidmap &&
+exec setpriv --reuid "$USER_ID" --regid "$USER_ID" --clear-groups -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$SUPER" --rootfs "$ROOT" --net none -t=false -- /bin/echo ran`
+	c := command(t, "unshare", "--mount", "--propagation", "private", "sh", "-c", script)
+	c.Env = append(os.Environ(), "USER_ID="+strconv.Itoa(u.uid), "SUPER="+super, "ROOT="+root, "DIR="+dir)
+	p := start(t, c)
+	// Whatever happens, the script is let go: it holds no one then.
+	t.Cleanup(func() {
+		if f, err := os.OpenFile(goFifo, os.O_RDWR, 0); err == nil {
+			_, _ = f.WriteString("go\n")
+			_ = f.Close()
+		}
+	})
+	got := make(chan string, 1)
+	go func() {
+		b, _ := os.ReadFile(pidFifo) // until the script has written it
+		got <- strings.TrimSpace(string(b))
+	}()
+	var pid int
+	select {
+	case s := <-got:
+		pid, _ = strconv.Atoi(s)
+	case <-time.After(timeout):
+		t.Fatalf("newuidmap never ran\n%s", p.wait(t))
+	}
+	if pid <= 0 {
+		t.Fatalf("newuidmap was given no PID\n%s", p.wait(t))
+	}
+	// ccinit blocks reading the sync socket, fd 3, once started (either
+	// way: in recvfrom from the entry point, recvmsg from Go).
+	var call string
+	for deadline := time.Now().Add(timeout); ; time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", pid))
+		if err != nil {
+			t.Fatalf("ccinit %d: %v\n%s", pid, err, p.wait(t))
+		}
+		f := strings.Fields(string(b))
+		if len(f) > 1 && (f[0] == "45" || f[0] == "47") && f[1] == "0x3" {
+			call = f[0]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ccinit %d never waited on the sync socket: in %q", pid, b)
+		}
+	}
+	if n := statusField(t, pid, "Threads"); n != "1" || call != "45" {
+		t.Errorf("ccinit waits for its maps with %s threads (in system call %s): want 1, in the entry point's recvfrom (45), before any Go runtime", n, call)
+	}
+	f, err := os.OpenFile(goFifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.WriteString("go\n")
+	f.Close()
+	r := p.wait(t)
+	wantExit(t, r, 0)
+	if strings.TrimSpace(r.stdout) != "ran" {
+		t.Errorf("want the command to run once the maps are written\n%s", r)
 	}
 }

@@ -7,15 +7,16 @@
 #   sudo scripts/bench-rootless.sh CCSUPER ROUNDS
 #
 # Contenders: ccsuper as root (--net none); ccsuper as an ordinary user
-# with a /etc/subuid range (newuidmap, ccinit exec'd twice) and without one
-# (a single mapping), both --net none; the same user's bwrap --unshare-user;
-# with BENCH_PODMAN=1, rootless podman --rootfs (network none, cgroups off)
-# with crun as its runtime (ccsuper as podman's runtime is not rootless yet:
-# docs/rootless.md); with BENCH_BASE=OTHER_CCSUPER (and its ccinit beside
-# it), the range user's start with that other build too, as range-base: an
-# old build against a new one in the same run. Every contender, root's too,
-# is started through the same setpriv and env. The users are made here with useradd and removed at
-# the end, with everything they owned.
+# with a /etc/subuid range (newuidmap; ccinit exec'd twice, its Go runtime
+# started once) and without one (a single mapping), both --net none; the
+# same user's bwrap --unshare-user; with BENCH_PODMAN=1, rootless podman
+# --rootfs (network none, cgroups off) with crun as its runtime (ccsuper as
+# podman's runtime is not rootless yet: docs/rootless.md); with
+# BENCH_BASE=OTHER_CCSUPER (and its ccinit beside it), the range user's
+# start with that other build too, as range-base: an old build against a
+# new one in the same run. Every contender, root's too, is started through
+# the same setpriv and env. The users are made here with useradd and
+# removed at the end, with everything they owned.
 set -euo pipefail
 
 super=$(realpath "${1:?usage: bench-rootless.sh CCSUPER ROUNDS}")

@@ -33,7 +33,8 @@ const SyncMapped = "mapped"
 // kernel clears it when an exec raises the capabilities, as that exec does,
 // and a ccinit that outlived a SIGKILLed ccsuper would run on unsupervised.
 // Only if the supervisor had set one, which the first ccinit reads and
-// passes on in its environment (rearmVar): an OCI container, which must
+// passes on in its environment (rearmVar, or the entry point's mark on
+// MapWaitVar): an OCI container, which must
 // outlive `ccsuper create`, has none, and must not get one here. Had ccsuper
 // died before the re-arm, the sync channel reads EOF where ccinit waits next.
 // With maps written before the exec (by ccsuper as root, or Go's clone of a

@@ -4,7 +4,7 @@ GO      ?= go
 BUILD   := build
 ROOTFS  ?= rootfs
 GOFLAGS := -trimpath -ldflags='-s -w -buildid='
-SRC     := $(shell find cmd initproc seccomp supervisor -name '*.go') go.mod go.sum
+SRC     := $(shell find cmd initproc seccomp supervisor -name '*.go' -o -name '*.s') go.mod go.sum
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: all build rootfs rootfs-debian run test test-oci test-unit test-vm bench bench-quick bench-startup bench-scale bench-tools bench-trace bench-harden clean sizes

@@ -76,7 +76,8 @@ type spawnSpec struct {
 	// maps and credentials).
 	sys func(*syscall.SysProcAttr)
 	// configLater: the caller sends the configuration itself, once ccinit
-	// can take it (after newuidmap, see initproc.AwaitMapping).
+	// can take it (after newuidmap, see initproc.AwaitMapping), and ccinit
+	// is asked to wait for the maps from its entry point.
 	configLater bool
 	// bornIn are v1 cgroup directories ccinit is to be born in: the
 	// forking thread moves into them for the clone and back out after it.
@@ -124,6 +125,13 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 		defer ns.Close() // ccinit's copy is closed by its entry point
 		// The descriptor's number is one byte: ccinit has a handful.
 		env = append(env, initproc.MountNSVar+"="+string(rune(s.extra.add(ns.Fd()))))
+	}
+	if s.configLater {
+		// ccinit's entry point waits for the maps and execs ccinit
+		// again before its Go runtime starts (initproc.MapWaitVar).
+		// After CCMNTNS, which the entry point finds first only: a
+		// mount namespace is joined once ccinit has its capabilities.
+		env = append(env, initproc.MapWaitEnv(syncFD))
 	}
 	files := append([]uintptr{s.stdio[0], s.stdio[1], s.stdio[2], theirs.Fd()}, s.extra.files...)
 	end := s.rec.Begin("read-only clone of ccinit to exec")

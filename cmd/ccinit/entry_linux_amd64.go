@@ -3,3 +3,7 @@ package main
 // entry is ccinit's ELF entry point, in assembly (entry_linux_amd64.s): it
 // joins a mount namespace before the Go runtime starts, then runs it.
 func entry()
+
+// mapWait waits for the maps of ccinit's user namespace and execs ccinit
+// again, when the supervisor asks (mapwait_linux_amd64.s); entry calls it.
+func mapWait()

@@ -9,11 +9,13 @@
 // the descriptor, and marks the variable for initproc.CheckEntry: its first
 // byte becomes 'c' once entered, or 'E' with the errno in place of the
 // descriptor's byte. Then, and in every other case, it goes on to the Go
-// runtime's own entry.
+// runtime's own entry. Before it all, mapWait may wait for a user
+// namespace's maps and exec ccinit again (mapwait_linux_amd64.s).
 //
 // At the kernel's entry: 0(SP) is argc, then argv's pointers and a NULL,
 // then envp's.
 TEXT ·entry(SB),NOSPLIT|NOFRAME,$0
+	CALL	·mapWait(SB)		// rootless with a range: see mapwait_linux_amd64.s
 	MOVQ	0(SP), AX
 	LEAQ	16(SP)(AX*8), BX	// &envp[0]
 	MOVQ	0(BX), R12		// envp[0]

@@ -141,8 +141,11 @@ exec sleep 1000000`
 	if got != want {
 		t.Errorf("inside the second container: got %q, want %q", got, want)
 	}
-	if h := nsLink(t, os.Getpid(), "uts"); h == nsLink(t, second, "uts") {
-		t.Errorf("the hostname was set in the host's uts namespace")
+	// ccinit starts an exec'd process, in every namespace of its own.
+	r := oci(t, root, "exec", "second", "sh", "-c", "id -u; hostname; readlink /proc/self/ns/user")
+	wantExit(t, r, 0)
+	if want := "0\njoined\n" + nsLink(t, first, "user") + "\n"; r.stdout != want {
+		t.Errorf("exec: got %q, want %q", r.stdout, want)
 	}
 	wantExit(t, oci(t, root, "kill", "second", "KILL"), 0)
 	waitStatus(t, root, "second", specs.StateStopped)
@@ -179,5 +182,61 @@ func TestOCIUserNSPathPID(t *testing.T) {
 	wantExit(t, r, 7)
 	if r.stdout != "ccinit\n" {
 		t.Errorf("inside: got %q, want ccinit as PID 1", r.stdout)
+	}
+}
+
+// TestOCIUserNSPathMountNS joins a user namespace and a mount namespace it
+// owns, both by path: ccinit's entry point enters the mount namespace
+// first, then the user namespace, and the container's root is made there.
+func TestOCIUserNSPathMountNS(t *testing.T) {
+	first := userNSPair(t)
+	holder := start(t, command(t, "nsenter", fmt.Sprintf("--user=/proc/%d/ns/user", first), "--setuid=0", "--setgid=0",
+		"unshare", "--mount", "--propagation", "private", "sh", "-c", "echo ready; exec sleep 1000000"))
+	holder.waitLine(t, "ready")
+	mnt := fmt.Sprintf("/proc/%d/ns/mnt", holder.cmd.Process.Pid)
+	want, err := os.Readlink(mnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, root := ociBundle(t, []string{"sh", "-c", "id -u; readlink /proc/self/ns/mnt; cat /proc/1/comm"}, func(s *specs.Spec) {
+		joinUserNS(s, first)
+		for i, n := range s.Linux.Namespaces {
+			if n.Type == specs.MountNamespace {
+				s.Linux.Namespaces[i].Path = mnt
+			}
+		}
+	})
+	r := oci(t, root, "run", "--bundle", bundle, "fifth")
+	wantExit(t, r, 0)
+	if r.stdout != "0\n"+want+"\nccinit\n" {
+		t.Errorf("inside: got %q, want uid 0, the mount namespace %s and ccinit as PID 1", r.stdout, want)
+	}
+}
+
+// TestOCIUserNSPathCreateFails: a create that fails after the entry point
+// cloned PID 1 (a bind's source is missing) leaves no process in the
+// joined user namespace but the first container's, and no state.
+func TestOCIUserNSPathCreateFails(t *testing.T) {
+	first := userNSPair(t)
+	bundle, root := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
+		joinUserNS(s, first)
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp/x", Type: "bind", Source: "/nonexistent-" + token("src"), Options: []string{"rbind"}})
+	})
+	r := oci(t, root, "run", "--bundle", bundle, "sixth")
+	wantOneLineError(t, r, 125)
+	if ents, _ := os.ReadDir(root); len(ents) > 0 {
+		t.Errorf("left in the state root: %v", ents)
+	}
+	// The first container's ccinit and its sleep, and nothing else.
+	ns := nsLink(t, first, "user")
+	var in []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/ns/user")
+	for _, p := range procs {
+		if l, err := os.Readlink(p); err == nil && l == ns {
+			in = append(in, strings.Split(p, "/")[2])
+		}
+	}
+	if len(in) != 2 {
+		t.Errorf("processes in the joined user namespace: %v, want the first container's two", in)
 	}
 }

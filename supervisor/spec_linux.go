@@ -690,7 +690,8 @@ func planMounts(p *bundlePlan, ms []specs.Mount) error {
 // seen inside as that ID of the container, so a rootfs or volume of
 // root-owned files is root's inside, and what the container's root writes
 // there is root's on disk. Other maps would need a user namespace made for
-// the mount alone: refused.
+// the mount alone: refused. In a user namespace joined by path the maps are
+// not known when planning: a mount's own are refused there.
 func planIdmap(p *bundlePlan, m specs.Mount, out initproc.Mount) error {
 	switch {
 	case out.Flags&unix.MS_BIND == 0:

@@ -161,7 +161,8 @@ exec sleep 1000000`
 // TestOCIUserNSPathPID joins the user and PID namespaces of a running
 // container: no new PID namespace, so no clone in ccinit's entry point, and
 // ccinit runs as one more process of the first container's PID namespace.
-// Then `ccsuper run` of one with a PID namespace of its own.
+// Then `ccsuper run` of one with a PID namespace of its own, given the
+// joined namespace's maps too.
 func TestOCIUserNSPathPID(t *testing.T) {
 	first := userNSPair(t)
 	bundle, root := ociBundle(t, []string{"sh", "-c", "id -u; cat /proc/1/comm"}, func(s *specs.Spec) {
@@ -174,14 +175,22 @@ func TestOCIUserNSPathPID(t *testing.T) {
 		t.Errorf("inside: got %q, want uid 0 and the first container's PID 1", r.stdout)
 	}
 	// With a PID namespace of its own, ccsuper run waits for its PID 1,
-	// the entry point's clone, and passes its status on.
+	// the entry point's clone, and passes its status on. The config also
+	// gives the joined namespace's maps, as containerd and CRI-O do: they
+	// match, so they are taken, with a warning.
 	bundle, root = ociBundle(t, []string{"sh", "-c", "cat /proc/1/comm; exit 7"}, func(s *specs.Spec) {
 		joinUserNS(s, first)
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nsHostBase, Size: nsSize}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nsHostBase, Size: nsSize}}
 	})
-	r = oci(t, root, "run", "--bundle", bundle, "fourth")
+	logFile := filepath.Join(t.TempDir(), "log")
+	r = oci(t, root, "--log", logFile, "run", "--bundle", bundle, "fourth")
 	wantExit(t, r, 7)
 	if r.stdout != "ccinit\n" {
 		t.Errorf("inside: got %q, want ccinit as PID 1", r.stdout)
+	}
+	if log, _ := os.ReadFile(logFile); !strings.Contains(string(log), "level=warning") || !strings.Contains(string(log), "they are its own, and ignored") {
+		t.Errorf("log: got %q, want a warning about the maps", log)
 	}
 }
 

@@ -193,8 +193,8 @@ func TestOCIUserNSHostNetwork(t *testing.T) {
 }
 
 // TestOCIUserNSRefused: what a user namespace cannot be given is refused
-// with one line, and nothing is left behind. The joined ones: maps with a
-// path, a path to another type of namespace, ccsuper's own user namespace,
+// with one line, and nothing is left behind. The joined ones: maps other
+// than the joined namespace's, a path to another type of namespace, ccsuper's own user namespace,
 // and one with no uid 0 to become (an unshare --user's maps nothing).
 func TestOCIUserNSRefused(t *testing.T) {
 	holder := start(t, command(t, "unshare", "--user", "--net", "sh", "-c", "echo ready; exec sleep 1000000"))
@@ -219,7 +219,7 @@ func TestOCIUserNSRefused(t *testing.T) {
 			join(held + "user")(s)
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nsHostBase, Size: nsSize}}
 			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nsHostBase, Size: nsSize}}
-		}, "not with a user namespace joined by path"},
+		}, "has the uid_map [], not the config's [0 300000 65536]"},
 		{"joined, not a user namespace", join(held + "net"), "is not a user namespace"},
 		{"joined, the runtime's own", join(fmt.Sprintf("/proc/%d/ns/user", os.Getpid())), "ccsuper's own user namespace"},
 		{"joined, no root", join(held + "user"), "does not map 0"},

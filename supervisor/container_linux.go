@@ -394,12 +394,15 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	if plan.userNS != "" {
 		// The FIFO is the container's root's, as for a new user namespace
 		// (above); its IDs are known once ccinit is in the namespace.
-		uid, gid, err := rootOf(proc.pid)
-		if err == nil {
-			err = os.Chown(fifo, int(uid), int(gid))
-		}
+		uid, gid, err := joinedRoot(proc.pid, plan.joinMaps)
 		if err != nil {
+			return proc, err
+		}
+		if err := os.Chown(fifo, int(uid), int(gid)); err != nil {
 			return proc, fmt.Errorf("exec FIFO: %w", initproc.WithoutPath(err))
+		}
+		if plan.joinMaps != nil {
+			r.warn(errors.New("linux.uidMappings/gidMappings given with a user namespace joined by path: they are its own, and ignored"))
 		}
 	}
 	_ = readyW.Close()

@@ -149,7 +149,7 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 			defer pidW.Close()
 			pipeFD = s.extra.add(pidW.Fd())
 		}
-		env = append(env, userNSVar(nsFD, clone, pipeFD))
+		env = append(env, userNSVar(nsFD, clone, pipeFD)) // after CCMNTNS: joined after it
 		clone = 0
 	}
 	files := append([]uintptr{s.stdio[0], s.stdio[1], s.stdio[2], theirs.Fd()}, s.extra.files...)

@@ -34,6 +34,9 @@ type bundlePlan struct {
 	// userNS is a user namespace joined by path: by ccinit's entry point,
 	// which makes the new namespaces (clone) in it (see spawnSpec.userNS).
 	userNS string
+	// joinMaps are the config's maps given with userNS: the joined
+	// namespace's own, or the create fails.
+	joinMaps *userNS
 	// newNet: a network namespace of the container's own, loopback up.
 	newNet      bool
 	cgroupsPath string
@@ -431,17 +434,15 @@ func planLinux(p *bundlePlan, l *specs.Linux) error {
 
 // planUserMaps checks the maps of a new user namespace. ccinit must be the
 // namespace's root (it mounts, pivots and makes /dev there), so container ID
-// 0 must be mapped, uid and gid alike, as runc requires too.
+// 0 must be mapped, uid and gid alike, as runc requires too. With a user
+// namespace joined by path, maps are what containerd and CRI-O hand with it:
+// its own, which create checks it has (joinedRoot), and never writes.
 func planUserMaps(p *bundlePlan, l *specs.Linux) error {
 	maps := len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0
 	switch {
-	case p.userNS != "" && maps:
-		// The spec: mappings are for a new user namespace; a joined
-		// one has its own.
-		return errors.New("linux.uidMappings/gidMappings: not with a user namespace joined by path (it has its own maps)")
-	case p.clone&unix.CLONE_NEWUSER == 0 && maps:
-		return errors.New("linux.uidMappings/gidMappings need a new user namespace in linux.namespaces")
-	case p.clone&unix.CLONE_NEWUSER == 0:
+	case p.clone&unix.CLONE_NEWUSER == 0 && p.userNS == "" && maps:
+		return errors.New("linux.uidMappings/gidMappings need a user namespace in linux.namespaces")
+	case p.clone&unix.CLONE_NEWUSER == 0 && !maps:
 		return nil
 	}
 	u := &userNS{setgroups: true}
@@ -458,6 +459,10 @@ func planUserMaps(p *bundlePlan, l *specs.Linux) error {
 			return fmt.Errorf("linux.%s: a user namespace needs container ID 0 mapped (ccinit is its root)", m.name)
 		}
 		*m.out = rs
+	}
+	if p.userNS != "" {
+		p.joinMaps = u
+		return nil
 	}
 	p.uns = u
 	return nil

@@ -100,10 +100,11 @@ func TestPlanBundleRefuses(t *testing.T) {
 		{"user namespace without maps", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		}, "needs a map"},
-		{"join user ns with maps", func(s *specs.Spec) {
+		{"join user ns with maps without root", func(s *specs.Spec) {
 			withUserNSPath(s)
-			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-		}, "not with a user namespace joined by path"},
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 1, HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		}, "container ID 0"},
 		{"join user ns by a relative path", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "ns/user"})
 		}, "not absolute"},
@@ -112,7 +113,7 @@ func TestPlanBundleRefuses(t *testing.T) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/tmp", Options: []string{"rbind", "idmap"},
 				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 5000, Size: 10}}})
 		}, "in a user namespace joined by path"},
-		{"uid mappings without user ns", func(s *specs.Spec) { s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}} }, "need a new user namespace"},
+		{"uid mappings without user ns", func(s *specs.Spec) { s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}} }, "need a user namespace"},
 		{"root unmapped", func(s *specs.Spec) {
 			withUserNS(s)
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 1, HostID: 1000, Size: 10}}
@@ -285,6 +286,19 @@ func TestPlanBundleUserNSPath(t *testing.T) {
 	}
 	if len(p.idmapped) != 1 {
 		t.Errorf("idmapped %v: want the bind", p.idmapped)
+	}
+	if p.joinMaps != nil {
+		t.Errorf("maps to check %v: want none", p.joinMaps)
+	}
+	// containerd and CRI-O give the joined namespace's maps with it: kept
+	// to check against it, never a new namespace's.
+	withUserNS(s)
+	s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool {
+		return n.Type == specs.UserNamespace && n.Path == ""
+	})
+	p = planEntry(t, s)
+	if p.joinMaps == nil || len(p.joinMaps.uids) != 1 || p.uns != nil || p.clone&unix.CLONE_NEWUSER != 0 {
+		t.Errorf("maps to check %v, new namespace's %v, clone %#x: want the config's to check, no new namespace", p.joinMaps, p.uns, p.clone)
 	}
 }
 

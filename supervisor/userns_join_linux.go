@@ -1,11 +1,13 @@
 package supervisor
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -97,12 +99,21 @@ func readClonePID(r *os.File) (int, error) {
 	return int(binary.LittleEndian.Uint32(b[:])), nil
 }
 
-// rootOf returns the host IDs of uid and gid 0 in the user namespace of pid.
-func rootOf(pid int) (uid, gid uint32, err error) {
+// joinedRoot returns the host IDs of uid and gid 0 in the user namespace of
+// pid, which it checks has the maps of want, if given (sorted alike: the
+// kernel keeps a map's lines in the order written).
+func joinedRoot(pid int, want *userNS) (uid, gid uint32, err error) {
 	for _, m := range []struct {
 		file string
 		out  *uint32
-	}{{"uid_map", &uid}, {"gid_map", &gid}} {
+		want []IDRange
+	}{{"uid_map", &uid, nil}, {"gid_map", &gid, nil}} {
+		if want != nil {
+			m.want = want.uids
+			if m.file == "gid_map" {
+				m.want = want.gids
+			}
+		}
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, m.file))
 		if err != nil {
 			return 0, 0, fmt.Errorf("read the joined user namespace's %s: %w", m.file, initproc.WithoutPath(err))
@@ -111,6 +122,9 @@ func rootOf(pid int) (uid, gid uint32, err error) {
 		if err != nil {
 			return 0, 0, fmt.Errorf("the joined user namespace's %s: %w", m.file, err)
 		}
+		if m.want != nil && !sameMap(rs, m.want) {
+			return 0, 0, fmt.Errorf("linux.namespaces: the user namespace joined by path has the %s [%s], not the config's [%s]", m.file, mapLine(rs), mapLine(m.want))
+		}
 		id, ok := hostID(rs, 0)
 		if !ok {
 			return 0, 0, fmt.Errorf("the joined user namespace's %s does not map 0", m.file)
@@ -118,6 +132,24 @@ func rootOf(pid int) (uid, gid uint32, err error) {
 		*m.out = id
 	}
 	return uid, gid, nil
+}
+
+// mapLine renders a map on one line.
+func mapLine(rs []IDRange) string {
+	lines := make([]string, len(rs))
+	for i, r := range rs {
+		lines[i] = r.String()
+	}
+	return strings.Join(lines, ", ")
+}
+
+// sameMap reports whether a and b hold the same lines, in any order.
+func sameMap(a, b []IDRange) bool {
+	by := func(x, y IDRange) int { return cmp.Compare(x.Inside, y.Inside) }
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.SortFunc(a, by)
+	slices.SortFunc(b, by)
+	return slices.Equal(a, b)
 }
 
 // parseIDMap reads the text of /proc/PID/uid_map or gid_map.

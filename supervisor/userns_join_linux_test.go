@@ -65,3 +65,17 @@ func TestOpenUserNS(t *testing.T) {
 		}
 	}
 }
+
+func TestSameMap(t *testing.T) {
+	a := []IDRange{{Inside: 0, Outside: 300000, Count: 1}, {Inside: 1, Outside: 5, Count: 10}}
+	b := []IDRange{a[1], a[0]}
+	if !sameMap(a, b) {
+		t.Errorf("%v and %v: want the same map, in another order", a, b)
+	}
+	if sameMap(a, a[:1]) || sameMap(a, []IDRange{a[0], {Inside: 1, Outside: 6, Count: 10}}) {
+		t.Error("different maps reported the same")
+	}
+	if got := mapLine(a); got != "0 300000 1, 1 5 10" {
+		t.Errorf("mapLine: got %q", got)
+	}
+}

@@ -2,8 +2,9 @@
 
 // joinUserNS runs from entry (entry_linux_amd64.s), after its mount
 // namespace's join if any, still before the Go runtime's first thread:
-// setns(2) into a user namespace needs a single-threaded process. When an
-// environment variable is CCUSRNS= followed by exactly four bytes
+// setns(2) into a user namespace needs a single-threaded process. When the
+// first environment variable, or the second after CCMNTNS's, is CCUSRNS=
+// followed by exactly four bytes
 // (supervisor/process_linux.go, userNSVar, writes them):
 //
 //	byte 8:  a descriptor of the user namespace to join
@@ -28,13 +29,18 @@ TEXT ·joinUserNS(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	0(SP), AX
 	LEAQ	16(SP)(AX*8), BX	// &envp[0]
 	MOVQ	$0x3d534e5253554343, DX	// "CCUSRNS=", little-endian
+	MOVQ	$2, CX			// envp[0], or envp[1] after CCMNTNS
 find:
 	MOVQ	0(BX), R12
 	TESTQ	R12, R12
 	JZ	runtime
-	ADDQ	$8, BX
 	CMPQ	DX, 0(R12)
-	JNE	find
+	JEQ	found
+	ADDQ	$8, BX
+	DECQ	CX
+	JNZ	find
+	JMP	runtime
+found:
 	MOVBQZX	12(R12), CX		// four bytes only
 	TESTQ	CX, CX
 	JNZ	runtime

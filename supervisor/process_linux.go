@@ -64,7 +64,8 @@ type spawnSpec struct {
 	mountNS string
 	// userNS, when set, is a user namespace ccinit's entry point joins,
 	// after mountNS, and makes the namespaces of clone in (see
-	// userns_join_linux.go): the clone itself then makes none.
+	// userns_join_linux.go): the clone itself then makes none. OCI only:
+	// the entry point's own clone, PID 1, has no parent-death signal.
 	userNS   string
 	cgroupFD int // clone straight into this v2 cgroup, or -1
 	// pdeathsig kills ccinit when the forking thread dies: ccsuper's own

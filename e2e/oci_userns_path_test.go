@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // userNSPair starts a first container with a user namespace of its own
@@ -56,12 +57,33 @@ func nsLink(t *testing.T, pid int, name string) string {
 	return l
 }
 
+// nsOwner returns the user namespace that owns pid's namespace name, as
+// /proc/PID/ns/user reads (NS_GET_USERNS).
+func nsOwner(t *testing.T, pid int, name string) string {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fd, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_USERNS)
+	if err != nil {
+		t.Fatalf("owner of %s: %v", f.Name(), err)
+	}
+	defer unix.Close(fd)
+	l, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 // TestOCIUserNSPath joins the user namespace of a running container by
 // path, as podman does for the containers of a pod with --userns and for
 // --userns=container:X: a second container in the first's user and network
-// namespaces, with PID, mount, IPC and UTS namespaces of its own that the
-// joined user namespace owns. Its PID 1 is the entry point's clone, which
-// the state names, and which kill and delete reach.
+// namespaces, with PID, mount, IPC, UTS and cgroup namespaces of its own
+// that the joined user namespace owns. Its PID 1 is the entry point's
+// clone, which the state names, and which kill and delete reach.
 func TestOCIUserNSPath(t *testing.T) {
 	first := userNSPair(t)
 	out := t.TempDir()
@@ -113,9 +135,12 @@ exec sleep 1000000`
 			t.Errorf("%s namespace: the second container's %s, want the first's %s", ns, b, a)
 		}
 	}
-	for _, ns := range []string{"pid", "mnt", "ipc", "uts"} {
+	for _, ns := range []string{"pid", "mnt", "ipc", "uts", "cgroup"} {
 		if a, b, host := nsLink(t, first, ns), nsLink(t, second, ns), nsLink(t, os.Getpid(), ns); b == a || b == host {
 			t.Errorf("%s namespace: the second container's %s, want its own (first's %s, host's %s)", ns, b, a, host)
+		}
+		if owner, want := nsOwner(t, second, ns), nsLink(t, first, "user"); owner != want {
+			t.Errorf("%s namespace: owned by %s, want the joined %s", ns, owner, want)
 		}
 	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", second))

@@ -274,3 +274,32 @@ func TestOCIUserNSPathCreateFails(t *testing.T) {
 		t.Errorf("processes in the joined user namespace: %v, want the first container's two", in)
 	}
 }
+
+// TestOCIUserNSPathHostOwnedNet joins a user namespace and a network
+// namespace the host's user namespace owns (as the host's root makes one
+// with CNI): ccsuper's forking thread enters the network namespace as the
+// host's root, before ccinit's entry point joins the user namespace, which
+// could not enter it any more.
+func TestOCIUserNSPathHostOwnedNet(t *testing.T) {
+	first := userNSPair(t)
+	holder := start(t, command(t, "unshare", "--net", "sh", "-c", "echo ready; exec sleep 1000000"))
+	holder.waitLine(t, "ready")
+	net := fmt.Sprintf("/proc/%d/ns/net", holder.cmd.Process.Pid)
+	want, err := os.Readlink(net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, root := ociBundle(t, []string{"sh", "-c", "id -u; readlink /proc/self/ns/net"}, func(s *specs.Spec) {
+		joinUserNS(s, first)
+		for i, n := range s.Linux.Namespaces {
+			if n.Type == specs.NetworkNamespace {
+				s.Linux.Namespaces[i].Path = net
+			}
+		}
+	})
+	r := oci(t, root, "run", "--bundle", bundle, "seventh")
+	wantExit(t, r, 0)
+	if r.stdout != "0\n"+want+"\n" {
+		t.Errorf("inside: got %q, want uid 0 and the network namespace %s", r.stdout, want)
+	}
+}

@@ -219,31 +219,48 @@ func TestOCIUserNSPathPID(t *testing.T) {
 	}
 }
 
-// TestOCIUserNSPathMountNS joins a user namespace and a mount namespace it
-// owns, both by path: ccinit's entry point enters the mount namespace
-// first, then the user namespace, and the container's root is made there.
-func TestOCIUserNSPathMountNS(t *testing.T) {
+// TestOCIUserNSPathHeld joins a user namespace and another namespace by
+// path, held by a process of the test's: a mount namespace the joined user
+// namespace owns (ccinit's entry point enters it first, then the user
+// namespace, and the container's root is made there); and a network
+// namespace the host's user namespace owns, as the host's root makes one
+// with CNI (ccsuper's forking thread enters it as the host's root: the
+// joined namespace's root could not).
+func TestOCIUserNSPathHeld(t *testing.T) {
 	first := userNSPair(t)
-	holder := start(t, command(t, "nsenter", fmt.Sprintf("--user=/proc/%d/ns/user", first), "--setuid=0", "--setgid=0",
-		"unshare", "--mount", "--propagation", "private", "sh", "-c", "echo ready; exec sleep 1000000"))
-	holder.waitLine(t, "ready")
-	mnt := fmt.Sprintf("/proc/%d/ns/mnt", holder.cmd.Process.Pid)
-	want, err := os.Readlink(mnt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bundle, root := ociBundle(t, []string{"sh", "-c", "id -u; readlink /proc/self/ns/mnt; cat /proc/1/comm"}, func(s *specs.Spec) {
-		joinUserNS(s, first)
-		for i, n := range s.Linux.Namespaces {
-			if n.Type == specs.MountNamespace {
-				s.Linux.Namespaces[i].Path = mnt
+	for _, tt := range []struct {
+		name   string
+		holder []string
+		typ    specs.LinuxNamespaceType
+		file   string
+	}{
+		{"mount namespace it owns", []string{"nsenter", fmt.Sprintf("--user=/proc/%d/ns/user", first), "--setuid=0", "--setgid=0",
+			"unshare", "--mount", "--propagation", "private"}, specs.MountNamespace, "mnt"},
+		{"network namespace the host's owns", []string{"unshare", "--net"}, specs.NetworkNamespace, "net"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			argv := append(tt.holder, "sh", "-c", "echo ready; exec sleep 1000000")
+			holder := start(t, command(t, argv[0], argv[1:]...))
+			holder.waitLine(t, "ready")
+			path := fmt.Sprintf("/proc/%d/ns/%s", holder.cmd.Process.Pid, tt.file)
+			want, err := os.Readlink(path)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-	})
-	r := oci(t, root, "run", "--bundle", bundle, "fifth")
-	wantExit(t, r, 0)
-	if r.stdout != "0\n"+want+"\nccinit\n" {
-		t.Errorf("inside: got %q, want uid 0, the mount namespace %s and ccinit as PID 1", r.stdout, want)
+			bundle, root := ociBundle(t, []string{"sh", "-c", "id -u; readlink /proc/self/ns/" + tt.file + "; cat /proc/1/comm"}, func(s *specs.Spec) {
+				joinUserNS(s, first)
+				for i, n := range s.Linux.Namespaces {
+					if n.Type == tt.typ {
+						s.Linux.Namespaces[i].Path = path
+					}
+				}
+			})
+			r := oci(t, root, "run", "--bundle", bundle, "held")
+			wantExit(t, r, 0)
+			if r.stdout != "0\n"+want+"\nccinit\n" {
+				t.Errorf("inside: got %q, want uid 0, the namespace %s and ccinit as PID 1", r.stdout, want)
+			}
+		})
 	}
 }
 
@@ -272,34 +289,5 @@ func TestOCIUserNSPathCreateFails(t *testing.T) {
 	}
 	if len(in) != 2 {
 		t.Errorf("processes in the joined user namespace: %v, want the first container's two", in)
-	}
-}
-
-// TestOCIUserNSPathHostOwnedNet joins a user namespace and a network
-// namespace the host's user namespace owns (as the host's root makes one
-// with CNI): ccsuper's forking thread enters the network namespace as the
-// host's root, before ccinit's entry point joins the user namespace, which
-// could not enter it any more.
-func TestOCIUserNSPathHostOwnedNet(t *testing.T) {
-	first := userNSPair(t)
-	holder := start(t, command(t, "unshare", "--net", "sh", "-c", "echo ready; exec sleep 1000000"))
-	holder.waitLine(t, "ready")
-	net := fmt.Sprintf("/proc/%d/ns/net", holder.cmd.Process.Pid)
-	want, err := os.Readlink(net)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bundle, root := ociBundle(t, []string{"sh", "-c", "id -u; readlink /proc/self/ns/net"}, func(s *specs.Spec) {
-		joinUserNS(s, first)
-		for i, n := range s.Linux.Namespaces {
-			if n.Type == specs.NetworkNamespace {
-				s.Linux.Namespaces[i].Path = net
-			}
-		}
-	})
-	r := oci(t, root, "run", "--bundle", bundle, "seventh")
-	wantExit(t, r, 0)
-	if r.stdout != "0\n"+want+"\n" {
-		t.Errorf("inside: got %q, want uid 0 and the network namespace %s", r.stdout, want)
 	}
 }

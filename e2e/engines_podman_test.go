@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -145,6 +146,39 @@ ip link set lo up && echo ready && exec sleep 1000000`
 			args := append(append([]string{"run", "--rm", "-i", "--network", "none", "--uidmap", m, "--gidmap", m, "-v", vol + ":/vol"}, runFlags...),
 				podmanImage, "sh", "-c", mappedScript)
 			runMapped(t, podman(rt, args...), vol)
+		})
+	})
+
+	// --userns=container:X, how podman shares a user namespace between
+	// containers (a pod's with --userns too): the second container's
+	// config joins the first's user namespace by path, with its maps.
+	t.Run("userns container", func(t *testing.T) {
+		forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
+			m := fmt.Sprintf("0:%d:%d", nsHostBase, nsSize)
+			owner := rt.name + "-usernsowner"
+			t.Cleanup(func() { _ = run(t, podman(rt, "rm", "--force", "--time", "0", owner)) })
+			args := append(append([]string{"run", "-d", "--name", owner, "--network", "none", "--uidmap", m, "--gidmap", m}, runFlags...),
+				podmanImage, "sleep", "1000000")
+			wantExit(t, run(t, podman(rt, args...)), 0)
+			r := run(t, podman(rt, "inspect", "--format", "{{.State.Pid}}", owner))
+			wantExit(t, r, 0)
+			pid, err := strconv.Atoi(strings.TrimSpace(r.stdout))
+			if err != nil {
+				t.Fatalf("podman inspect gives PID %q", r.stdout)
+			}
+			want, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			args = append(append([]string{"run", "--rm", "-i", "--network", "none", "--userns", "container:" + owner}, runFlags...),
+				podmanImage, "sh", "-c", "id -u; cat /proc/self/uid_map; readlink /proc/self/ns/user")
+			cmd := podman(rt, args...)
+			cmd.Stdin = strings.NewReader("") // as runMapped: not the host's /dev/null
+			r = run(t, cmd)
+			wantExit(t, r, 0)
+			if got := strings.Fields(r.stdout); len(got) != 5 || got[0] != "0" || got[2] != fmt.Sprint(nsHostBase) || got[4] != want {
+				t.Errorf("inside: got %q, want uid 0, the map 0 %d %d and the first container's user namespace %s", r.stdout, nsHostBase, nsSize, want)
+			}
 		})
 	})
 

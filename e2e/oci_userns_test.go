@@ -193,23 +193,41 @@ func TestOCIUserNSHostNetwork(t *testing.T) {
 }
 
 // TestOCIUserNSRefused: what a user namespace cannot be given is refused
-// with one line, and nothing is left behind.
+// with one line, and nothing is left behind. The joined ones: maps other
+// than the joined namespace's, a path to another type of namespace, ccsuper's own user namespace,
+// and one with no uid 0 to become (an unshare --user's maps nothing).
 func TestOCIUserNSRefused(t *testing.T) {
+	holder := start(t, command(t, "unshare", "--user", "--net", "sh", "-c", "echo ready; exec sleep 1000000"))
+	holder.waitLine(t, "ready")
+	join := func(path string) func(*specs.Spec) {
+		return func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: path})
+		}
+	}
+	held := fmt.Sprintf("/proc/%d/ns/", holder.cmd.Process.Pid)
 	for _, tt := range []struct {
 		name   string
 		change func(*specs.Spec)
 		want   string
 	}{
-		{"joined by path", func(s *specs.Spec) {
-			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/proc/1/ns/user"})
-		}, "user namespace by path"},
 		{"root unmapped", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 1, HostID: nsHostBase, Size: nsSize}}
 			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nsHostBase, Size: nsSize}}
 		}, "container ID 0"},
+		{"joined with maps", func(s *specs.Spec) {
+			join(held + "user")(s)
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nsHostBase, Size: nsSize}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nsHostBase, Size: nsSize}}
+		}, "has the uid_map [], not the config's [0 300000 65536]"},
+		{"joined, not a user namespace", join(held + "net"), "is not a user namespace"},
+		{"joined, the runtime's own", join(fmt.Sprintf("/proc/%d/ns/user", os.Getpid())), "ccsuper's own user namespace"},
+		{"joined, no root", join(held + "user"), "does not map 0"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			if strings.HasPrefix(tt.name, "joined") && runtime.GOARCH != "amd64" {
+				t.Skip("ccinit's entry point is written for amd64")
+			}
 			bundle, root := ociBundle(t, []string{"true"}, tt.change)
 			r := oci(t, root, "run", "--bundle", bundle, "u3")
 			wantOneLineError(t, r, 125)

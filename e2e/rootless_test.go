@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ccontainer/ccontainer/initproc"
 )
 
 // Rootless containers (issue 15), run by real unprivileged users that the
@@ -773,5 +777,183 @@ done
 	wantExit(t, r, 0)
 	if strings.TrimSpace(r.stdout) != "ccsuper: 137" {
 		t.Errorf("want ccsuper killed and nothing of the user's left\n%s", r)
+	}
+}
+
+// TestRootlessRangeOneRuntime: with a /etc/subuid range, ccinit is exec'd
+// before newuidmap has written its maps, and waits for them to exec itself
+// again as its namespace's root. It waits in its entry point, before any Go
+// runtime starts (cmd/ccinit/mapwait_linux_amd64.s): caught in that wait,
+// it is one thread, blocked reading the sync socket, where a Go runtime
+// would have started threads of its own. The test holds newuidmap back to
+// look: in a mount namespace of its own, /usr/bin/newuidmap is a script
+// that hands over ccinit's PID and waits for the test before it runs the
+// real one.
+func TestRootlessRangeOneRuntime(t *testing.T) {
+	t.Parallel()
+	needEntryPoint(t)
+	super, _ := rootlessBinaries(t)
+	u := newTestUser(t, true)
+	root := u.rootfs(t, baseRootfs)
+	dir := t.TempDir()
+	reachable(t, dir)
+	pidFifo, goFifo := filepath.Join(dir, "pid"), filepath.Join(dir, "go")
+	for _, f := range []string{pidFifo, goFifo} {
+		if err := unix.Mkfifo(f, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(f, 0o666); err != nil { // whatever the umask
+			t.Fatal(err)
+		}
+	}
+	wrap := filepath.Join(dir, "newuidmap")
+	if err := os.WriteFile(wrap, []byte(fmt.Sprintf("#!/bin/sh\necho \"$1\" > %s\nread x < %s\nexec %s/real \"$@\"\n", pidFifo, goFifo, dir)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "real"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := `mount --bind /usr/bin/newuidmap "$DIR/real" && mount --bind "$DIR/newuidmap" /usr/bin/newuidmap &&
+exec setpriv --reuid "$USER_ID" --regid "$USER_ID" --clear-groups -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$SUPER" --rootfs "$ROOT" --net none -t=false -- /bin/echo ran`
+	c := command(t, "unshare", "--mount", "--propagation", "private", "sh", "-c", script)
+	c.Env = append(os.Environ(), "USER_ID="+strconv.Itoa(u.uid), "SUPER="+super, "ROOT="+root, "DIR="+dir)
+	p := start(t, c)
+	// Whatever happens, the script is let go: it holds no one then.
+	t.Cleanup(func() {
+		if f, err := os.OpenFile(goFifo, os.O_RDWR, 0); err == nil {
+			_, _ = f.WriteString("go\n")
+			_ = f.Close()
+		}
+	})
+	got := make(chan string, 1)
+	go func() {
+		b, _ := os.ReadFile(pidFifo) // until the script has written it
+		got <- strings.TrimSpace(string(b))
+	}()
+	var pid int
+	select {
+	case s := <-got:
+		pid, _ = strconv.Atoi(s)
+	case <-time.After(timeout):
+		t.Fatalf("newuidmap never ran\n%s", p.wait(t))
+	}
+	if pid <= 0 {
+		t.Fatalf("newuidmap was given no PID\n%s", p.wait(t))
+	}
+	// ccinit blocks reading the sync socket once started, either way: in
+	// recvfrom from the entry point, recvmsg from Go.
+	call, err := waitOnSync(pid)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, p.wait(t))
+	}
+	if n := statusField(t, pid, "Threads"); n != "1" || call != "45" {
+		t.Errorf("ccinit waits for its maps with %s threads (in system call %s): want 1, in the entry point's recvfrom (45), before any Go runtime", n, call)
+	}
+	f, err := os.OpenFile(goFifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.WriteString("go\n")
+	f.Close()
+	r := p.wait(t)
+	wantExit(t, r, 0)
+	if strings.TrimSpace(r.stdout) != "ran" {
+		t.Errorf("want the command to run once the maps are written\n%s", r)
+	}
+}
+
+// TestEntryMapWait drives ccinit's entry point's wait for the maps
+// (cmd/ccinit/mapwait_linux_amd64.s) over a sync socket of the test's own,
+// as root: caught waiting, ccinit is one thread in recvfrom; after
+// "mapped" it execs itself and its Go code reads the message queued behind
+// it as its configuration (the socket keeps message boundaries); another
+// message is refused in one line, EOF ends it without a word, both 125.
+func TestEntryMapWait(t *testing.T) {
+	t.Parallel()
+	needEntryPoint(t)
+	for _, tt := range []struct {
+		name  string
+		send  []string // nil: close the socket
+		wantE string   // in stderr; "" for nothing
+	}{
+		{"mapped", []string{"mapped", "not-a-config"}, "malformed configuration"},
+		{"other", []string{"mapped?"}, `want "mapped", got another message`},
+		{"eof", nil, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ours, theirs := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
+			defer ours.Close()
+			c := command(t, ccinitBin, "--sync-fd", "3")
+			c.ExtraFiles = []*os.File{theirs}
+			c.Env = []string{initproc.MapWaitEnv(3)}
+			var stderr strings.Builder
+			c.Stderr = &stderr
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			theirs.Close()
+			pid := c.Process.Pid
+			call, err := waitOnSync(pid)
+			if err != nil {
+				_ = c.Process.Kill()
+				_ = c.Wait()
+				t.Fatal(err)
+			}
+			if n := statusField(t, pid, "Threads"); n != "1" || call != "45" {
+				t.Errorf("ccinit waits with %s threads in system call %s, want 1 in recvfrom (45): no Go runtime yet", n, call)
+			}
+			for _, m := range tt.send {
+				if _, err := ours.Write([]byte(m)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.send == nil {
+				ours.Close()
+			}
+			err = c.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 125 {
+				t.Fatalf("ccinit: %v, want exit status 125; stderr:\n%s", err, stderr.String())
+			}
+			got := strings.TrimSpace(stderr.String())
+			switch {
+			case tt.wantE == "" && got != "":
+				t.Errorf("want nothing on stderr, got:\n%s", got)
+			case tt.wantE != "" && (!strings.Contains(got, tt.wantE) || strings.Count(got, "\n") > 0):
+				t.Errorf("want one line saying %q, got:\n%s", tt.wantE, got)
+			}
+		})
+	}
+}
+
+// waitOnSync waits until the process pid blocks reading its sync socket,
+// descriptor 3, and returns the system call's number: 45 (recvfrom) or 47
+// (recvmsg).
+func waitOnSync(pid int) (string, error) {
+	for deadline := time.Now().Add(timeout); ; time.Sleep(5 * time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", pid))
+		if err != nil {
+			return "", fmt.Errorf("ccinit %d: %w", pid, err)
+		}
+		if f := strings.Fields(string(b)); len(f) > 1 && (f[0] == "45" || f[0] == "47") && f[1] == "0x3" {
+			return f[0], nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("ccinit %d never waited on the sync socket: in %q", pid, b)
+		}
+	}
+}
+
+// needEntryPoint skips a test of ccinit's entry point where there is none:
+// it is written for amd64 (elsewhere ccinit waits for its maps in Go).
+func needEntryPoint(t *testing.T) {
+	t.Helper()
+	if runtime.GOARCH != "amd64" {
+		t.Skip("ccinit's entry point is written for amd64")
 	}
 }

@@ -18,25 +18,96 @@ import (
 // "ECMNTNS=" with the errno as the byte on failure.
 const MountNSVar = "CCMNTNS"
 
-// CheckEntry reports whether the mount namespace the supervisor asked for
-// was joined, and removes the variable from ccinit's environment. Nothing
-// was asked: nil.
+// UserNSVar names the variable through which the supervisor asks the entry
+// point to join a user namespace and make the container's new namespaces in
+// it (cmd/ccinit/entry_userns_linux_amd64.s): "CCUSRNS=" and four bytes.
+// Marked as MountNSVar is, with the failed step as the second byte after an
+// errno.
+const UserNSVar = "CCUSRNS"
+
+// userNSSteps names the steps of the user namespace's join, as the entry
+// point marks a failure.
+var userNSSteps = map[byte]string{
+	'u': "join a user namespace",
+	'g': "become gid 0 of the joined user namespace",
+	'i': "become uid 0 of the joined user namespace",
+	'd': "make ccinit dumpable again",
+	'n': "make the container's namespaces in the joined user namespace",
+	'f': "fork PID 1 of the new PID namespace",
+}
+
+// CheckEntry reports whether what the supervisor asked of the entry point
+// (MountNSVar, UserNSVar) was done, and removes the variables from ccinit's
+// environment. Nothing was asked: nil.
 func CheckEntry() error {
+	var errs []error
 	for _, kv := range os.Environ() {
 		name, val, _ := strings.Cut(kv, "=")
-		if len(name) != len(MountNSVar) || name[1:] != MountNSVar[1:] {
+		var want, what string
+		switch {
+		case len(name) == len(MountNSVar) && name[1:] == MountNSVar[1:]:
+			want, what = MountNSVar, "join a mount namespace"
+		case len(name) == len(UserNSVar) && name[1:] == UserNSVar[1:]:
+			want, what = UserNSVar, "join a user namespace"
+		default:
 			continue // the entry point changes only the first byte
 		}
 		_ = os.Unsetenv(name) // ccinit's own: nothing else reads it
 		switch {
-		case name == MountNSVar:
-			return errors.New("join a mount namespace: this ccinit was built without its entry point (go build -ldflags=-E=main.entry, as the Makefile does)")
-		case name[0] == 'E' && len(val) == 1:
-			return fmt.Errorf("join a mount namespace: %w", unix.Errno(val[0]))
+		case name == want:
+			errs = append(errs, fmt.Errorf("%s: this ccinit was built without its entry point (go build -ldflags=-E=main.entry, as the Makefile does)", what))
+		case name[0] == 'E' && want == MountNSVar && len(val) == 1:
+			errs = append(errs, fmt.Errorf("%s: %w", what, unix.Errno(val[0])))
+		case name[0] == 'E' && want == UserNSVar && len(val) == 4 && userNSSteps[val[1]] != "":
+			errs = append(errs, fmt.Errorf("%s: %w", userNSSteps[val[1]], unix.Errno(val[0])))
 		case name[0] == 'c':
-			return nil
+		default:
+			errs = append(errs, fmt.Errorf("%s: %s is malformed", what, want))
 		}
-		return fmt.Errorf("join a mount namespace: %s is malformed", MountNSVar)
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// MapWaitVar names the environment variable through which the supervisor
+// asks ccinit's entry point (cmd/ccinit/mapwait_linux_amd64.s) to wait for
+// the maps of its user namespace and exec ccinit again, before any Go
+// runtime starts: set by MapWaitEnv, marked by the entry point, read by
+// AwaitMapping.
+const MapWaitVar = "CCMAPFD"
+
+// MapWaitEnv is MapWaitVar's entry for the sync socket fd (below 128): the
+// descriptor as one byte, then a slot for the parent-death signal, '@' (the
+// entry point writes 0x40 plus the signal there).
+func MapWaitEnv(fd int) string { return MapWaitVar + "=" + string(rune(fd)) + "@" }
+
+// mapWaitMark reads and removes the mark ccinit's entry point left on
+// MapWaitVar: mapped reports that it waited for the maps and exec'd ccinit
+// again, sig the parent-death signal to arm again (0: none). Neither, and no
+// error, when nothing was asked or no entry point ran (an arm64 ccinit, or
+// one built without it: AwaitMapping then waits itself).
+func mapWaitMark() (mapped bool, sig int, err error) {
+	for _, kv := range os.Environ() {
+		name, val, _ := strings.Cut(kv, "=")
+		if len(name) != len(MapWaitVar) || name[1:] != MapWaitVar[1:] {
+			continue // the entry point changes only the first byte
+		}
+		_ = os.Unsetenv(name) // ccinit's own: nothing else reads it
+		if len(val) != 2 {
+			return false, 0, fmt.Errorf("wait for the user namespace's maps: %s is malformed", MapWaitVar)
+		}
+		switch name[0] {
+		case 'C':
+			return false, 0, nil
+		case 'c':
+			return true, int(val[1]) - 0x40, nil
+		case 'E':
+			return false, 0, fmt.Errorf("wait for the user namespace's maps: %w", unix.Errno(val[0]))
+		case 'G':
+			return false, 0, ErrSupervisorGone
+		case 'M':
+			return false, 0, fmt.Errorf("sync channel: want %q, got another message", SyncMapped)
+		}
+		return false, 0, fmt.Errorf("wait for the user namespace's maps: %s is malformed", MapWaitVar)
+	}
+	return false, 0, nil
 }

@@ -20,12 +20,15 @@ import (
 //	  [M]: sent later, below)
 //	clone+exec ccinit: c as fd 3, the extra
 //	  files as 4... (supervisor/fds_linux.go),
-//	  argv "ccinit --sync-fd 3"               [J: entry point: setns(mount)]
-//	  ───────────────────────────────────────>  Go runtime starts
-//	close c                                      [M: no capability yet: recv(3) blocks]
-//	[M: newuidmap, newgidmap;
-//	  send(s, "mapped") ─────────────────────>  exec itself again, now root of its
-//	  send(s, config)]                            user namespace with every capability]
+//	  argv "ccinit --sync-fd 3"
+//	  ───────────────────────────────────────>  [M: entry point, no capability yet:
+//	close c                                        recvfrom(3) blocks]
+//	[M: newuidmap, newgidmap at once;
+//	  newuidmap done: send(s, "mapped") ─────>  [M: exec itself again, now root of its
+//	  newgidmap done: send(s, config)]            user namespace with every capability]
+//	                                             [J: entry point: setns(mount)]
+//	                                             Go runtime starts
+//	                                             [M: arm the parent-death signal again]
 //	                                             catch the forwarded signals
 //	                                             send(3, hello)
 //	                                             recv(3): config -> ParseArgs
@@ -46,7 +49,9 @@ import (
 //	  a layer whose container never ran is
 //	  removed, not kept]
 //
-//	[M] rootless with a /etc/subuid range (AwaitMapping); [A] --userns=auto
+//	[M] rootless with a /etc/subuid range (CCMAPFD in ccinit's environment:
+//	its entry point waits and execs, cmd/ccinit/mapwait_linux_amd64.s; a
+//	ccinit without one, in Go: AwaitMapping); [A] --userns=auto
 //	(HostFDs); [O] an OCI config with a user namespace or a mount namespace
 //	by path (HostFDs: the rootfs and the binds' sources, supervisor's
 //	sendOCIMounts); [J] an OCI mount namespace by path, joined by ccinit's

@@ -33,20 +33,36 @@ const SyncMapped = "mapped"
 // kernel clears it when an exec raises the capabilities, as that exec does,
 // and a ccinit that outlived a SIGKILLed ccsuper would run on unsupervised.
 // Only if the supervisor had set one, which the first ccinit reads and
-// passes on in its environment (rearmVar): an OCI container, which must
+// passes on in its environment (rearmVar, or the entry point's mark on
+// MapWaitVar): an OCI container, which must
 // outlive `ccsuper create`, has none, and must not get one here. Had ccsuper
 // died before the re-arm, the sync channel reads EOF where ccinit waits next.
 // With maps written before the exec (by ccsuper as root, or Go's clone of a
 // one-line rootless map) no exec raised anything: the signal is as ccsuper
 // set it.
+//
+// On amd64 ccinit's entry point does the wait and the exec before any Go
+// runtime starts, when the supervisor asks in its environment (MapWaitVar,
+// cmd/ccinit/mapwait_linux_amd64.s): AwaitMapping then only arms the signal
+// again, or says in one line why the entry point could not wait. The wait
+// here is for a ccinit without that entry point.
 func AwaitMapping(fd int) error {
-	if sig := os.Getenv(rearmVar); sig != "" {
+	mapped, sig, err := mapWaitMark()
+	if err != nil {
+		return err
+	}
+	if v := os.Getenv(rearmVar); v != "" && !mapped {
 		_ = os.Unsetenv(rearmVar)
-		n, err := strconv.Atoi(sig)
-		if err != nil {
-			return fmt.Errorf("%s=%q: %w", rearmVar, sig, err)
+		if sig, err = strconv.Atoi(v); err != nil {
+			return fmt.Errorf("%s=%q: %w", rearmVar, v, err)
 		}
-		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(n), 0, 0, 0); err != nil {
+		mapped = true
+	}
+	if mapped {
+		if sig == 0 {
+			return nil
+		}
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(sig), 0, 0, 0); err != nil {
 			return fmt.Errorf("parent-death signal: %w", err)
 		}
 		return nil
@@ -64,7 +80,7 @@ func AwaitMapping(fd int) error {
 		return fmt.Errorf("sync channel: want %q, got %q", SyncMapped, msg)
 	}
 	env := os.Environ()
-	sig, err := parentDeathSignal()
+	sig, err = parentDeathSignal()
 	if err != nil {
 		return err
 	}

@@ -7,14 +7,17 @@
 #   sudo scripts/bench-rootless.sh CCSUPER ROUNDS
 #
 # Contenders: ccsuper as root (--net none); ccsuper as an ordinary user
-# with a /etc/subuid range (newuidmap, ccinit exec'd twice) and without one
-# (a single mapping), both --net none; the same user's bwrap --unshare-user;
-# with BENCH_PODMAN=1, rootless podman --rootfs (network none) with crun and
-# with ccsuper as its runtime (on this v1 host rootless podman makes no
-# cgroup; --cgroups=disabled, which podman refuses for a runtime it does not
-# know, is not given to either). Every contender, root's too, is started through the
-# same setpriv and env. The users are made here with useradd and removed at
-# the end, with everything they owned.
+# with a /etc/subuid range (newuidmap; ccinit exec'd twice, its Go runtime
+# started once) and without one (a single mapping), both --net none; the
+# same user's bwrap --unshare-user; with BENCH_PODMAN=1, rootless podman
+# --rootfs (network none) with crun and with ccsuper as its runtime (on this
+# v1 host rootless podman makes no cgroup; --cgroups=disabled, which podman
+# refuses for a runtime it does not know, is not given to either); with
+# BENCH_BASE=OTHER_CCSUPER (and its ccinit beside it), the range user's
+# start with that other build too, as range-base: an old build against a
+# new one in the same run. Every contender, root's too, is started through
+# the same setpriv and env. The users are made here with useradd and
+# removed at the end, with everything they owned.
 set -euo pipefail
 
 super=$(realpath "${1:?usage: bench-rootless.sh CCSUPER ROUNDS}")
@@ -70,6 +73,12 @@ mkdir -p "$work/bin"
 cp "$super" "$work/bin/ccsuper"
 cp "$(dirname "$super")/ccinit" "$work/bin/ccinit"
 chmod 755 "$work/bin" "$work/bin/"*
+if [ -n "${BENCH_BASE:-}" ]; then
+	mkdir -p "$work/base"
+	cp "$BENCH_BASE" "$work/base/ccsuper"
+	cp "$(dirname "$BENCH_BASE")/ccinit" "$work/base/ccinit"
+	chmod 755 "$work/base" "$work/base/"*
+fi
 for u in root "$ranged" "$single"; do
 	"$here/scripts/mkrootfs-busybox.sh" "$work/$u/rootfs" "$work/bin/ccinit" >/dev/null
 	chown -R "$u:" "$work/$u"
@@ -89,6 +98,7 @@ as() {
 declare -A cmd
 cmd[root]="as root $work/bin/ccsuper --rootfs $work/root/rootfs --net none -t=false -- /bin/true"
 cmd[rootless-range]="as $ranged $work/bin/ccsuper --rootfs $work/$ranged/rootfs --net none -t=false -- /bin/true"
+[ -z "${BENCH_BASE:-}" ] || cmd[range-base]="as $ranged $work/base/ccsuper --rootfs $work/$ranged/rootfs --net none -t=false -- /bin/true"
 cmd[rootless-single]="as $single $work/bin/ccsuper --rootfs $work/$single/rootfs --net none -t=false -- /bin/true"
 cmd[bwrap-userns]="as $ranged bwrap --unshare-user --unshare-pid --unshare-net --unshare-ipc --unshare-uts --bind $work/$ranged/rootfs / --proc /proc --dev /dev /bin/true"
 podman="as $ranged podman --cgroup-manager=cgroupfs --events-backend=none"
@@ -115,7 +125,7 @@ for ((r = 0; r < rounds; r++)); do
 done
 base=$(awk '$1=="root"{print $2}' "$work/times" | median)
 echo "# $(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs, $rounds rounds interleaved (shuffled), /bin/true, medians"
-for n in root rootless-single rootless-range bwrap-userns podman-crun podman-ccsuper; do
+for n in root rootless-single rootless-range range-base bwrap-userns podman-crun podman-ccsuper; do
 	[ -n "${cmd[$n]:-}" ] || continue
 	m=$(awk -v n="$n" '$1==n{print $2}' "$work/times" | median)
 	awk -v n="$n" -v m="$m" -v b="$base" 'BEGIN {printf "%-16s %9.2f ms  %5.2fx root\n", n, m/1000, m/b}'

@@ -399,7 +399,8 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	}
 	spec := spawnSpec{
 		path: initPath, opts: opts, stdio: [3]uintptr{0, 1, 2}, extra: extra,
-		clone: plan.clone, join: plan.join, mountNS: plan.mountNS, cgroupFD: cg.cloneInto(), bornIn: cg.v1Dirs(), rec: rec,
+		clone: plan.clone, join: plan.join, mountNS: plan.mountNS, userNS: plan.userNS,
+		cgroupFD: cg.cloneInto(), bornIn: cg.v1Dirs(), rec: rec,
 	}
 	if plan.mountNS != "" {
 		// The rootfs and the binds' sources are the runtime's paths,
@@ -416,6 +417,11 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 		spec.opts.UserNS, spec.opts.HostFDs = true, !plainUser
 		spec.sys = func(sys *syscall.SysProcAttr) { u.cloneAttrs(sys, true) }
 	}
+	if plan.userNS != "" {
+		// As in a new user namespace, the joined one's root is no root
+		// of the host's (userns_join_linux.go).
+		spec.opts.UserNS, spec.opts.HostFDs = true, true
+	}
 	end()
 	proc, err = spawnInit(spec)
 	if err != nil {
@@ -427,6 +433,20 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 			return proc, err
 		}
 		end()
+	}
+	if plan.userNS != "" {
+		// The FIFO is the container's root's, as for a new user namespace
+		// (above); its IDs are known once ccinit is in the namespace.
+		uid, gid, err := joinedRoot(proc.pid, plan.joinMaps)
+		if err != nil {
+			return proc, err
+		}
+		if err := os.Chown(fifo, int(uid), int(gid)); err != nil {
+			return proc, fmt.Errorf("exec FIFO: %w", initproc.WithoutPath(err))
+		}
+		if plan.joinMaps != nil {
+			r.warn(errors.New("linux.uidMappings/gidMappings given with a user namespace joined by path: they are its own, and ignored"))
+		}
 	}
 	_ = readyW.Close()
 	cg.closeFD()

@@ -13,6 +13,9 @@ package supervisor
 //	                             [console socket (--console-socket)]
 //	                             [a mount namespace to join, named in
 //	                             CCMNTNS (spawnSpec.mountNS)]
+//	                             [a user namespace to join, and with a new
+//	                             PID namespace a pipe for PID 1's PID,
+//	                             named in CCUSRNS (spawnSpec.userNS)]
 //	last+1  the read-only clone of ccinit's file being exec'd (initToExec),
 //	        close-on-exec: gone once ccinit runs
 //

@@ -61,7 +61,12 @@ type spawnSpec struct {
 	// point, before the Go runtime starts (cmd/ccinit/entry_linux_amd64.s):
 	// setns into one needs a single-threaded process, which neither the
 	// forking thread's process nor ccinit's Go code is.
-	mountNS  string
+	mountNS string
+	// userNS, when set, is a user namespace ccinit's entry point joins,
+	// after mountNS, and makes the namespaces of clone in (see
+	// userns_join_linux.go): the clone itself then makes none. OCI only:
+	// the entry point's own clone, PID 1, has no parent-death signal.
+	userNS   string
 	cgroupFD int // clone straight into this v2 cgroup, or -1
 	// pdeathsig kills ccinit when the forking thread dies: ccsuper's own
 	// runs, never an OCI container, which outlives the create.
@@ -76,7 +81,8 @@ type spawnSpec struct {
 	// maps and credentials).
 	sys func(*syscall.SysProcAttr)
 	// configLater: the caller sends the configuration itself, once ccinit
-	// can take it (after newuidmap, see initproc.AwaitMapping).
+	// can take it (after newuidmap, see initproc.AwaitMapping), and ccinit
+	// is asked to wait for the maps from its entry point.
 	configLater bool
 	// bornIn are v1 cgroup directories ccinit is to be born in: the
 	// forking thread moves into them for the clone and back out after it.
@@ -125,6 +131,36 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 		// The descriptor's number is one byte: ccinit has a handful.
 		env = append(env, initproc.MountNSVar+"="+string(rune(s.extra.add(ns.Fd()))))
 	}
+	if s.configLater {
+		// ccinit's entry point waits for the maps and execs ccinit
+		// again before its Go runtime starts (initproc.MapWaitVar).
+		// After CCMNTNS, which the entry point finds first only: a
+		// mount namespace is joined once ccinit has its capabilities.
+		env = append(env, initproc.MapWaitEnv(syncFD))
+	}
+	clone := s.clone
+	var pidR, pidW *os.File // PID 1's PID, from the entry point's clone of it
+	if s.userNS != "" {
+		if clone&^userNSFlags != 0 {
+			return nil, fmt.Errorf("in a joined user namespace: namespaces %#x cannot be made", clone&^userNSFlags)
+		}
+		ns, err := openUserNS(s.userNS)
+		if err != nil {
+			return nil, err
+		}
+		defer ns.Close() // ccinit's copy is closed by its entry point
+		nsFD, pipeFD := s.extra.add(ns.Fd()), 0
+		if clone&unix.CLONE_NEWPID != 0 {
+			if pidR, pidW, err = os.Pipe(); err != nil {
+				return nil, fmt.Errorf("pipe for PID 1's PID: %w", err)
+			}
+			defer pidR.Close()
+			defer pidW.Close()
+			pipeFD = s.extra.add(pidW.Fd())
+		}
+		env = append(env, userNSVar(nsFD, clone, pipeFD)) // after CCMNTNS: joined after it
+		clone = 0
+	}
 	files := append([]uintptr{s.stdio[0], s.stdio[1], s.stdio[2], theirs.Fd()}, s.extra.files...)
 	end := s.rec.Begin("read-only clone of ccinit to exec")
 	exe, exeFD, err := initToExec(s.path, len(files))
@@ -137,7 +173,7 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 		Env:   env,
 		Files: files,
 		Sys: &syscall.SysProcAttr{
-			Cloneflags: s.clone,
+			Cloneflags: clone,
 			PidFD:      &p.pidfd,
 			// A group of its own: a ^C typed at the terminal while
 			// ccsuper is in the foreground reaches ccsuper only, which
@@ -158,6 +194,12 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 	}
 	if s.sys != nil {
 		s.sys(attr.Sys)
+	}
+	if s.userNS != "" {
+		// The host root's groups would stay with ccinit in the joined
+		// namespace (unmapped there, but still its groups on the host's
+		// files): dropped while ccsuper may.
+		attr.Sys.Credential = &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{}}
 	}
 	// The configuration went over the sync socket, not on ccinit's
 	// command line, which the container sees as /proc/1/cmdline.
@@ -197,6 +239,9 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 			err = fmt.Errorf("leave the container's cgroup: %w", berr)
 			_ = unix.PidfdSendSignal(p.pidfd, unix.SIGKILL, nil, 0)
 		}
+		if err == nil && pidW != nil {
+			err = p.takeClone(pidR, pidW)
+		}
 		started <- err
 		if err != nil {
 			return
@@ -216,6 +261,42 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 		return nil, fmt.Errorf("start %s: %w", s.path, err)
 	}
 	return p, nil
+}
+
+// takeClone makes PID 1 of the new PID namespace, which ccinit's entry
+// point cloned as a child of ccsuper's (userns_join_linux.go), the process
+// p stands for, once ccinit's first process has named it and exited. A PID
+// of 0: the first process is ccinit itself (the entry point failed, and
+// ccinit says why).
+//
+// Preconditions: called by the thread that forked p, once.
+func (p *initProcess) takeClone(r, w *os.File) error {
+	_ = w.Close() // else no EOF, should the first process die first
+	pid, err := readClonePID(r)
+	if err == nil && pid == 0 {
+		return nil
+	}
+	var ws unix.WaitStatus
+	for {
+		_, werr := unix.Wait4(p.pid, &ws, 0, nil)
+		if !errors.Is(werr, unix.EINTR) {
+			break
+		}
+	}
+	if err == nil && (!ws.Exited() || ws.ExitStatus() != 0) {
+		err = errors.New("ccinit's first process failed after it cloned PID 1")
+	}
+	if err != nil {
+		// PID 1, if there, waits on the sync socket: EOF ends it.
+		return err
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("open PID 1 of the new PID namespace: %w", err)
+	}
+	_ = unix.Close(p.pidfd)
+	p.pid, p.pidfd = pid, fd
+	return nil
 }
 
 // moveThread moves the calling thread into each v1 cgroup directory of

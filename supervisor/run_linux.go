@@ -299,11 +299,14 @@ func (k *container) create() (int, error) {
 	}
 	if uns != nil && uns.helper {
 		end := rec.Begin("create: user namespace: newuidmap, newgidmap, config")
-		if err := uns.writeMaps(k.proc.pid); err != nil {
-			return k.proc.abort(err)
+		mapped := func() error {
+			if err := unix.Send(int(k.proc.sync.Fd()), []byte(initproc.SyncMapped), 0); err != nil {
+				return fmt.Errorf("sync socket: %w", err)
+			}
+			return nil
 		}
-		if err := unix.Send(int(k.proc.sync.Fd()), []byte(initproc.SyncMapped), 0); err != nil {
-			return k.proc.abort(fmt.Errorf("sync socket: %w", err))
+		if err := uns.writeMaps(k.proc.pid, mapped); err != nil {
+			return k.proc.abort(err)
 		}
 		if err := sendConfig(k.proc.sync, k.opts); err != nil {
 			return k.proc.abort(err)

@@ -31,6 +31,12 @@ type bundlePlan struct {
 	// mountNS is a mount namespace joined by path: by ccinit's entry
 	// point, not the forking thread (see spawnSpec.mountNS).
 	mountNS string
+	// userNS is a user namespace joined by path: by ccinit's entry point,
+	// which makes the new namespaces (clone) in it (see spawnSpec.userNS).
+	userNS string
+	// joinMaps are the config's maps given with userNS: the joined
+	// namespace's own, or the create fails.
+	joinMaps *userNS
 	// newNet: a network namespace of the container's own, loopback up.
 	newNet      bool
 	cgroupsPath string
@@ -312,17 +318,20 @@ func planLinux(p *bundlePlan, l *specs.Linux) error {
 		}
 		seen[ns.Type] = true
 		switch {
-		case ns.Type == specs.UserNamespace && ns.Path != "":
-			// setns(2) into a user namespace needs a single-threaded
-			// process (EINVAL otherwise), and ccsuper and ccinit are Go
-			// programs, multithreaded from their first instruction.
-			return errors.New("linux.namespaces: joining a user namespace by path is not supported (setns into one needs a single-threaded process; see docs/oci.md)")
 		case ns.Type == specs.TimeNamespace:
 			return errors.New("linux.namespaces: time namespaces are not supported")
 		case ns.Path == "":
 			p.clone |= flag
 		case !filepath.IsAbs(ns.Path):
 			return fmt.Errorf("linux.namespaces: %s path %q is not absolute", ns.Type, ns.Path)
+		case ns.Type == specs.UserNamespace:
+			// setns(2) into a user namespace needs a single-threaded
+			// process, as into a mount namespace (below); and the new
+			// namespaces must be made after it, for it to own them.
+			if runtime.GOARCH != "amd64" {
+				return errors.New("linux.namespaces: joining a user namespace by path needs ccinit's entry point, written for amd64 only")
+			}
+			p.userNS = ns.Path
 		case ns.Type == specs.MountNamespace:
 			// setns into a mount namespace needs a single-threaded
 			// process: ccinit's entry point joins it before the Go
@@ -425,12 +434,15 @@ func planLinux(p *bundlePlan, l *specs.Linux) error {
 
 // planUserMaps checks the maps of a new user namespace. ccinit must be the
 // namespace's root (it mounts, pivots and makes /dev there), so container ID
-// 0 must be mapped, uid and gid alike, as runc requires too.
+// 0 must be mapped, uid and gid alike, as runc requires too. With a user
+// namespace joined by path, maps are what containerd and CRI-O hand with it:
+// its own, which create checks it has (joinedRoot), and never writes.
 func planUserMaps(p *bundlePlan, l *specs.Linux) error {
-	if p.clone&unix.CLONE_NEWUSER == 0 {
-		if len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0 {
-			return errors.New("linux.uidMappings/gidMappings need a new user namespace in linux.namespaces")
-		}
+	maps := len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0
+	switch {
+	case p.clone&unix.CLONE_NEWUSER == 0 && p.userNS == "" && maps:
+		return errors.New("linux.uidMappings/gidMappings need a user namespace in linux.namespaces")
+	case p.clone&unix.CLONE_NEWUSER == 0 && !maps:
 		return nil
 	}
 	u := &userNS{setgroups: true}
@@ -447,6 +459,10 @@ func planUserMaps(p *bundlePlan, l *specs.Linux) error {
 			return fmt.Errorf("linux.%s: a user namespace needs container ID 0 mapped (ccinit is its root)", m.name)
 		}
 		*m.out = rs
+	}
+	if p.userNS != "" {
+		p.joinMaps = u
+		return nil
 	}
 	p.uns = u
 	return nil
@@ -486,6 +502,9 @@ func overlap(a, n, b, m uint32) bool {
 // own: new, or joined by path (one the engine made for it).
 func has(p *bundlePlan, flag uintptr) bool {
 	if flag == unix.CLONE_NEWNS && p.mountNS != "" {
+		return true
+	}
+	if flag == unix.CLONE_NEWUSER && p.userNS != "" {
 		return true
 	}
 	return p.clone&flag != 0 || slices.ContainsFunc(p.join, func(j nsJoin) bool { return j.flag == flag })
@@ -676,13 +695,18 @@ func planMounts(p *bundlePlan, ms []specs.Mount) error {
 // seen inside as that ID of the container, so a rootfs or volume of
 // root-owned files is root's inside, and what the container's root writes
 // there is root's on disk. Other maps would need a user namespace made for
-// the mount alone: refused.
+// the mount alone: refused. In a user namespace joined by path the maps are
+// not known when planning: a mount's own are refused there.
 func planIdmap(p *bundlePlan, m specs.Mount, out initproc.Mount) error {
 	switch {
 	case out.Flags&unix.MS_BIND == 0:
 		return fmt.Errorf("mounts %s: only a bind mount can be idmapped", m.Destination)
+	case p.userNS != "" && (len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0):
+		return fmt.Errorf("mounts %s: a mount's own maps are not supported in a user namespace joined by path", m.Destination)
+	case p.userNS != "":
+		return nil // idmapped through the joined namespace
 	case p.uns == nil:
-		return fmt.Errorf("mounts %s: an idmapped mount needs a new user namespace in linux.namespaces", m.Destination)
+		return fmt.Errorf("mounts %s: an idmapped mount needs a user namespace in linux.namespaces", m.Destination)
 	}
 	for _, mm := range []struct {
 		got  []specs.LinuxIDMapping

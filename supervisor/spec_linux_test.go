@@ -100,10 +100,20 @@ func TestPlanBundleRefuses(t *testing.T) {
 		{"user namespace without maps", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		}, "needs a map"},
-		{"join user ns", func(s *specs.Spec) {
-			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/proc/1/ns/user"})
-		}, "user namespace by path"},
-		{"uid mappings without user ns", func(s *specs.Spec) { s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}} }, "need a new user namespace"},
+		{"join user ns with maps without root", func(s *specs.Spec) {
+			withUserNSPath(s)
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 1, HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		}, "container ID 0"},
+		{"join user ns by a relative path", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "ns/user"})
+		}, "not absolute"},
+		{"idmap with maps in a joined user ns", func(s *specs.Spec) {
+			withUserNSPath(s)
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/tmp", Options: []string{"rbind", "idmap"},
+				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 5000, Size: 10}}})
+		}, "in a user namespace joined by path"},
+		{"uid mappings without user ns", func(s *specs.Spec) { s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}} }, "need a user namespace"},
 		{"root unmapped", func(s *specs.Spec) {
 			withUserNS(s)
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 1, HostID: 1000, Size: 10}}
@@ -122,7 +132,7 @@ func TestPlanBundleRefuses(t *testing.T) {
 		}, "overlaps"},
 		{"idmap without user ns", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/tmp", Options: []string{"rbind", "idmap"}})
-		}, "needs a new user namespace"},
+		}, "needs a user namespace"},
 		{"idmap with other maps", func(s *specs.Spec) {
 			withUserNS(s)
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/tmp", Options: []string{"rbind"},
@@ -231,6 +241,67 @@ func TestPlanBundleUserNS(t *testing.T) {
 	}
 }
 
+// planEntry plans s, which needs ccinit's entry point: on amd64 the plan,
+// elsewhere nil after checking the refusal names amd64.
+func planEntry(t *testing.T, s *specs.Spec) *bundlePlan {
+	t.Helper()
+	p, err := planBundle("/b", s)
+	if runtime.GOARCH != "amd64" {
+		if err == nil || !strings.Contains(err.Error(), "amd64") {
+			t.Fatalf("got %v, want a refusal naming amd64", err)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// withUserNSPath gives s a user namespace joined by path.
+func withUserNSPath(s *specs.Spec) {
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/proc/7/ns/user"})
+}
+
+// TestPlanBundleUserNSPath: a user namespace joined by path is ccinit's
+// entry point's to enter, with the new namespaces still planned as new (the
+// entry point makes them after the join), none for the forking thread to
+// enter, no maps of ccsuper's, and binds idmapped through it.
+func TestPlanBundleUserNSPath(t *testing.T) {
+	s := DefaultSpec()
+	withUserNSPath(s)
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/tmp", Options: []string{"rbind", "idmap"}})
+	p := planEntry(t, s)
+	if p == nil {
+		return
+	}
+	if p.userNS != "/proc/7/ns/user" || p.clone&unix.CLONE_NEWUSER != 0 || !has(p, unix.CLONE_NEWUSER) || p.uns != nil {
+		t.Errorf("userNS %q, clone %#x, maps %v: want the path joined, no CLONE_NEWUSER, no maps", p.userNS, p.clone, p.uns)
+	}
+	if want := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS); p.clone&want != want {
+		t.Errorf("clone %#x: want the default's new namespaces %#x", p.clone, want)
+	}
+	if len(p.join) != 0 {
+		t.Errorf("joins for the forking thread: %v, want none", p.join)
+	}
+	if len(p.idmapped) != 1 {
+		t.Errorf("idmapped %v: want the bind", p.idmapped)
+	}
+	if p.joinMaps != nil {
+		t.Errorf("maps to check %v: want none", p.joinMaps)
+	}
+	// containerd and CRI-O give the joined namespace's maps with it: kept
+	// to check against it, never a new namespace's.
+	withUserNS(s)
+	s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool {
+		return n.Type == specs.UserNamespace && n.Path == ""
+	})
+	p = planEntry(t, s)
+	if p.joinMaps == nil || len(p.joinMaps.uids) != 1 || p.uns != nil || p.clone&unix.CLONE_NEWUSER != 0 {
+		t.Errorf("maps to check %v, new namespace's %v, clone %#x: want the config's to check, no new namespace", p.joinMaps, p.uns, p.clone)
+	}
+}
+
 // TestPlanBundleMountNSPath: a mount namespace joined by path is ccinit's
 // entry point's to enter, not the forking thread's, and is no new one.
 func TestPlanBundleMountNSPath(t *testing.T) {
@@ -240,15 +311,9 @@ func TestPlanBundleMountNSPath(t *testing.T) {
 			s.Linux.Namespaces[i].Path = "/proc/1/ns/mnt"
 		}
 	}
-	p, err := planBundle("/b", s)
-	if runtime.GOARCH != "amd64" {
-		if err == nil || !strings.Contains(err.Error(), "amd64") {
-			t.Fatalf("got %v, want a refusal naming amd64", err)
-		}
+	p := planEntry(t, s)
+	if p == nil {
 		return
-	}
-	if err != nil {
-		t.Fatal(err)
 	}
 	if p.mountNS != "/proc/1/ns/mnt" || p.clone&unix.CLONE_NEWNS != 0 || !has(p, unix.CLONE_NEWNS) {
 		t.Errorf("mountNS %q, clone %#x: want the path joined, no CLONE_NEWNS", p.mountNS, p.clone)

@@ -154,30 +154,39 @@ func (u *userNS) cloneAttrs(sys *syscall.SysProcAttr, becomeRoot bool) {
 // and newgidmap, both at once (each is a set-user-ID program's start, a
 // good part of a rootless start). They check the ranges against /etc/subuid
 // and /etc/subgid themselves: a map this user may not have is refused
-// there, with the helper's own words.
-func (u *userNS) writeMaps(pid int) error {
-	var running []*helper
-	var errs []error
-	for _, h := range []struct {
-		path string
-		m    []IDRange
-	}{{newuidmap, u.uids}, {newgidmap, u.gids}} {
-		args := []string{h.path, strconv.Itoa(pid)}
-		for _, r := range h.m {
-			args = append(args, strconv.FormatUint(uint64(r.Inside), 10),
-				strconv.FormatUint(uint64(r.Outside), 10), strconv.FormatUint(uint64(r.Count), 10))
-		}
-		p, err := startHelper(args)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		running = append(running, p)
+// there, with the helper's own words. uidMapped runs as soon as newuidmap
+// has succeeded, while newgidmap may still run: the uid map alone makes
+// an exec the namespace's root, with every capability, so ccinit's second
+// exec need not wait for the gid map (nothing it does before its
+// configuration, sent after both, depends on its gid). newgidmap still
+// finds ccinit's gid_map the user's to write after that exec, which makes
+// ccinit non-dumpable: the kernel then gives its /proc files to the root of
+// its namespace, the user once the uid map is written.
+func (u *userNS) writeMaps(pid int, uidMapped func() error) error {
+	uids, err := startMapHelper(newuidmap, pid, u.uids)
+	if err != nil {
+		return err
 	}
-	for _, p := range running {
-		errs = append(errs, p.wait())
+	gids, gerr := startMapHelper(newgidmap, pid, u.gids)
+	err = uids.wait()
+	if err == nil && gerr == nil {
+		err = uidMapped()
 	}
-	return errors.Join(errs...)
+	if gerr != nil {
+		return errors.Join(err, gerr)
+	}
+	return errors.Join(err, gids.wait())
+}
+
+// startMapHelper starts newuidmap or newgidmap (path) for pid with the
+// ranges m.
+func startMapHelper(path string, pid int, m []IDRange) (*helper, error) {
+	args := []string{path, strconv.Itoa(pid)}
+	for _, r := range m {
+		args = append(args, strconv.FormatUint(uint64(r.Inside), 10),
+			strconv.FormatUint(uint64(r.Outside), 10), strconv.FormatUint(uint64(r.Count), 10))
+	}
+	return startHelper(args)
 }
 
 // helper is a host program ccsuper runs to its end (newuidmap, newgidmap).

@@ -8,12 +8,15 @@
 // (supervisor/process_linux.go sets it), it enters that namespace, closes
 // the descriptor, and marks the variable for initproc.CheckEntry: its first
 // byte becomes 'c' once entered, or 'E' with the errno in place of the
-// descriptor's byte. Then, and in every other case, it goes on to the Go
-// runtime's own entry.
+// descriptor's byte. Then, and in every other case, it goes on to
+// joinUserNS (entry_userns_linux_amd64.s), which goes on to the Go
+// runtime's own entry. Before it all, mapWait may wait for a user
+// namespace's maps and exec ccinit again (mapwait_linux_amd64.s).
 //
 // At the kernel's entry: 0(SP) is argc, then argv's pointers and a NULL,
 // then envp's.
 TEXT ·entry(SB),NOSPLIT|NOFRAME,$0
+	CALL	·mapWait(SB)		// rootless with a range: see mapwait_linux_amd64.s
 	MOVQ	0(SP), AX
 	LEAQ	16(SP)(AX*8), BX	// &envp[0]
 	MOVQ	0(BX), R12		// envp[0]
@@ -40,4 +43,4 @@ failed:
 	MOVB	$0x45, 0(R12)		// 'E'
 	MOVB	AX, 8(R12)		// errno
 runtime:
-	JMP	_rt0_amd64_linux(SB)
+	JMP	·joinUserNS(SB)

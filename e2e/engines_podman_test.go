@@ -189,22 +189,7 @@ ip link set lo up && echo ready && exec sleep 1000000`
 	t.Run("kube play", func(t *testing.T) {
 		forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
 			pod := "duo-" + rt.name
-			yaml := fmt.Sprintf(`apiVersion: v1
-kind: Pod
-metadata:
-  name: %s
-spec:
-  restartPolicy: Never
-  containers:
-  - name: server
-    image: %s
-    command: ["/bin/sh", "-c", "echo hello-from-server | nc -l -p 8080"]
-    env: [{name: PATH, value: /usr/sbin:/usr/bin:/sbin:/bin}]
-  - name: client
-    image: %s
-    command: ["/bin/sh", "-c", "until nc 127.0.0.1 8080; do sleep 0.1; done"]
-    env: [{name: PATH, value: /usr/sbin:/usr/bin:/sbin:/bin}]
-`, pod, podmanImage, podmanImage)
+			yaml := duoPod(pod)
 			file := filepath.Join(dir, pod+".yaml")
 			if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
 				t.Fatal(err)
@@ -251,4 +236,25 @@ func podmanConf(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return conf
+}
+
+// duoPod is the YAML of a two-container pod for podman kube play: a server
+// on port 8080 and a client that reaches it on the pod's 127.0.0.1.
+func duoPod(name string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+spec:
+  restartPolicy: Never
+  containers:
+  - name: server
+    image: %s
+    command: ["/bin/sh", "-c", "echo hello-from-server | nc -l -p 8080"]
+    env: [{name: PATH, value: /usr/sbin:/usr/bin:/sbin:/bin}]
+  - name: client
+    image: %s
+    command: ["/bin/sh", "-c", "until nc 127.0.0.1 8080; do sleep 0.1; done"]
+    env: [{name: PATH, value: /usr/sbin:/usr/bin:/sbin:/bin}]
+`, name, podmanImage, podmanImage)
 }

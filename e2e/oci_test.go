@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -61,6 +62,13 @@ func ociBundle(t *testing.T, args []string, change func(*specs.Spec)) (bundle, r
 // engines do: a created container's processes keep them open.
 func oci(t *testing.T, root string, args ...string) result {
 	t.Helper()
+	return runToFiles(t, ccsuper(t, append([]string{"--root", root}, args...)...))
+}
+
+// runToFiles runs cmd to its end with its stdout and stderr in files, which
+// processes it leaves behind may keep open.
+func runToFiles(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	dir := t.TempDir()
 	out, err := os.Create(filepath.Join(dir, "out"))
 	if err != nil {
@@ -72,13 +80,12 @@ func oci(t *testing.T, root string, args ...string) result {
 		t.Fatal(err)
 	}
 	defer errf.Close()
-	cmd := ccsuper(t, append([]string{"--root", root}, args...)...)
 	cmd.Stdout, cmd.Stderr = out, errf
 	r := result{code: -1}
 	if err := cmd.Run(); cmd.ProcessState != nil {
 		r.code = cmd.ProcessState.ExitCode()
 	} else {
-		t.Fatalf("ccsuper %v: %v", args, err)
+		t.Fatalf("%s: %v", cmd, err)
 	}
 	o, _ := os.ReadFile(out.Name())
 	e, _ := os.ReadFile(errf.Name())

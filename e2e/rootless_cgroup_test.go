@@ -27,13 +27,7 @@ import (
 // is gone after the run.
 func TestRootlessCgroup(t *testing.T) {
 	t.Parallel()
-	mnt := ""
-	for _, p := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
-		if isCgroup2(p) {
-			mnt = p
-			break
-		}
-	}
+	mnt := cgroup2MountPoint()
 	if mnt == "" {
 		t.Skip("no cgroup2 hierarchy on this host")
 	}
@@ -215,4 +209,16 @@ func removeCgroupTree(t *testing.T, dir string) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+}
+
+// cgroup2MountPoint returns where the unified hierarchy is mounted: at
+// /sys/fs/cgroup on a pure v2 host, at /sys/fs/cgroup/unified on a hybrid
+// one; "" without one.
+func cgroup2MountPoint() string {
+	for _, p := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		if isCgroup2(p) {
+			return p
+		}
+	}
+	return ""
 }

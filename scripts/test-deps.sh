@@ -4,7 +4,8 @@
 # ccinit is compared with (tini-static, from the tini package, and catatonit),
 # podman for ccinit as its --init-path (about 40 s to install here), and tmux
 # for the terminal tests; for the rootless tests newuidmap and newgidmap
-# (uidmap), pasta (passt) and setpriv (util-linux); and for the guest of
+# (uidmap), pasta (passt) and setpriv (util-linux), and slirp4netns (rootless
+# podman 4.3's default network, TestEnginePodmanRootless); and for the guest of
 # `make test-vm` (vm/), qemu and Debian's kernel, without their recommends (a
 # GUI, firmware, AppArmor: 38 packages instead of 179). Idempotent and quiet
 # when everything is there.
@@ -21,6 +22,7 @@ command -v podman >/dev/null || need+=(podman)
 command -v tmux >/dev/null || need+=(tmux)
 [ -x /usr/bin/newuidmap ] && [ -x /usr/bin/newgidmap ] || need+=(uidmap)
 [ -x /usr/bin/pasta ] || need+=(passt)
+command -v slirp4netns >/dev/null || need+=(slirp4netns)
 command -v setpriv >/dev/null || need+=(util-linux)
 vm=()
 command -v qemu-system-x86_64 >/dev/null || vm+=(qemu-system-x86)

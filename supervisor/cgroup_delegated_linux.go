@@ -78,8 +78,12 @@ func delegatedLayout(need, want []string) (cgroupLayout, error) {
 			if len(have) > 0 {
 				list = "only " + strings.Join(have, " ")
 			}
+			what := limitFlags[c]
+			if what == "" { // an OCI config's resources
+				what = "linux.resources (" + c + ")"
+			}
 			return cgroupLayout{}, fmt.Errorf("rootless %s needs the %s controller delegated to your cgroup %s, which has %s%s",
-				limitFlags[c], c, rel, list, hint)
+				what, c, rel, list, hint)
 		}
 		use = append(use, c)
 	}
@@ -88,15 +92,16 @@ func delegatedLayout(need, want []string) (cgroupLayout, error) {
 			use = append(use, c)
 		}
 	}
-	err = enableControllers(dir, use)
-	if errors.Is(err, unix.EBUSY) {
-		// The cgroup holds processes (ccsuper at least): move them all
-		// into a leaf first.
-		if err = evacuate(dir); err == nil {
-			err = enableControllers(dir, use)
-		}
+	// The cgroup holds processes (ccsuper at least): move them all into
+	// a leaf first. Not only when enabling fails with EBUSY: the kernel
+	// lets threaded controllers alone (pids, cpu, cpuset) be enabled over
+	// processes, and the cgroup is then a thread root, under which no
+	// child may enable a controller (EOPNOTSUPP, seen in the guest of
+	// make test-vm with a pids limit alone).
+	if err := evacuate(dir); err != nil {
+		return cgroupLayout{}, err
 	}
-	if err != nil {
+	if err := enableControllers(dir, use); err != nil {
 		return cgroupLayout{}, err
 	}
 	return cgroupLayout{v2: dir}, nil
@@ -135,6 +140,13 @@ func ownCgroup(path string) (string, error) {
 // Processes may fork meanwhile: it reads the list again until it is empty,
 // a bounded number of times.
 func evacuate(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return fmt.Errorf("read processes of cgroup %s: %w", dir, err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil // none: no leaf needed
+	}
 	leaf := filepath.Join(dir, leafCgroup)
 	if err := os.Mkdir(leaf, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("make cgroup %s: %w", leaf, err)

@@ -135,7 +135,7 @@ func newOCICgroup(path string, r *specs.LinuxResources) (_ *ociCgroup, err error
 		}
 	}()
 	if g.V2 {
-		if err := g.makeV2(layout.v2, path); err != nil {
+		if err := g.makeV2(layout.v2, path, nil); err != nil {
 			return nil, err
 		}
 	} else {
@@ -192,17 +192,18 @@ func mkdirV1(root, path string, cpuset bool) error {
 	return nil
 }
 
-// makeV2 makes path in the unified hierarchy, every controller handed down
-// to it that the root has.
-func (g *ociCgroup) makeV2(root, path string) error {
-	have, err := os.ReadFile(filepath.Join(root, "cgroup.controllers"))
-	if err != nil {
-		return fmt.Errorf("read cgroup controllers: %w", err)
-	}
-	var use []string
-	for _, c := range strings.Fields(string(have)) {
-		if c == "memory" || c == "cpu" || c == "pids" || c == "io" || c == "cpuset" {
-			use = append(use, c)
+// makeV2 makes path in the unified hierarchy, the controllers use handed
+// down to it, or with use nil every one of ours that the root has.
+func (g *ociCgroup) makeV2(root, path string, use []string) error {
+	if use == nil {
+		have, err := os.ReadFile(filepath.Join(root, "cgroup.controllers"))
+		if err != nil {
+			return fmt.Errorf("read cgroup controllers: %w", err)
+		}
+		for _, c := range strings.Fields(string(have)) {
+			if c == "memory" || c == "cpu" || c == "pids" || c == "io" || c == "cpuset" {
+				use = append(use, c)
+			}
 		}
 	}
 	dir := root
@@ -216,6 +217,7 @@ func (g *ociCgroup) makeV2(root, path string) error {
 		}
 	}
 	g.Dirs[""] = dir
+	var err error
 	g.fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open cgroup %s: %w", dir, err)
@@ -225,10 +227,16 @@ func (g *ociCgroup) makeV2(root, path string) error {
 
 // cloneInto returns the directory descriptor to clone ccinit into, or -1,
 // and closeFD releases it once ccinit is there.
-func (g *ociCgroup) cloneInto() int { return g.fd }
+// A nil g is no cgroup at all (rootlessCgroup).
+func (g *ociCgroup) cloneInto() int {
+	if g == nil {
+		return -1
+	}
+	return g.fd
+}
 
 func (g *ociCgroup) closeFD() {
-	if g.fd >= 0 {
+	if g != nil && g.fd >= 0 {
 		_ = unix.Close(g.fd)
 		g.fd = -1
 	}
@@ -477,7 +485,7 @@ func (g *ociCgroup) v1View() []string {
 // v1Dirs returns g's v1 directories, for ccinit to be born in (see
 // spawnSpec.bornIn); none on v2, where it is cloned into its cgroup.
 func (g *ociCgroup) v1Dirs() []string {
-	if g.V2 {
+	if g == nil || g.V2 {
 		return nil
 	}
 	return g.unique()

@@ -39,6 +39,12 @@ type Runtime struct {
 	Warn func(error)
 	// Trace, when not nil, records the OCI steps (ccsuper --trace).
 	Trace *trace.Recorder
+	// Rootless: not the host's root (OCIRootless), as an ordinary user or
+	// in another user namespace (rootless podman's): no cgroup unless
+	// resources are asked, device nodes bound (rootless_oci_linux.go).
+	Rootless bool
+	// Debug, when not nil, logs what --debug shows (a cgroup skipped).
+	Debug func(string)
 }
 
 // CreateOptions are create's flags.
@@ -211,9 +217,8 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
 	}
-	if os.Geteuid() != 0 {
-		return nil, errors.New("must be run as root")
-	}
+	plainUser := os.Geteuid() != 0
+	r.Rootless = r.Rootless || plainUser
 	rec := r.Trace
 	end := rec.Begin("create: read config.json, plan it")
 	defer func() { end() }()
@@ -246,6 +251,16 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	}
 	if st, err := os.Stat(plan.init.Rootfs); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("root.path %q is not a directory", plan.init.Rootfs)
+	}
+	if plainUser {
+		// Without CAP_SETUID anywhere, only the user's own ID can be
+		// mapped: a user namespace of that shape is the only way in.
+		if plan.uns == nil {
+			return nil, errors.New("as an ordinary user, config.json needs a new user namespace mapping you to 0 (as `runc spec --rootless` writes)")
+		}
+		if err := plainUserMaps(plan.uns); err != nil {
+			return nil, err
+		}
 	}
 	end()
 	end = rec.Begin("create: state directory")
@@ -288,7 +303,12 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	if err != nil {
 		return nil, err
 	}
-	if cg, err = newOCICgroup(cgPath, plan.resources); err != nil {
+	if r.Rootless {
+		cg, err = rootlessCgroup(cgPath, plan.resources, r.debug)
+	} else {
+		cg, err = newOCICgroup(cgPath, plan.resources)
+	}
+	if err != nil {
 		return nil, err
 	}
 	st.Cgroup = cg
@@ -326,10 +346,18 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 
 	var extra childFDs
 	opts := plan.init
-	if !has(plan, unix.CLONE_NEWCGROUP) {
+	switch {
+	case has(plan, unix.CLONE_NEWCGROUP):
+	case cg != nil:
 		// No cgroup namespace: the container's /sys/fs/cgroup shows its
 		// own v1 directories, as runc and Docker lay them out.
 		opts.Cgroup1 = cg.v1View()
+	default:
+		// Rootless without a cgroup: the cgroups ccsuper is in, which
+		// ccinit inherits (the kernel refuses a cgroup mount there).
+		if opts.Cgroup1, err = ownV1View(); err != nil {
+			return nil, err
+		}
 	}
 	opts.OCI.ExecFIFO = extra.add(uintptr(fifoFD))
 	opts.OCI.ReadyFD = extra.add(readyW.Fd())
@@ -356,6 +384,19 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 		defer sock.Close()
 		opts.ConsoleSocket = extra.add(sock.Fd())
 	}
+	if r.Rootless {
+		// No mknod, and no new proc or sysfs once the host's are gone,
+		// in a user namespace other than the host's: ccinit binds the
+		// host's nodes and makes proc and sysfs before pivot_root.
+		opts.UserNS = true
+	}
+	if r.Rootless && plan.newNet {
+		// ccinit brings lo up: a rootless ccsuper may enter the
+		// container's network namespace (an ordinary user may not even
+		// that) but not return to its own, the host's, which another
+		// user namespace owns.
+		opts.Loopback = true
+	}
 	spec := spawnSpec{
 		path: initPath, opts: opts, stdio: [3]uintptr{0, 1, 2}, extra: extra,
 		clone: plan.clone, join: plan.join, mountNS: plan.mountNS, userNS: plan.userNS,
@@ -371,7 +412,9 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 		// no newuidmap, and no "mapped" step (initproc.AwaitMapping).
 		// ccinit binds /dev's nodes, and takes the rootfs and the binds'
 		// sources from ccsuper (sendOCIMounts).
-		spec.opts.UserNS, spec.opts.HostFDs = true, true
+		// An ordinary user can open_tree nothing: ccinit, the user on
+		// the host, takes hold of what the user may reach itself.
+		spec.opts.UserNS, spec.opts.HostFDs = true, !plainUser
 		spec.sys = func(sys *syscall.SysProcAttr) { u.cloneAttrs(sys, true) }
 	}
 	if plan.userNS != "" {
@@ -426,7 +469,7 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 			return proc, fmt.Errorf("oomScoreAdj: %w", initproc.WithoutPath(err))
 		}
 	}
-	if plan.newNet {
+	if plan.newNet && !r.Rootless {
 		if err := loopbackUp(proc.pid); err != nil {
 			return proc, err
 		}
@@ -626,6 +669,12 @@ func (r Runtime) Start(id string) error {
 	return nil
 }
 
+func (r Runtime) debug(msg string) {
+	if r.Debug != nil {
+		r.Debug(msg)
+	}
+}
+
 func (r Runtime) warn(err error) {
 	if r.Warn != nil {
 		r.Warn(err)
@@ -662,6 +711,13 @@ func (r Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	}
 	if all && st.Cgroup != nil {
 		return st.Cgroup.signalAll(sig)
+	}
+	if all {
+		// No cgroup (rootless): every process of its PID namespace.
+		for _, pid := range pidNSMembers(st.Pid) {
+			_ = unix.Kill(pid, sig) // gone meanwhile is fine
+		}
+		return nil
 	}
 	fd, err := st.pidfd()
 	if err != nil {
@@ -763,12 +819,16 @@ func (st containerState) awaitPidfd(fd int) error {
 
 // Pids lists the processes of container id (ps).
 func (r Runtime) Pids(id string) ([]int, error) {
-	st, _, err := r.load(id)
+	st, dir, err := r.load(id)
 	if err != nil {
 		return nil, err
 	}
 	if st.Cgroup == nil {
-		return nil, nil
+		// No cgroup (rootless): the processes of its PID namespace.
+		if st.status(dir) == specs.StateStopped {
+			return nil, nil
+		}
+		return pidNSMembers(st.Pid), nil
 	}
 	return st.Cgroup.pids()
 }

@@ -144,7 +144,9 @@ func (u *userNS) cloneAttrs(sys *syscall.SysProcAttr, becomeRoot bool) {
 	sys.UidMappings, sys.GidMappings = u.sysMaps()
 	sys.GidMappingsEnableSetgroups = u.setgroups
 	if becomeRoot {
-		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		// With setgroups denied (an ordinary user's single mapping) the
+		// kernel refuses setgroups(2): the groups stay as they are.
+		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: !u.setgroups}
 	}
 }
 

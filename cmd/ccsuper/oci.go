@@ -43,7 +43,8 @@ OCI runtime commands (runc's command line):
   features                 print the runtime-spec features JSON
 
 global flags:
-  --root DIR        state directory (default /run/ccsuper)
+  --root DIR        state directory (default /run/ccsuper; rootless,
+                    $XDG_RUNTIME_DIR/ccsuper)
   --log FILE        write errors to FILE too
   --log-format F    text or json (lines with level, msg, time)
   --debug           log each command as it starts
@@ -97,7 +98,7 @@ func runOCI(args []string) int {
 	env := &ociEnv{stdout: os.Stdout}
 	fs := flag.NewFlagSet("ccsuper", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&env.rt.Root, "root", supervisor.DefaultRoot, "")
+	fs.StringVar(&env.rt.Root, "root", "", "")
 	logPath := fs.String("log", "", "")
 	fs.StringVar(&env.logFormat, "log-format", "text", "")
 	fs.BoolVar(&env.debug, "debug", false, "")
@@ -135,6 +136,15 @@ func runOCI(args []string) int {
 	cmd := ociCommands[rest[0]]
 	if env.debug {
 		env.logLine("debug", "ccsuper "+strings.Join(args, " "))
+		env.rt.Debug = func(msg string) { env.logLine("debug", msg) }
+	}
+	env.rt.Rootless = supervisor.OCIRootless()
+	if env.rt.Root == "" && rest[0] != "spec" && rest[0] != "features" {
+		root, err := supervisor.OCIRoot(env.rt.Rootless, os.Getenv)
+		if err != nil {
+			return env.fail(initproc.ExitSetup, err)
+		}
+		env.rt.Root = root
 	}
 	if tr != "" {
 		env.rt.Trace = trace.New("ccsuper")

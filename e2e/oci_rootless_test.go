@@ -1,0 +1,250 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// TestOCIRootlessUser runs ccsuper's OCI commands as an ordinary user made by
+// the test, with no podman: a bundle the user owns whose config has a user
+// namespace mapping the user to 0 (as `runc spec --rootless` writes), state
+// in $XDG_RUNTIME_DIR/ccsuper when no --root is given. run passes the
+// status through; create, state, start, ps, kill and delete take a
+// container through its life, its command the user on the host; what needs
+// more than the user has is refused in one line with 125.
+func TestOCIRootlessUser(t *testing.T) {
+	u := newTestUser(t, false)
+	noRunState(t)
+	super, _ := rootlessBinaries(t)
+	xdg := u.runtimeDir(t)
+	rootfs := u.rootfs(t, baseRootfs)
+	// bundle writes a bundle of the user's for rootfs from `ccsuper spec`'s
+	// config, made rootless as runc's --rootless makes it, then changed.
+	bundle := func(args []string, change func(*specs.Spec)) string {
+		t.Helper()
+		dir := u.ownedDir(t)
+		wantExit(t, run(t, u.cmd(t, super, "spec", "--bundle", dir)), 0)
+		b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s specs.Spec
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Fatal(err)
+		}
+		s.Root.Path, s.Root.Readonly = rootfs, false
+		s.Process.Terminal, s.Process.Args = false, args
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(u.uid), Size: 1}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(u.gid), Size: 1}}
+		for i, m := range s.Mounts {
+			// Group 5 is not mapped: the kernel refuses devpts's gid=5.
+			s.Mounts[i].Options = slices.DeleteFunc(m.Options, func(o string) bool { return o == "gid=5" })
+		}
+		if change != nil {
+			change(&s)
+		}
+		if b, err = json.Marshal(s); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	// cc runs ccsuper as the user, with env added to its environment.
+	cc := func(env []string, args ...string) result {
+		t.Helper()
+		cmd := u.cmd(t, super, args...)
+		cmd.Env = append(cmd.Env, env...)
+		return runToFiles(t, cmd)
+	}
+	withXDG := []string{"XDG_RUNTIME_DIR=" + xdg}
+	id := token("rl")
+
+	t.Run("run", func(t *testing.T) {
+		b := bundle([]string{"sh", "-c", "id -u; cat /proc/self/uid_map; ip link show lo; ls /dev/null; exit 7"}, nil)
+		logFile := filepath.Join(u.ownedDir(t), "log")
+		r := cc(withXDG, "--debug", "--log", logFile, "run", "--bundle", b, id+"-run")
+		wantExit(t, r, 7)
+		// --debug says what rootless skipped: no cgroup, and spec's
+		// "deny all" device rule not applied.
+		if log, _ := os.ReadFile(logFile); !strings.Contains(string(log), "rootless: no cgroup made") ||
+			!strings.Contains(string(log), "device rules are not applied") {
+			t.Errorf("the --debug log does not say what was skipped:\n%s", log)
+		}
+		if f := strings.Fields(r.stdout); len(f) < 4 || f[0] != "0" || f[1] != "0" || f[2] != strconv.Itoa(u.uid) || f[3] != "1" {
+			t.Errorf("want uid 0 inside, mapped to %d alone:\n%s", u.uid, r)
+		}
+		if !strings.Contains(r.stdout, ",UP") || !strings.Contains(r.stdout, "/dev/null") {
+			t.Errorf("want lo up and /dev/null:\n%s", r)
+		}
+	})
+
+	t.Run("lifecycle", func(t *testing.T) {
+		b := bundle([]string{"sleep", "1000"}, nil)
+		c := id + "-life"
+		wantExit(t, cc(withXDG, "create", "--bundle", b, c), 0)
+		t.Cleanup(func() { _ = cc(withXDG, "delete", "--force", c) })
+		if _, err := os.Stat(filepath.Join(xdg, "ccsuper", c, "state.json")); err != nil {
+			t.Fatalf("no state under $XDG_RUNTIME_DIR/ccsuper: %v", err)
+		}
+		state := func() specs.State {
+			t.Helper()
+			r := cc(withXDG, "state", c)
+			wantExit(t, r, 0)
+			var st specs.State
+			if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+				t.Fatalf("state: %v\n%s", err, r)
+			}
+			return st
+		}
+		if st := state(); st.Status != specs.StateCreated {
+			t.Fatalf("after create: %s", st.Status)
+		}
+		wantExit(t, cc(withXDG, "start", c), 0)
+		st := state()
+		if st.Status != specs.StateRunning {
+			t.Fatalf("after start: %s", st.Status)
+		}
+		// ps without a cgroup: the processes of the PID namespace.
+		var pids []int
+		waitFor(t, "ccinit and sleep in ps", func() bool {
+			r := cc(withXDG, "ps", "--format", "json", c)
+			return r.code == 0 && json.Unmarshal([]byte(r.stdout), &pids) == nil && len(pids) == 2
+		})
+		if !slices.Contains(pids, st.Pid) {
+			t.Errorf("ps gives %v, without ccinit's %d", pids, st.Pid)
+		}
+		for _, p := range pids {
+			if uid := strings.Fields(statusField(t, p, "Uid"))[0]; uid != strconv.Itoa(u.uid) {
+				t.Errorf("process %d is uid %s on the host, want the user's %d", p, uid, u.uid)
+			}
+		}
+		wantExit(t, cc(withXDG, "kill", "--all", c, "KILL"), 0)
+		waitFor(t, "stopped", func() bool { return state().Status == specs.StateStopped })
+		wantExit(t, cc(withXDG, "delete", c), 0)
+		if _, err := os.Stat(filepath.Join(xdg, "ccsuper", c)); !os.IsNotExist(err) {
+			t.Errorf("state left after delete: %v", err)
+		}
+	})
+
+	// Resources need a cgroup v2 delegated to the user, with ccsuper started
+	// in it: the container's cgroup is made below it. On a pure v2 host
+	// (the guest of make test-vm) the limit is the kernel's inside; on a
+	// hybrid one (this machine) the unified hierarchy has no controller to
+	// delegate, which create says in one line.
+	t.Run("delegated cgroup", func(t *testing.T) {
+		mnt := cgroup2MountPoint()
+		if mnt == "" {
+			t.Skip("no cgroup2 hierarchy on this host")
+		}
+		deleg := delegateCgroup(t, mnt, u)
+		limit := int64(40)
+		b := bundle([]string{"cat", "/sys/fs/cgroup/pids.max"}, func(s *specs.Spec) {
+			s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &limit}
+		})
+		fd, err := unix.Open(deleg, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		cmd := u.cmd(t, super, "run", "--bundle", b, id+"-deleg")
+		cmd.Env = append(cmd.Env, withXDG...)
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+		r := runToFiles(t, cmd)
+		if have := strings.Fields(readCgroupFile(t, mnt, "cgroup.controllers")); !slices.Contains(have, "pids") {
+			wantExit(t, r, 125)
+			if msg := strings.TrimSpace(r.stderr); strings.Contains(msg, "\n") || !strings.Contains(msg, "pids controller delegated") {
+				t.Errorf("want one line naming the pids controller:\n%s", r)
+			}
+			return
+		}
+		wantOutput(t, r, "40\n")
+		if m, _ := filepath.Glob(filepath.Join(deleg, "ccsuper", id+"-deleg")); len(m) > 0 {
+			t.Errorf("the container's cgroup is left: %v", m)
+		}
+	})
+
+	t.Run("refused", func(t *testing.T) {
+		limit := int64(64 << 20)
+		for _, tc := range []struct {
+			name   string
+			env    []string
+			change func(*specs.Spec)
+			want   string
+		}{
+			{"no user namespace", withXDG, func(s *specs.Spec) {
+				s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.UserNamespace })
+				s.Linux.UIDMappings, s.Linux.GIDMappings = nil, nil
+			}, "needs a new user namespace"},
+			{"a range", withXDG, func(s *specs.Spec) {
+				s.Linux.UIDMappings = append(s.Linux.UIDMappings, specs.LinuxIDMapping{ContainerID: 1, HostID: 100000, Size: 10})
+			}, "only your own ID"},
+			{"a memory limit", withXDG, func(s *specs.Spec) {
+				s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
+			}, "cgroup"},
+			{"no XDG_RUNTIME_DIR", nil, nil, "XDG_RUNTIME_DIR"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				b := bundle([]string{"true"}, tc.change)
+				r := cc(tc.env, "create", "--bundle", b, id+"-refused")
+				wantExit(t, r, 125)
+				if msg := strings.TrimSpace(r.stderr); strings.Contains(msg, "\n") || !strings.Contains(msg, tc.want) {
+					t.Errorf("want one line with %q:\n%s", tc.want, r)
+				}
+				if ents, _ := os.ReadDir(filepath.Join(xdg, "ccsuper")); len(ents) > 0 {
+					t.Errorf("left in the state directory: %v", ents)
+				}
+			})
+		}
+	})
+}
+
+// noRunState fails the test at its end if /run/ccsuper, root's default
+// state directory, appeared during it: a rootless ccsuper never writes
+// under /run. (Another test of the suite may have made it before.)
+func noRunState(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/run/ccsuper"); err == nil {
+		return
+	}
+	t.Cleanup(func() {
+		if _, err := os.Stat("/run/ccsuper"); err == nil {
+			t.Error("/run/ccsuper appeared: a rootless ccsuper wrote under /run")
+		}
+	})
+}
+
+// runtimeDir makes the user's XDG_RUNTIME_DIR, /run/user/UID as
+// systemd-logind makes it (on the suite's own /run), and removes it at the
+// end. The path is short: conmon waits 20 s when the socket paths it makes
+// under it pass a socket address's length (docs/rootless.md).
+func (u testUser) runtimeDir(t *testing.T) string {
+	t.Helper()
+	dir := fmt.Sprintf("/run/user/%d", u.uid)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, u.uid, u.gid); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := removeTree(dir); err != nil {
+			t.Error(err)
+		}
+	})
+	return dir
+}

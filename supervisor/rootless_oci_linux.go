@@ -1,0 +1,223 @@
+package supervisor
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// The OCI commands run rootless in two ways (docs/rootless.md, "The OCI
+// commands rootless"):
+//
+//   - as root of a user namespace that is not the host's: rootless podman
+//     runs conmon and its runtime inside the user namespace of its pause
+//     process, where the user is 0 and /etc/subuid's range the rest. euid 0
+//     there is no root of the host's: no cgroup of the host's, no mknod, no
+//     /run, but every capability over that namespace and the mount and
+//     network namespaces it owns, and CAP_SETUID to write any map within it;
+//   - as an ordinary user of the host's, with a config whose user namespace
+//     maps the user to 0 (`runc spec --rootless`).
+//
+// Either way the state goes under $XDG_RUNTIME_DIR, no cgroup is made
+// unless resources are asked for, and those need a delegated cgroup v2.
+
+// identityMap is /proc/self/uid_map in the host's initial user namespace:
+// every ID, mapped to itself.
+const identityMap = "0 0 4294967295"
+
+// initialUserNS reports whether the uid_map text b is the initial user
+// namespace's: one line mapping the whole range to itself.
+func initialUserNS(b []byte) bool {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return len(lines) == 1 && strings.Join(strings.Fields(lines[0]), " ") == identityMap
+}
+
+// OCIRootless reports whether the OCI commands run without the host's root:
+// as an ordinary user, or as any user of a user namespace other than the
+// host's (rootless podman's). A uid_map that cannot be read counts as
+// rootless: only the host's root is sure to read its own.
+func OCIRootless() bool {
+	if os.Geteuid() != 0 {
+		return true
+	}
+	b, err := os.ReadFile("/proc/self/uid_map")
+	return err != nil || !initialUserNS(b)
+}
+
+// OCIRoot returns the state directory of the OCI commands when --root is
+// not given: DefaultRoot for the host's root; for a rootless one
+// $XDG_RUNTIME_DIR/ccsuper, as runc takes $XDG_RUNTIME_DIR/runc (nothing
+// under /run is a rootless runtime's to write). Without XDG_RUNTIME_DIR a
+// rootless ccsuper has no place of its own it can be sure of, and says so.
+func OCIRoot(rootless bool, getenv func(string) string) (string, error) {
+	if !rootless {
+		return DefaultRoot, nil
+	}
+	dir := getenv("XDG_RUNTIME_DIR")
+	if !filepath.IsAbs(dir) {
+		return "", errors.New("rootless: XDG_RUNTIME_DIR is not set to an absolute path: set it, or give --root DIR")
+	}
+	return filepath.Join(dir, "ccsuper"), nil
+}
+
+// resourcesAsked reports whether r asks for anything a cgroup would do,
+// device rules aside (see rootlessCgroup).
+func resourcesAsked(r *specs.LinuxResources) bool {
+	if r == nil {
+		return false
+	}
+	c := *r
+	c.Devices = nil
+	need := v1Needed(&c)
+	delete(need, "pids") // always there for ps; a limit of its own below
+	if p := r.Pids; p != nil && p.Limit != nil && *p.Limit != 0 {
+		need["pids"] = true
+	}
+	return len(need) > 0 || len(r.HugepageLimits) > 0 || r.Network != nil || len(r.Rdma) > 0 || len(r.Unified) > 0
+}
+
+// rootlessCgroup makes a rootless container's cgroup, or none. With no
+// resource asked it makes none, as runc's rootless cgroup manager goes on
+// without one it may not write: log says so. With resources it makes one
+// under the caller's delegated cgroup v2 (delegatedLayout, as for
+// ccsuper --rootfs), at the config's cgroupsPath below it, or refuses in one
+// line. Device rules are dropped (logged): loading their eBPF program needs
+// the host's CAP_BPF or CAP_SYS_ADMIN, and in a user namespace every device
+// node is a bind of the host's, which the host's permissions guard already.
+func rootlessCgroup(path string, r *specs.LinuxResources, log func(string)) (*ociCgroup, error) {
+	if r != nil && len(r.Devices) > 0 {
+		log("rootless: the config's device rules are not applied (no device cgroup without the host's root; device nodes are the host's, bound)")
+		c := *r
+		c.Devices = nil
+		r = &c
+	}
+	if !resourcesAsked(r) {
+		log("rootless: no cgroup made (no resources asked, and the host's cgroups are not ours to write)")
+		return nil, nil
+	}
+	var need []string
+	n := v1Needed(r)
+	for _, c := range []string{"memory", "cpu", "pids", "cpuset"} {
+		if n[c] {
+			need = append(need, c)
+		}
+	}
+	if n["blkio"] {
+		need = append(need, "io")
+	}
+	layout, err := delegatedLayout(need, nil)
+	if err != nil {
+		return nil, err
+	}
+	g := &ociCgroup{V2: true, Dirs: map[string]string{}, fd: -1}
+	// Only what the resources need: the delegated cgroup may have more
+	// than it can hand down (the guest of make test-vm refused "+cpu
+	// +memory" there with EOPNOTSUPP for a pids limit).
+	if err := g.makeV2(layout.v2, path, need); err != nil {
+		return nil, errors.Join(err, g.remove())
+	}
+	if err := g.apply(r); err != nil {
+		return nil, errors.Join(err, g.remove())
+	}
+	return g, nil
+}
+
+// ownV1View returns, on a v1 or hybrid host, the cgroups this process is
+// in, one per mounted hierarchy, as initproc.Options.Cgroup1 wants them
+// (DIR:NAME): a rootless container without a cgroup of its own, and without
+// a cgroup namespace, sees those read-only at /sys/fs/cgroup, as runc shows
+// a rootless container its current cgroups. The kernel refuses a new cgroup
+// mount there (the cgroup namespace is the host's). None on a pure v2 host.
+func ownV1View() ([]string, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(cgroupFS, &st); err != nil || st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return nil, nil
+	}
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, fmt.Errorf("read own cgroups: %w", err)
+	}
+	return v1View(b, func(dir string) bool {
+		var st unix.Statfs_t
+		return unix.Statfs(dir, &st) == nil && (st.Type == unix.CGROUP_SUPER_MAGIC || st.Type == unix.CGROUP2_SUPER_MAGIC)
+	}), nil
+}
+
+// v1View turns the lines of /proc/PID/cgroup into DIR:NAME entries: NAME
+// the hierarchy's directory under cgroupFS ("cpu,cpuacct", "systemd" for
+// name=systemd, "unified" for a hybrid's v2 line), DIR the process's cgroup
+// in it, kept when isCgroup says it is one.
+func v1View(b []byte, isCgroup func(string) bool) []string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.SplitN(sc.Text(), ":", 3)
+		if len(f) != 3 || !strings.HasPrefix(f[2], "/") {
+			continue
+		}
+		name := strings.TrimPrefix(f[1], "name=")
+		if f[1] == "" {
+			name = "unified"
+		}
+		if strings.Contains(name, "/") || name == "" {
+			continue
+		}
+		dir := filepath.Join(cgroupFS, name, f[2])
+		if isCgroup(dir) {
+			out = append(out, dir+":"+name)
+		}
+	}
+	return out
+}
+
+// plainUserMaps checks the maps of an ordinary user's container: the
+// kernel lets a process without CAP_SETUID write one line, its own ID, and
+// the gid map only with setgroups denied (no newuidmap here: a config's
+// maps are the engine's to choose, not /etc/subuid's).
+func plainUserMaps(u *userNS) error {
+	for _, m := range []struct {
+		name string
+		rs   []IDRange
+		own  int
+	}{{"uidMappings", u.uids, os.Geteuid()}, {"gidMappings", u.gids, os.Getegid()}} {
+		if len(m.rs) != 1 || m.rs[0].Count != 1 || m.rs[0].Outside != uint32(m.own) {
+			return fmt.Errorf("linux.%s: as an ordinary user only your own ID (%d) can be mapped, to 0, in one line (as `runc spec --rootless` writes)", m.name, m.own)
+		}
+	}
+	u.setgroups = false
+	return nil
+}
+
+// pidNSMembers returns the processes in the PID namespace whose PID 1 is
+// init (ccinit, by its host PID): what ps and kill --all reach of a
+// container with no cgroup. Processes this user may not inspect are not
+// listed; none of a rootless container's is another user's.
+func pidNSMembers(init int) []int {
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", init))
+	if err != nil {
+		return nil
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if l, err := os.Readlink("/proc/" + e.Name() + "/ns/pid"); err == nil && l == ns {
+			out = append(out, pid)
+		}
+	}
+	return out
+}

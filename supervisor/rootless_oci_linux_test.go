@@ -1,0 +1,129 @@
+package supervisor
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestInitialUserNS(t *testing.T) {
+	for _, tc := range []struct {
+		name, uidMap string
+		want         bool
+	}{
+		{"host", "         0          0 4294967295\n", true},
+		{"host, no padding", "0 0 4294967295", true},
+		{"rootless podman", "         0       1003          1\n         1     165536      65536\n", false},
+		{"single mapping", "         0       1000          1\n", false},
+		{"all of it shifted", "         0          1 4294967294\n", false},
+		{"identity, not all", "         0          0      65536\n", false},
+		{"empty (unmapped)", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := initialUserNS([]byte(tc.uidMap)); got != tc.want {
+				t.Errorf("initialUserNS(%q) = %v, want %v", tc.uidMap, got, tc.want)
+			}
+		})
+	}
+}
+
+// The host's root, as the tests run, is not rootless; a real user
+// namespace of ours is (os/exec, unshare(1) with a single mapping).
+func TestOCIRootlessHere(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if !OCIRootless() {
+			t.Error("an ordinary user is not rootless")
+		}
+		return
+	}
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := !initialUserNS(b); OCIRootless() != want {
+		t.Errorf("OCIRootless() = %v with uid_map %q", !want, b)
+	}
+}
+
+func TestOCIRoot(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	for _, tc := range []struct {
+		name     string
+		rootless bool
+		env      map[string]string
+		want     string
+		fail     bool
+	}{
+		{"root", false, map[string]string{"XDG_RUNTIME_DIR": "/run/user/0"}, "/run/ccsuper", false},
+		{"rootless", true, map[string]string{"XDG_RUNTIME_DIR": "/run/user/1003"}, "/run/user/1003/ccsuper", false},
+		{"rootless, no XDG_RUNTIME_DIR", true, nil, "", true},
+		{"rootless, relative XDG_RUNTIME_DIR", true, map[string]string{"XDG_RUNTIME_DIR": "run/user/1003"}, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := OCIRoot(tc.rootless, env(tc.env))
+			if (err != nil) != tc.fail || got != tc.want {
+				t.Errorf("got %q, %v; want %q, failing %v", got, err, tc.want, tc.fail)
+			}
+			if err != nil && (strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "--root")) {
+				t.Errorf("error %q: want one line naming --root", err)
+			}
+		})
+	}
+}
+
+func TestResourcesAsked(t *testing.T) {
+	i64 := func(n int64) *int64 { return &n }
+	u64 := func(n uint64) *uint64 { return &n }
+	u16 := func(n uint16) *uint16 { return &n }
+	major := int64(1)
+	for _, tc := range []struct {
+		name string
+		r    *specs.LinuxResources
+		want bool
+	}{
+		{"none", nil, false},
+		{"empty (rootless podman's)", &specs.LinuxResources{}, false},
+		{"device rules only", &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}, {Allow: true, Type: "c", Major: &major}}}, false},
+		{"pids limit 0 (none)", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(0)}}, false},
+		{"cpu shares 0 (none)", &specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: u64(0)}}, false},
+		{"blkio weight 0 (none)", &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: u16(0)}}, false},
+		{"pids limit", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(100)}}, true},
+		{"memory", &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(64 << 20)}}, true},
+		{"cpu quota", &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: i64(50000)}}, true},
+		{"cpuset", &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0"}}, true},
+		{"hugepages (refused later)", &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1}}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := resourcesAsked(tc.r); got != tc.want {
+				t.Errorf("resourcesAsked = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestV1View(t *testing.T) {
+	const hybrid = "12:pids:/user.slice/u\n5:cpu,cpuacct:/user.slice\n1:name=systemd:/user.slice/u/s.scope\n0::/user.slice/u/s.scope\n"
+	all := func(string) bool { return true }
+	got := v1View([]byte(hybrid), all)
+	want := []string{
+		"/sys/fs/cgroup/pids/user.slice/u:pids",
+		"/sys/fs/cgroup/cpu,cpuacct/user.slice:cpu,cpuacct",
+		"/sys/fs/cgroup/systemd/user.slice/u/s.scope:systemd",
+		"/sys/fs/cgroup/unified/user.slice/u/s.scope:unified",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	// A hierarchy not mounted (the hybrid's unified, unmounted for crun)
+	// is left out.
+	got = v1View([]byte(hybrid), func(d string) bool { return !strings.Contains(d, "/unified/") })
+	if !slices.Equal(got, want[:3]) {
+		t.Errorf("without unified: got %q", got)
+	}
+	if got := v1View([]byte("bad\n3:x/y:/z\n"), all); got != nil {
+		t.Errorf("malformed lines: got %q, want none", got)
+	}
+}

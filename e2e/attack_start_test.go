@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -85,12 +86,15 @@ func queuedInput(t *testing.T, master *os.File) int {
 	return q
 }
 
-// fileState is what the attack on ccinit's binary tries to change.
+// fileState is what the attack on ccinit's binary tries to change. Not the
+// change time: the binaries are hard links of the suite's (linkBinary), and
+// a parallel test linking them again changes it.
 type fileState struct {
 	mode       uint32
 	uid, gid   uint32
-	ctime      unix.Timespec
-	capability string // the security.capability xattr, "" when there is none
+	mtime      unix.Timespec
+	sum        [sha256.Size]byte // the content's
+	capability string            // the security.capability xattr, "" when there is none
 }
 
 func stateOf(t *testing.T, path string) fileState {
@@ -99,7 +103,11 @@ func stateOf(t *testing.T, path string) fileState {
 	if err := unix.Stat(path, &st); err != nil {
 		t.Fatal(err)
 	}
-	s := fileState{mode: st.Mode, uid: st.Uid, gid: st.Gid, ctime: st.Ctim}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := fileState{mode: st.Mode, uid: st.Uid, gid: st.Gid, mtime: st.Mtim, sum: sha256.Sum256(b)}
 	buf := make([]byte, 256)
 	n, err := unix.Getxattr(path, "security.capability", buf)
 	switch {

@@ -90,7 +90,7 @@ func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 // leaves behind, stands for it: its PID goes to the pid file, it passes on
 // signals and ends as the process ends. Without Detach the returned status
 // is the process's.
-func (r Runtime) Exec(id string, o ExecOptions) (status int, err error) {
+func (r Runtime) Exec(id string, o ExecOptions) (int, error) {
 	var proxy func() (*execProxy, error)
 	if o.Detach {
 		// The proxy is started first, from a goroutine of its own: its
@@ -219,8 +219,9 @@ func (r Runtime) Exec(id string, o ExecOptions) (status int, err error) {
 // message each way:
 //
 //	ccsuper exec                             proxy (ccsuper exec-proxy)
-//	socketpair, fork+exec the proxy  ──────> catch every signal
-//	                                 <────── "ready"
+//	socketpair, fork+exec the proxy  ──────> catch the signals that are
+//	  with every signal blocked               not left blocked (ExecProxy)
+//	                                 <────── "ready"; catch the rest
 //	(state, plan, ccinit starts the process)
 //	"go" + SCM_RIGHTS [connection to  ─────> wait on the connection, pass
 //	  ccinit, the process's pidfd]           on signals (proxyWait)

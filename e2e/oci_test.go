@@ -375,6 +375,29 @@ func TestOCIExec(t *testing.T) {
 	}
 
 	pidFile := filepath.Join(t.TempDir(), "pid")
+	// A detached exec starts its proxy before it asks ccinit for the
+	// process: one that fails leaves no proxy behind, and no pid file.
+	wantOneLineError(t, oci(t, root, "exec", "-d", "--pid-file", pidFile, "x1", "no-such-command"), 127)
+	wantOneLineError(t, oci(t, root, "exec", "-d", "--pid-file", pidFile, "nope", "true"), 125)
+	if left := processesOf(ccsuperBin); len(left) > 0 {
+		t.Fatalf("failed detached execs left %v", left)
+	}
+	if _, err := os.Stat(pidFile); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("failed detached execs wrote the pid file (%v)", err)
+	}
+	// The proxy catches every signal before its PID is in the pid file: a
+	// SIGUSR1 sent the moment exec returns reaches the process (sleep dies
+	// of it) instead of being dropped by a Go program not yet asking for it.
+	for _, sig := range []unix.Signal{unix.SIGUSR1, unix.SIGUSR2} {
+		wantExit(t, oci(t, root, "exec", "-d", "--pid-file", pidFile, "x1", "sleep", "1000"), 0)
+		proxy := readPid(t, pidFile)
+		if err := unix.Kill(proxy, sig); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, proxy)
+		waitPids(t, root, "x1", 2) // ccinit and its sleep: the exec'd sleep died of it
+	}
+
 	wantExit(t, oci(t, root, "exec", "-d", "--pid-file", pidFile, "x1", "sleep", "1000"), 0)
 	proxy := readPid(t, pidFile)
 	if !alive(proxy) {

@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -89,6 +91,30 @@ func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 // signals and ends as the process ends. Without Detach the returned status
 // is the process's.
 func (r Runtime) Exec(id string, o ExecOptions) (int, error) {
+	var proxy func() (*execProxy, error)
+	if o.Detach {
+		// The proxy is started first, from a goroutine of its own: its
+		// fork and exec and its Go start-up (together a few ms) then run
+		// while we read the state and ccinit starts the process, instead
+		// of after them, on the engine's wait (docs/oci.md). Every
+		// descriptor made meanwhile is close-on-exec: none leaks into it.
+		started := make(chan startedProxy, 1)
+		go func() {
+			p, err := startExecProxy(o.Proxy)
+			started <- startedProxy{p, err}
+		}()
+		proxy = sync.OnceValues(func() (*execProxy, error) {
+			s := <-started
+			return s.p, s.err
+		})
+		defer func() {
+			if p, err := proxy(); err == nil {
+				p.abandon() // unless handed the process
+			}
+		}()
+	}
+	end := r.Trace.Begin("exec: read state.json, plan the process")
+	defer func() { end() }()
 	st, dir, err := r.load(id)
 	if err != nil {
 		return initproc.ExitSetup, err
@@ -138,15 +164,13 @@ func (r Runtime) Exec(id string, o ExecOptions) (int, error) {
 		files = append(files, int(f.Fd()))
 		req.ConsoleSocket = len(files) - 1
 	}
+	end()
+	end = r.Trace.Begin("exec: ccinit starts the process")
 	c, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return initproc.ExitSetup, fmt.Errorf("exec socket: %w", err)
 	}
-	defer func() {
-		if c >= 0 {
-			_ = unix.Close(c)
-		}
-	}()
+	defer unix.Close(c)
 	if err := onSocketPath(filepath.Join(dir, execSockFile), func(name string) error { return unix.Connect(c, &unix.SockaddrUnix{Name: name}) }); err != nil {
 		return initproc.ExitSetup, fmt.Errorf("reach container %s: %w", id, err)
 	}
@@ -164,6 +188,7 @@ func (r Runtime) Exec(id string, o ExecOptions) (int, error) {
 		return code, err
 	}
 	defer unix.Close(pidfd)
+	end()
 	if !o.Detach {
 		if o.PidFile != "" {
 			if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(os.Getpid()))); err != nil {
@@ -172,41 +197,134 @@ func (r Runtime) Exec(id string, o ExecOptions) (int, error) {
 		}
 		return proxyWait(c, pidfd, sigs), nil
 	}
-	// Detached: a proxy of our own takes the connection and the pidfd,
-	// and outlives us as the engine's child (its subreaper's).
-	// Its stdio is /dev/null: it must not hold the engine's pipes open.
-	null, err := os.Open(os.DevNull)
-	if err != nil {
-		return initproc.ExitSetup, fmt.Errorf("exec proxy: %w", err)
+	end = r.Trace.Begin("exec: hand the process to the proxy, pid file")
+	px, err := proxy()
+	if err == nil {
+		err = px.handOver(c, pidfd)
 	}
-	defer null.Close()
-	n := null.Fd()
-	// The proxy closes its end of ready once it catches the signals: only
-	// then may the engine, told its PID by the pid file, signal it.
-	ready, readyW, err := os.Pipe()
-	if err != nil {
-		return initproc.ExitSetup, fmt.Errorf("exec proxy: %w", err)
-	}
-	defer ready.Close()
-	pid, err := syscall.ForkExec(o.Proxy[0], o.Proxy, &syscall.ProcAttr{
-		Env:   []string{},
-		Files: []uintptr{n, n, n, uintptr(c), uintptr(pidfd), readyW.Fd()}, // proxyConnFD, proxyPidfdFD, proxyReadyFD
-		Sys:   &syscall.SysProcAttr{Setsid: true},
-	})
-	_ = readyW.Close() // the proxy has its own copy
 	if err != nil {
 		_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
-		return initproc.ExitSetup, fmt.Errorf("start exec proxy: %w", err)
+		return initproc.ExitSetup, err
 	}
-	// EOF either way: the proxy is ready, or it died (and the process's
-	// end is then the engine's to see).
-	_, _ = ready.Read(make([]byte, 1))
 	if o.PidFile != "" {
-		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(pid))); err != nil {
+		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(px.pid))); err != nil {
 			return initproc.ExitSetup, fmt.Errorf("pid file: %w", err)
 		}
 	}
 	return 0, nil
+}
+
+// An execProxy is the detached exec's proxy, started before the process
+// and handed it once ccinit started it. Its control socket carries, one
+// message each way:
+//
+//	ccsuper exec                             proxy (ccsuper exec-proxy)
+//	socketpair, fork+exec the proxy  ──────> catch the signals that are
+//	  with every signal blocked               not left blocked (ExecProxy)
+//	                                 <────── "ready"; catch the rest
+//	(state, plan, ccinit starts the process)
+//	"go" + SCM_RIGHTS [connection to  ─────> wait on the connection, pass
+//	  ccinit, the process's pidfd]           on signals (proxyWait)
+//	read "ready"; write the pid file; exit
+//
+// EOF instead of "go" (the exec failed, or ccsuper died): the proxy exits,
+// and ccsuper, when alive, kills and reaps it (abandon).
+type execProxy struct {
+	pid    int
+	ctl    int // our end of the control socket
+	handed bool
+}
+
+// startedProxy is startExecProxy's answer, from its goroutine.
+type startedProxy struct {
+	p   *execProxy
+	err error
+}
+
+// startExecProxy starts argv (this program in its proxy mode, see
+// ExecProxy) with its end of a new control socket as proxyCtlFD.
+func startExecProxy(argv []string) (*execProxy, error) {
+	// The proxy starts with every signal blocked (a child gets the forking
+	// thread's mask, and exec keeps it): what is sent to it before it asks
+	// for a signal waits, pending, instead of being dropped, and it can
+	// say "ready" before it has asked for them all (ExecProxy).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var all, old unix.Sigset_t
+	for i := range all.Val {
+		all.Val[i] = ^all.Val[i]
+	}
+	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &all, &old); err == nil {
+		// Restored before the thread is unlocked: no other goroutine
+		// runs on it with every signal blocked.
+		defer func() { _ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil) }()
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("exec proxy: %w", err)
+	}
+	defer unix.Close(fds[1])
+	// Its stdio is /dev/null: it must not hold the engine's pipes open.
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		_ = unix.Close(fds[0])
+		return nil, fmt.Errorf("exec proxy: %w", err)
+	}
+	defer null.Close()
+	n := null.Fd()
+	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
+		Env:   []string{},
+		Files: []uintptr{n, n, n, uintptr(fds[1])}, // proxyCtlFD
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		_ = unix.Close(fds[0])
+		return nil, fmt.Errorf("start exec proxy: %w", err)
+	}
+	return &execProxy{pid: pid, ctl: fds[0]}, nil
+}
+
+// handOver gives the proxy the connection to ccinit and the process's
+// pidfd, and returns once the proxy catches signals: only then may its PID
+// go to the pid file. A proxy that died meanwhile is an error.
+func (p *execProxy) handOver(c, pidfd int) error {
+	if err := unix.Sendmsg(p.ctl, []byte("go"), unix.UnixRights(c, pidfd), nil, unix.MSG_NOSIGNAL); err != nil {
+		return fmt.Errorf("exec proxy: %w", err)
+	}
+	buf := make([]byte, 16)
+	for {
+		n, _, err := unix.Recvfrom(p.ctl, buf, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || string(buf[:n]) != "ready" {
+			return fmt.Errorf("exec proxy: died before it caught signals (%q, %v)", buf[:n], err)
+		}
+		break
+	}
+	// The connection and the pidfd are in flight or the proxy's: it stands
+	// for the process from here, whether we exit before it reads them or
+	// not (a socket's queued descriptors live as long as the socket).
+	p.handed = true
+	_ = unix.Close(p.ctl)
+	return nil
+}
+
+// abandon ends a proxy that was not handed a process: its control socket
+// closes, it is killed and reaped, so that no stray child of ours reaches
+// the engine.
+func (p *execProxy) abandon() {
+	if p.handed {
+		return
+	}
+	_ = unix.Close(p.ctl)
+	_ = unix.Kill(p.pid, unix.SIGKILL) // our unreaped child: the PID is still its
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(p.pid, &ws, 0, nil); !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
 }
 
 // sameRlimits reports whether rs are the container's own limits.
@@ -238,12 +356,8 @@ func receiveStarted(c int) (int, int, error) {
 		}
 		msg := string(buf[:n])
 		if msg == "started" {
-			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-			if err != nil || len(msgs) != 1 {
-				return -1, initproc.ExitSetup, errors.New("exec: no pidfd with the answer")
-			}
-			fds, err := unix.ParseUnixRights(&msgs[0])
-			if err != nil || len(fds) != 1 {
+			fds, ok := rightsIn(oob[:oobn], 1)
+			if !ok {
 				return -1, initproc.ExitSetup, errors.New("exec: no pidfd with the answer")
 			}
 			return fds[0], 0, nil
@@ -257,13 +371,93 @@ func receiveStarted(c int) (int, int, error) {
 	}
 }
 
-// ExecProxy is the detached proxy's whole life: its connection to ccinit,
-// the process's pidfd and the pipe it closes once it catches signals are
-// where fds_linux.go says. It returns the status to exit with.
+// ExecProxy is the detached proxy's whole life (see execProxy): it catches
+// signals, says "ready" on its control socket (proxyCtlFD, fds_linux.go),
+// takes the connection to ccinit and the process's pidfd, and stands for
+// the process until it ends. It returns the status to exit with.
+//
+// Asking for a signal is a round trip with the Go runtime's signal thread,
+// 65 of them for every signal: 0.5 ms, and several on a loaded machine,
+// before "ready", on the engine's wait. Started with every signal blocked
+// (startExecProxy), the proxy asks first for only those the runtime
+// unblocks at start on every thread (runtimeUnblocked), says "ready", then
+// asks for the rest, which wait pending until then. (Whether a signal of the
+// rest is caught or still pending when the proxy exits after the process,
+// its status is the same: a Go program drops what it did not ask for.)
 func ExecProxy() int {
-	sigs := catchAll()
-	_ = unix.Close(proxyReadyFD)
-	return proxyWait(proxyConnFD, proxyPidfdFD, sigs)
+	sigs := make(chan os.Signal, 32)
+	var mask unix.Sigset_t
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, nil, &mask); err == nil && sigBlocked(&mask, unix.SIGUSR1) {
+		signal.Notify(sigs, runtimeUnblocked...)
+	} else {
+		signal.Notify(sigs) // started some other way: all before "ready"
+	}
+	if err := unix.Sendmsg(proxyCtlFD, []byte("ready"), nil, nil, unix.MSG_NOSIGNAL); err != nil {
+		return initproc.ExitSetup // ccsuper is gone: nothing to stand for
+	}
+	// The rest, while it waits for the process: a process that ends at
+	// once is not kept waiting on them.
+	go signal.Notify(sigs)
+	c, pidfd, ok := receiveHandOver(proxyCtlFD)
+	_ = unix.Close(proxyCtlFD)
+	if !ok {
+		return initproc.ExitSetup // the exec did not start
+	}
+	return proxyWait(c, pidfd, sigs)
+}
+
+// runtimeUnblocked are the signals the Go runtime never leaves blocked
+// (runtime.blockableSig: those that kill or crash a program that did not
+// ask for them, and those it must see at once), but SIGCHLD and SIGURG,
+// which the proxy drops anyway (proxyWait). 32 to 34 are glibc's and musl's
+// own, which an engine may still send.
+var runtimeUnblocked = []os.Signal{
+	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGILL, unix.SIGTRAP, unix.SIGABRT, unix.SIGBUS,
+	unix.SIGFPE, unix.SIGSEGV, unix.SIGTERM, unix.SIGSTKFLT, unix.SIGPROF, unix.SIGSYS,
+	syscall.Signal(32), syscall.Signal(33), syscall.Signal(34),
+}
+
+// sigBlocked reports whether sig is in mask.
+func sigBlocked(mask *unix.Sigset_t, sig unix.Signal) bool {
+	n := uint(sig) - 1
+	return mask.Val[n/64]&(1<<(n%64)) != 0
+}
+
+// receiveHandOver reads "go" with the connection and the pidfd on ctl.
+func receiveHandOver(ctl int) (c, pidfd int, ok bool) {
+	buf := make([]byte, 16)
+	oob := make([]byte, unix.CmsgSpace(2*4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(ctl, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || string(buf[:n]) != "go" {
+			return -1, -1, false
+		}
+		fds, ok := rightsIn(oob[:oobn], 2)
+		if !ok {
+			return -1, -1, false
+		}
+		return fds[0], fds[1], true
+	}
+}
+
+// rightsIn returns the n descriptors of the one SCM_RIGHTS message in
+// oob, closing what it got when that is not what came.
+func rightsIn(oob []byte, n int) ([]int, bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil || len(msgs) != 1 {
+		return nil, false
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != n {
+		for _, fd := range fds {
+			_ = unix.Close(fd)
+		}
+		return nil, false
+	}
+	return fds, true
 }
 
 // catchAll asks for every signal there is.

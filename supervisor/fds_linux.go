@@ -23,18 +23,16 @@ package supervisor
 // fields ConsoleSocket, TraceFD, OCI.ExecFIFO, OCI.ReadyFD, OCI.ExecSock), so
 // the order above is a convention of this file alone.
 //
-// The detached exec proxy (ExecProxy):
+// The detached exec proxy (ExecProxy), started before the process:
 //
 //	0 1 2   /dev/null
-//	3       its connection to ccinit's exec socket (proxyConnFD)
-//	4       the process's pidfd (proxyPidfdFD)
-//	5       a pipe it closes once it catches signals (proxyReadyFD): only
-//	        then is its PID written to the pid file
+//	3       its control socket (proxyCtlFD): it says "ready" there once
+//	        it catches signals (only then is its PID written to the pid
+//	        file), and gets there the connection to ccinit's exec socket
+//	        and the process's pidfd (SCM_RIGHTS), or EOF (execProxy)
 const (
-	syncFD       = 3
-	proxyConnFD  = 3
-	proxyPidfdFD = 4
-	proxyReadyFD = 5
+	syncFD     = 3
+	proxyCtlFD = 3
 )
 
 // childFDs collects the extra files a child of ccsuper is started with,

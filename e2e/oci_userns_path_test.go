@@ -17,6 +17,14 @@ import (
 // (mapped as in TestOCIUserNS) running sleep, and returns its ccinit's PID.
 func userNSPair(t *testing.T) int {
 	t.Helper()
+	pid, _ := userNSFirst(t, nil)
+	return pid
+}
+
+// userNSFirst is userNSPair with change applied to the first container's
+// config; it returns its state root too.
+func userNSFirst(t *testing.T, change func(*specs.Spec)) (pid int, root string) {
+	t.Helper()
 	if runtime.GOARCH != "amd64" {
 		t.Skip("ccinit's entry point is written for amd64")
 	}
@@ -24,11 +32,14 @@ func userNSPair(t *testing.T) int {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nsHostBase, Size: nsSize}}
 		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nsHostBase, Size: nsSize}}
+		if change != nil {
+			change(s)
+		}
 	})
 	wantExit(t, oci(t, root, "create", "--bundle", bundle, "first"), 0)
 	t.Cleanup(func() { oci(t, root, "delete", "--force", "first") })
 	wantExit(t, oci(t, root, "start", "first"), 0)
-	return ociState(t, root, "first").Pid
+	return ociState(t, root, "first").Pid, root
 }
 
 // joinUserNS sets the user namespace of s to the one of pid, and the
@@ -289,5 +300,45 @@ func TestOCIUserNSPathCreateFails(t *testing.T) {
 	}
 	if len(in) != 2 {
 		t.Errorf("processes in the joined user namespace: %v, want the first container's two", in)
+	}
+}
+
+// TestOCIUserNSPathUndumpable: until start, a created container's ccinit in
+// a joined user namespace still holds the host's: the create caller's
+// stdout and stderr, the exec FIFO, the host's root and the bundle as its
+// working directory. A process of the joined namespace with CAP_SYS_PTRACE
+// there, in the same PID namespace (a pod's sibling), must not reach them
+// through /proc: ccinit stays undumpable (CVE-2016-9962's lesson).
+func TestOCIUserNSPathUndumpable(t *testing.T) {
+	first, firstRoot := userNSFirst(t, func(s *specs.Spec) {
+		c := s.Process.Capabilities
+		c.Bounding = append(c.Bounding, "CAP_SYS_PTRACE")
+		c.Effective = append(c.Effective, "CAP_SYS_PTRACE")
+		c.Permitted = append(c.Permitted, "CAP_SYS_PTRACE")
+	})
+	bundle, root := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
+		joinUserNS(s, first, specs.PIDNamespace)
+	})
+	wantExit(t, oci(t, root, "create", "--bundle", bundle, "second"), 0)
+	t.Cleanup(func() { oci(t, root, "delete", "--force", "second") })
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", ociState(t, root, "second").Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inside string // the second ccinit's PID in the first's PID namespace
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "NSpid:" {
+			inside = f[len(f)-1]
+		}
+	}
+	script := `p=/proc/` + inside + `; cat $p/comm; grep -q CapPrm $p/status && echo status; ` +
+		`for f in fd/0 fd/1 fd/2 root cwd exe; do readlink $p/$f >/dev/null 2>&1 && echo reached $f; done; ` +
+		`(: < $p/fd/1) 2>/dev/null && echo opened fd/1; ls $p/root/ >/dev/null 2>&1 && echo listed root; ` +
+		`cat $p/environ >/dev/null 2>&1 && echo read environ; cat $p/cmdline >/dev/null && echo cmdline`
+	r := oci(t, firstRoot, "exec", "first", "sh", "-c", script)
+	wantExit(t, r, 0)
+	// comm, status and cmdline are anyone's; the rest is the host's.
+	if r.stdout != "ccinit\nstatus\ncmdline\n" {
+		t.Errorf("from the first container, with CAP_SYS_PTRACE: got %q, want ccinit's comm, status and cmdline only", r.stdout)
 	}
 }

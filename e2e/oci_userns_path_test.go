@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -340,5 +341,104 @@ func TestOCIUserNSPathUndumpable(t *testing.T) {
 	// comm, status and cmdline are anyone's; the rest is the host's.
 	if r.stdout != "ccinit\nstatus\ncmdline\n" {
 		t.Errorf("from the first container, with CAP_SYS_PTRACE: got %q, want ccinit's comm, status and cmdline only", r.stdout)
+	}
+}
+
+// joinedLeft fails the test if the config's cgroup of bundle, the state
+// root, or a process in the user namespace of first but the first
+// container's two is left after a failed create.
+func joinedLeft(t *testing.T, first int, bundle, root string) {
+	t.Helper()
+	if ents, _ := os.ReadDir(root); len(ents) > 0 {
+		t.Errorf("left in the state root: %v", ents)
+	}
+	cg := bundleSpec(t, bundle).Linux.CgroupsPath
+	for _, c := range []string{"memory", "pids", "devices", "unified"} {
+		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", c, cg)); err == nil {
+			t.Errorf("cgroup %s left", c)
+		}
+	}
+	ns := nsLink(t, first, "user")
+	var in []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/ns/user")
+	for _, p := range procs {
+		if l, err := os.Readlink(p); err == nil && l == ns {
+			in = append(in, strings.Split(p, "/")[2])
+		}
+	}
+	if len(in) != 2 {
+		t.Errorf("processes in the joined user namespace: %v, want the first container's two", in)
+	}
+}
+
+// TestOCIUserNSPathEntryFails: the entry point's unshare fails in the joined
+// user namespace (its max_uts_namespaces is 0: ENOSPC), with and without a
+// new PID namespace (a clone or none). The create fails in one line naming
+// the step, before anything acts on the process: no createRuntime or
+// prestart hook runs (a hook given ccinit's PID would otherwise enter the
+// host's namespaces, where the process still was), and nothing is left.
+func TestOCIUserNSPathEntryFails(t *testing.T) {
+	first := userNSPair(t)
+	limit := command(t, "nsenter", "-U", "-t", strconv.Itoa(first), "sh", "-c", "echo 0 > /proc/sys/user/max_uts_namespaces")
+	if out, err := limit.CombinedOutput(); err != nil {
+		t.Fatalf("max_uts_namespaces=0 in the joined namespace: %v: %s", err, out)
+	}
+	for _, tt := range []struct {
+		name string
+		join []specs.LinuxNamespaceType
+	}{
+		{"new PID namespace", nil},
+		{"PID namespace joined", []specs.LinuxNamespaceType{specs.PIDNamespace}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ran := filepath.Join(t.TempDir(), "hook-ran")
+			hook := []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo $0 >> " + ran}}}
+			bundle, root := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
+				joinUserNS(s, first, tt.join...)
+				s.Hooks = &specs.Hooks{CreateRuntime: hook, Prestart: hook}
+			})
+			r := oci(t, root, "create", "--bundle", bundle, "failed")
+			wantOneLineError(t, r, 125)
+			if want := "make the container's namespaces in the joined user namespace: no space left on device"; !strings.Contains(r.stderr, want) {
+				t.Errorf("got %q, want %q", r.stderr, want)
+			}
+			if _, err := os.Stat(ran); err == nil {
+				t.Error("a hook ran")
+			}
+			joinedLeft(t, first, bundle, root)
+		})
+	}
+}
+
+// TestOCIUserNSPathNoEntry: a ccinit built without its entry point (plain
+// go build) cannot join a user namespace: the create fails in one line that
+// says so, with and without a new PID namespace, instead of waiting for a
+// join that never comes.
+func TestOCIUserNSPathNoEntry(t *testing.T) {
+	first := userNSPair(t)
+	bin := t.TempDir()
+	linkBinary(t, ccsuperBin, filepath.Join(bin, "ccsuper")) // ccinit is looked for next to it
+	build := command(t, "go", "build", "-trimpath", "-o", filepath.Join(bin, "ccinit"), "./cmd/ccinit")
+	build.Dir = ".." // the module root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v: %s", err, out)
+	}
+	for _, tt := range []struct {
+		name string
+		join []specs.LinuxNamespaceType
+	}{
+		{"new PID namespace", nil},
+		{"PID namespace joined", []specs.LinuxNamespaceType{specs.PIDNamespace}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			bundle, root := ociBundle(t, []string{"true"}, func(s *specs.Spec) { joinUserNS(s, first, tt.join...) })
+			r := runToFiles(t, command(t, filepath.Join(bin, "ccsuper"), "--root", root, "run", "--bundle", bundle, "plain"))
+			wantOneLineError(t, r, 125)
+			if !strings.Contains(r.stderr, "built without its entry point") {
+				t.Errorf("got %q, want it to say ccinit was built without its entry point", r.stderr)
+			}
+			joinedLeft(t, first, bundle, root)
+		})
 	}
 }

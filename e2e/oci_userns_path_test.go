@@ -442,3 +442,32 @@ func TestOCIUserNSPathNoEntry(t *testing.T) {
 		})
 	}
 }
+
+// TestOCIUserNSPathRounds creates and deletes, round after round, a
+// container joining the user and PID namespaces of a first one (no clone in
+// the entry point) with the joined namespace's maps in its config: ccsuper
+// reads the new ccinit's user namespace and maps only once the entry point
+// has joined it, never the host's (which a read racing the join found in
+// some rounds: "has the uid_map [0 0 4294967295]"), and the exec FIFO is
+// the joined root's.
+func TestOCIUserNSPathRounds(t *testing.T) {
+	first := userNSPair(t)
+	want := nsLink(t, first, "user")
+	bundle, root := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
+		joinUserNS(s, first, specs.PIDNamespace)
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nsHostBase, Size: nsSize}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nsHostBase, Size: nsSize}}
+	})
+	for i := 0; i < 60 && !t.Failed(); i++ {
+		id := fmt.Sprintf("round%d", i)
+		wantExit(t, oci(t, root, "create", "--bundle", bundle, id), 0)
+		if got := nsLink(t, ociState(t, root, id).Pid, "user"); got != want {
+			t.Errorf("round %d: ccinit's user namespace %s, want the joined %s", i, got, want)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(filepath.Join(root, id, "exec.fifo"), &st); err != nil || st.Uid != nsHostBase || st.Gid != nsHostBase {
+			t.Errorf("round %d: exec.fifo is %d:%d (%v), want the joined root's %d:%d", i, st.Uid, st.Gid, err, nsHostBase, nsHostBase)
+		}
+		wantExit(t, oci(t, root, "delete", "--force", id), 0)
+	}
+}

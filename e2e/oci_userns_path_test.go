@@ -287,21 +287,7 @@ func TestOCIUserNSPathCreateFails(t *testing.T) {
 	})
 	r := oci(t, root, "run", "--bundle", bundle, "sixth")
 	wantOneLineError(t, r, 125)
-	if ents, _ := os.ReadDir(root); len(ents) > 0 {
-		t.Errorf("left in the state root: %v", ents)
-	}
-	// The first container's ccinit and its sleep, and nothing else.
-	ns := nsLink(t, first, "user")
-	var in []string
-	procs, _ := filepath.Glob("/proc/[0-9]*/ns/user")
-	for _, p := range procs {
-		if l, err := os.Readlink(p); err == nil && l == ns {
-			in = append(in, strings.Split(p, "/")[2])
-		}
-	}
-	if len(in) != 2 {
-		t.Errorf("processes in the joined user namespace: %v, want the first container's two", in)
-	}
+	joinedLeft(t, first, bundle, root)
 }
 
 // TestOCIUserNSPathUndumpable: until start, a created container's ccinit in
@@ -344,6 +330,16 @@ func TestOCIUserNSPathUndumpable(t *testing.T) {
 	}
 }
 
+// pidWays are the entry point's two ways with a joined user namespace: a
+// new PID namespace (a clone), or the PID namespace joined too (none).
+var pidWays = []struct {
+	name string
+	join []specs.LinuxNamespaceType
+}{
+	{"new PID namespace", nil},
+	{"PID namespace joined", []specs.LinuxNamespaceType{specs.PIDNamespace}},
+}
+
 // joinedLeft fails the test if the config's cgroup of bundle, the state
 // root, or a process in the user namespace of first but the first
 // container's two is left after a failed create.
@@ -383,13 +379,7 @@ func TestOCIUserNSPathEntryFails(t *testing.T) {
 	if out, err := limit.CombinedOutput(); err != nil {
 		t.Fatalf("max_uts_namespaces=0 in the joined namespace: %v: %s", err, out)
 	}
-	for _, tt := range []struct {
-		name string
-		join []specs.LinuxNamespaceType
-	}{
-		{"new PID namespace", nil},
-		{"PID namespace joined", []specs.LinuxNamespaceType{specs.PIDNamespace}},
-	} {
+	for _, tt := range pidWays {
 		t.Run(tt.name, func(t *testing.T) {
 			ran := filepath.Join(t.TempDir(), "hook-ran")
 			hook := []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo $0 >> " + ran}}}
@@ -424,13 +414,7 @@ func TestOCIUserNSPathNoEntry(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v: %s", err, out)
 	}
-	for _, tt := range []struct {
-		name string
-		join []specs.LinuxNamespaceType
-	}{
-		{"new PID namespace", nil},
-		{"PID namespace joined", []specs.LinuxNamespaceType{specs.PIDNamespace}},
-	} {
+	for _, tt := range pidWays {
 		t.Run(tt.name, func(t *testing.T) {
 			bundle, root := ociBundle(t, []string{"true"}, func(s *specs.Spec) { joinUserNS(s, first, tt.join...) })
 			r := runToFiles(t, command(t, filepath.Join(bin, "ccsuper"), "--root", root, "run", "--bundle", bundle, "plain"))

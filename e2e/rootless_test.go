@@ -939,6 +939,30 @@ func TestEntryMapWait(t *testing.T) {
 	}
 }
 
+// TestEntryMapWaitShort: CCMAPFD with an empty value is left to ccinit's Go
+// code, which refuses it in one line: the entry point does not take the
+// next string's bytes for its descriptor and slot (it would have called
+// recvfrom on descriptor 0, the NUL).
+func TestEntryMapWaitShort(t *testing.T) {
+	t.Parallel()
+	needEntryPoint(t)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
+	defer ours.Close()
+	defer theirs.Close()
+	c := command(t, ccinitBin, "--sync-fd", "3")
+	c.ExtraFiles = []*os.File{theirs}
+	c.Env = []string{initproc.MapWaitVar + "=", "@"} // byte 9 the next string's
+	r := run(t, c)
+	wantOneLineError(t, r, 125)
+	if want := initproc.MapWaitVar + " is malformed"; !strings.Contains(r.stderr, want) {
+		t.Errorf("got %q, want %q", r.stderr, want)
+	}
+}
+
 // waitExecd waits until the process pid, sent "mapped" in its entry point's
 // wait, has exec'd itself with the entry point's mark in its environment and
 // waits again on the sync socket, from its Go runtime (more than one

@@ -369,28 +369,48 @@ func joinedLeft(t *testing.T, first int, bundle, root string) {
 
 // TestOCIUserNSPathEntryFails: the entry point's unshare fails in the joined
 // user namespace (its max_uts_namespaces is 0: ENOSPC), with and without a
-// new PID namespace (a clone or none). The create fails in one line naming
-// the step, before anything acts on the process: no createRuntime or
-// prestart hook runs (a hook given ccinit's PID would otherwise enter the
-// host's namespaces, where the process still was), and nothing is left.
+// new PID namespace (a clone or none); and its join of a mount namespace by
+// path fails before (the path is a network namespace's: EINVAL). The create
+// fails in one line naming the step, before anything acts on the process:
+// no createRuntime or prestart hook runs (a hook given ccinit's PID would
+// otherwise enter namespaces it was not meant to have, the host's network
+// namespace with the PID namespace joined), and nothing is left.
 func TestOCIUserNSPathEntryFails(t *testing.T) {
 	first := userNSPair(t)
 	limit := command(t, "nsenter", "-U", "-t", strconv.Itoa(first), "sh", "-c", "echo 0 > /proc/sys/user/max_uts_namespaces")
 	if out, err := limit.CombinedOutput(); err != nil {
 		t.Fatalf("max_uts_namespaces=0 in the joined namespace: %v: %s", err, out)
 	}
-	for _, tt := range pidWays {
+	type failure struct {
+		name   string
+		change func(*specs.Spec)
+		want   string
+	}
+	var cases []failure
+	for _, w := range pidWays {
+		cases = append(cases, failure{"unshare, " + w.name, func(s *specs.Spec) { joinUserNS(s, first, w.join...) },
+			"make the container's namespaces in the joined user namespace: no space left on device"})
+	}
+	cases = append(cases, failure{"mount namespace", func(s *specs.Spec) {
+		joinUserNS(s, first, specs.PIDNamespace)
+		for i, n := range s.Linux.Namespaces {
+			if n.Type == specs.MountNamespace {
+				s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/net", first)
+			}
+		}
+	}, "join a mount namespace: invalid argument"})
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			ran := filepath.Join(t.TempDir(), "hook-ran")
 			hook := []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo $0 >> " + ran}}}
 			bundle, root := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
-				joinUserNS(s, first, tt.join...)
+				tt.change(s)
 				s.Hooks = &specs.Hooks{CreateRuntime: hook, Prestart: hook}
 			})
 			r := oci(t, root, "create", "--bundle", bundle, "failed")
 			wantOneLineError(t, r, 125)
-			if want := "make the container's namespaces in the joined user namespace: no space left on device"; !strings.Contains(r.stderr, want) {
-				t.Errorf("got %q, want %q", r.stderr, want)
+			if !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("got %q, want %q", r.stderr, tt.want)
 			}
 			if _, err := os.Stat(ran); err == nil {
 				t.Error("a hook ran")

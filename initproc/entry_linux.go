@@ -30,6 +30,7 @@ const UserNSVar = "CCUSRNS"
 // point reports a failure on its pipe; 'e' is ccinit's own, when no entry
 // point ran (ReportNoEntry).
 var userNSSteps = map[byte]string{
+	'm': "join a mount namespace",
 	'u': "join a user namespace",
 	'g': "become gid 0 of the joined user namespace",
 	'i': "become uid 0 of the joined user namespace",

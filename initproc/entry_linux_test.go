@@ -89,6 +89,7 @@ func TestEntryFailure(t *testing.T) {
 		step  byte
 		want  string
 	}{
+		{unix.EINVAL, 'm', "join a mount namespace: invalid argument"},
 		{unix.EPERM, 'u', "join a user namespace: operation not permitted"},
 		{unix.EINVAL, 'g', "become gid 0 of the joined user namespace (the joined user namespace does not map 0): invalid argument"},
 		{unix.ENOSPC, 'n', "make the container's namespaces in the joined user namespace: no space left on device"},

@@ -23,8 +23,9 @@
 // on. Either way the supervisor, which waits on the pipe, reads the
 // process's namespaces and maps only once they are the joined ones.
 //
-// On a failure it writes instead the errno, the failed step ('u' setns,
-// 'g' setresgid, 'i' setresuid, 'n' unshare, 'f' clone), a zero and 0x80
+// On a failure it writes instead the errno, the failed step ('m' the mount
+// namespace's setns before, 'u' setns, 'g' setresgid, 'i' setresuid,
+// 'n' unshare, 'f' clone), a zero and 0x80
 // (a negative number, never a PID), and exits: it never runs as ccinit in
 // namespaces it was not meant to have (after a failed setns, the host's
 // user namespace as its root); the supervisor says why
@@ -76,6 +77,20 @@ found:
 	SHLQ	$24, CX
 	ORQ	CX, R13
 
+	// A mount namespace's join that failed (entry_linux_amd64.s marked
+	// CCMNTNS 'E') is this join's failure too: reported on the pipe,
+	// not left for ccinit's Go code to find after its hello.
+	MOVQ	0(SP), AX
+	LEAQ	16(SP)(AX*8), DI
+	MOVQ	0(DI), DI		// envp[0]
+	MOVQ	$0x3d534e544e4d4345, DX	// "ECMNTNS=", little-endian
+	CMPQ	DX, 0(DI)
+	JNE	user
+	MOVBQZX	8(DI), AX
+	NEGQ	AX			// as a system call returns it
+	MOVQ	$0x6d, R15		// 'm'
+	JMP	failed
+user:
 	MOVBQZX	8(R12), DI
 	MOVQ	$0x10000000, SI		// CLONE_NEWUSER
 	MOVQ	$308, AX		// setns

@@ -380,16 +380,7 @@ func killWithArg(token string) []string {
 // socket of CCMAPFD stays unread, nothing is written on the pipe CCUSRNS
 // names, no namespace is joined.
 func TestCCInitEntryVars(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (the entry point acts for root only)")
-	}
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ours, theirs := os.NewFile(uintptr(pair[0]), "ours"), os.NewFile(uintptr(pair[1]), "theirs")
-	defer ours.Close()
-	defer theirs.Close()
+	ours, theirs := syncPair(t)
 	if _, err := ours.Write([]byte(initproc.SyncMapped)); err != nil {
 		t.Fatal(err)
 	}

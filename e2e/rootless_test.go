@@ -885,12 +885,7 @@ func TestEntryMapWait(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ours, theirs := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
-			defer ours.Close()
+			ours, theirs := syncPair(t)
 			c := command(t, ccinitBin, "--sync-fd", "3")
 			c.ExtraFiles = []*os.File{theirs}
 			c.Env = []string{initproc.MapWaitEnv(3)}
@@ -946,13 +941,7 @@ func TestEntryMapWait(t *testing.T) {
 func TestEntryMapWaitShort(t *testing.T) {
 	t.Parallel()
 	needEntryPoint(t)
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ours, theirs := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
-	defer ours.Close()
-	defer theirs.Close()
+	_, theirs := syncPair(t)
 	c := command(t, ccinitBin, "--sync-fd", "3")
 	c.ExtraFiles = []*os.File{theirs}
 	c.Env = []string{initproc.MapWaitVar + "=", "@"} // byte 9 the next string's
@@ -961,6 +950,19 @@ func TestEntryMapWaitShort(t *testing.T) {
 	if want := initproc.MapWaitVar + " is malformed"; !strings.Contains(r.stderr, want) {
 		t.Errorf("got %q, want %q", r.stderr, want)
 	}
+}
+
+// syncPair makes a sync socket pair as ccsuper's (SEQPACKET), closed when
+// the test ends: ours, and theirs for ccinit.
+func syncPair(t *testing.T) (ours, theirs *os.File) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, theirs = os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
+	t.Cleanup(func() { ours.Close(); theirs.Close() })
+	return ours, theirs
 }
 
 // waitExecd waits until the process pid, sent "mapped" in its entry point's

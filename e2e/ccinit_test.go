@@ -3,6 +3,7 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -370,4 +371,53 @@ func killWithArg(token string) []string {
 		}
 	}
 	return left
+}
+
+// TestCCInitEntryVars: ccinit on its own (not `ccinit --sync-fd`, as ccsuper
+// starts it), as the PID 1 of an image whose environment happens to hold the
+// entry point's variables, runs its command with them passed on unchanged,
+// and leaves the descriptors they name alone: the message queued on the
+// socket of CCMAPFD stays unread, nothing is written on the pipe CCUSRNS
+// names, no namespace is joined.
+func TestCCInitEntryVars(t *testing.T) {
+	ours, theirs := syncPair(t)
+	if _, err := ours.Write([]byte(initproc.SyncMapped)); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	vars := []string{
+		initproc.MountNSVar + "=\x03",
+		initproc.UserNSVar + "=\x03\x81\xa0\x04", // a new mount and PID namespace, the pipe on 4
+		initproc.MapWaitVar + "=\x03@",
+	}
+	for _, argv := range [][]string{{"--"}, {"-g", "--"}} {
+		cmd := command(t, ccinitBin, append(argv, "/bin/cat", "/proc/self/environ")...)
+		cmd.Env = append(vars, "PATH=/usr/bin:/bin")
+		cmd.ExtraFiles = []*os.File{theirs, pw} // 3 and 4
+		r := run(t, cmd)
+		wantExit(t, r, 0)
+		got := strings.Split(r.stdout, "\x00")
+		for _, v := range vars {
+			if !slices.Contains(got, v) {
+				t.Errorf("ccinit %s: the command's environment is %q, want %q in it", argv, r.stdout, v)
+			}
+		}
+	}
+	pw.Close()
+	if b, err := io.ReadAll(pr); err != nil || len(b) > 0 {
+		t.Errorf("the pipe CCUSRNS names: got %q (%v), want nothing", b, err)
+	}
+	b := make([]byte, 16)
+	n, _, err := unix.Recvfrom(int(ours.Fd()), b, unix.MSG_DONTWAIT)
+	if err == nil {
+		t.Errorf("the socket CCMAPFD names: a message came back from ccinit's side: %q", b[:n])
+	}
+	n, _, err = unix.Recvfrom(int(theirs.Fd()), b, unix.MSG_DONTWAIT)
+	if err != nil || string(b[:n]) != initproc.SyncMapped {
+		t.Errorf("the socket CCMAPFD names: got %q (%v), want %q still queued", b[:n], err, initproc.SyncMapped)
+	}
 }

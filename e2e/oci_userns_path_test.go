@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +18,14 @@ import (
 // (mapped as in TestOCIUserNS) running sleep, and returns its ccinit's PID.
 func userNSPair(t *testing.T) int {
 	t.Helper()
+	pid, _ := userNSFirst(t, nil)
+	return pid
+}
+
+// userNSFirst is userNSPair with change applied to the first container's
+// config; it returns its state root too.
+func userNSFirst(t *testing.T, change func(*specs.Spec)) (pid int, root string) {
+	t.Helper()
 	if runtime.GOARCH != "amd64" {
 		t.Skip("ccinit's entry point is written for amd64")
 	}
@@ -24,11 +33,14 @@ func userNSPair(t *testing.T) int {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nsHostBase, Size: nsSize}}
 		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nsHostBase, Size: nsSize}}
+		if change != nil {
+			change(s)
+		}
 	})
 	wantExit(t, oci(t, root, "create", "--bundle", bundle, "first"), 0)
 	t.Cleanup(func() { oci(t, root, "delete", "--force", "first") })
 	wantExit(t, oci(t, root, "start", "first"), 0)
-	return ociState(t, root, "first").Pid
+	return ociState(t, root, "first").Pid, root
 }
 
 // joinUserNS sets the user namespace of s to the one of pid, and the
@@ -275,10 +287,73 @@ func TestOCIUserNSPathCreateFails(t *testing.T) {
 	})
 	r := oci(t, root, "run", "--bundle", bundle, "sixth")
 	wantOneLineError(t, r, 125)
+	joinedLeft(t, first, bundle, root)
+}
+
+// TestOCIUserNSPathUndumpable: until start, a created container's ccinit in
+// a joined user namespace still holds the host's: the create caller's
+// stdout and stderr, the exec FIFO, the host's root and the bundle as its
+// working directory. A process of the joined namespace with CAP_SYS_PTRACE
+// there, in the same PID namespace (a pod's sibling), must not reach them
+// through /proc: ccinit stays undumpable (CVE-2016-9962's lesson).
+func TestOCIUserNSPathUndumpable(t *testing.T) {
+	first, firstRoot := userNSFirst(t, func(s *specs.Spec) {
+		c := s.Process.Capabilities
+		c.Bounding = append(c.Bounding, "CAP_SYS_PTRACE")
+		c.Effective = append(c.Effective, "CAP_SYS_PTRACE")
+		c.Permitted = append(c.Permitted, "CAP_SYS_PTRACE")
+	})
+	bundle, root := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
+		joinUserNS(s, first, specs.PIDNamespace)
+	})
+	wantExit(t, oci(t, root, "create", "--bundle", bundle, "second"), 0)
+	t.Cleanup(func() { oci(t, root, "delete", "--force", "second") })
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", ociState(t, root, "second").Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inside string // the second ccinit's PID in the first's PID namespace
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "NSpid:" {
+			inside = f[len(f)-1]
+		}
+	}
+	script := `p=/proc/` + inside + `; cat $p/comm; grep -q CapPrm $p/status && echo status; ` +
+		`for f in fd/0 fd/1 fd/2 root cwd exe; do readlink $p/$f >/dev/null 2>&1 && echo reached $f; done; ` +
+		`(: < $p/fd/1) 2>/dev/null && echo opened fd/1; ls $p/root/ >/dev/null 2>&1 && echo listed root; ` +
+		`cat $p/environ >/dev/null 2>&1 && echo read environ; cat $p/cmdline >/dev/null && echo cmdline`
+	r := oci(t, firstRoot, "exec", "first", "sh", "-c", script)
+	wantExit(t, r, 0)
+	// comm, status and cmdline are anyone's; the rest is the host's.
+	if r.stdout != "ccinit\nstatus\ncmdline\n" {
+		t.Errorf("from the first container, with CAP_SYS_PTRACE: got %q, want ccinit's comm, status and cmdline only", r.stdout)
+	}
+}
+
+// pidWays are the entry point's two ways with a joined user namespace: a
+// new PID namespace (a clone), or the PID namespace joined too (none).
+var pidWays = []struct {
+	name string
+	join []specs.LinuxNamespaceType
+}{
+	{"new PID namespace", nil},
+	{"PID namespace joined", []specs.LinuxNamespaceType{specs.PIDNamespace}},
+}
+
+// joinedLeft fails the test if the config's cgroup of bundle, the state
+// root, or a process in the user namespace of first but the first
+// container's two is left after a failed create.
+func joinedLeft(t *testing.T, first int, bundle, root string) {
+	t.Helper()
 	if ents, _ := os.ReadDir(root); len(ents) > 0 {
 		t.Errorf("left in the state root: %v", ents)
 	}
-	// The first container's ccinit and its sleep, and nothing else.
+	cg := bundleSpec(t, bundle).Linux.CgroupsPath
+	for _, c := range []string{"memory", "pids", "devices", "unified"} {
+		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", c, cg)); err == nil {
+			t.Errorf("cgroup %s left", c)
+		}
+	}
 	ns := nsLink(t, first, "user")
 	var in []string
 	procs, _ := filepath.Glob("/proc/[0-9]*/ns/user")
@@ -289,5 +364,114 @@ func TestOCIUserNSPathCreateFails(t *testing.T) {
 	}
 	if len(in) != 2 {
 		t.Errorf("processes in the joined user namespace: %v, want the first container's two", in)
+	}
+}
+
+// TestOCIUserNSPathEntryFails: the entry point's unshare fails in the joined
+// user namespace (its max_uts_namespaces is 0: ENOSPC), with and without a
+// new PID namespace (a clone or none); and its join of a mount namespace by
+// path fails before (the path is a network namespace's: EINVAL). The create
+// fails in one line naming the step, before anything acts on the process:
+// no createRuntime or prestart hook runs (a hook given ccinit's PID would
+// otherwise enter namespaces it was not meant to have, the host's network
+// namespace with the PID namespace joined), and nothing is left.
+func TestOCIUserNSPathEntryFails(t *testing.T) {
+	first := userNSPair(t)
+	limit := command(t, "nsenter", "-U", "-t", strconv.Itoa(first), "sh", "-c", "echo 0 > /proc/sys/user/max_uts_namespaces")
+	if out, err := limit.CombinedOutput(); err != nil {
+		t.Fatalf("max_uts_namespaces=0 in the joined namespace: %v: %s", err, out)
+	}
+	type failure struct {
+		name   string
+		change func(*specs.Spec)
+		want   string
+	}
+	var cases []failure
+	for _, w := range pidWays {
+		cases = append(cases, failure{"unshare, " + w.name, func(s *specs.Spec) { joinUserNS(s, first, w.join...) },
+			"make the container's namespaces in the joined user namespace: no space left on device"})
+	}
+	cases = append(cases, failure{"mount namespace", func(s *specs.Spec) {
+		joinUserNS(s, first, specs.PIDNamespace)
+		for i, n := range s.Linux.Namespaces {
+			if n.Type == specs.MountNamespace {
+				s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/net", first)
+			}
+		}
+	}, "join a mount namespace: invalid argument"})
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			ran := filepath.Join(t.TempDir(), "hook-ran")
+			hook := []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo $0 >> " + ran}}}
+			bundle, root := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
+				tt.change(s)
+				s.Hooks = &specs.Hooks{CreateRuntime: hook, Prestart: hook}
+			})
+			r := oci(t, root, "create", "--bundle", bundle, "failed")
+			wantOneLineError(t, r, 125)
+			if !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("got %q, want %q", r.stderr, tt.want)
+			}
+			if _, err := os.Stat(ran); err == nil {
+				t.Error("a hook ran")
+			}
+			joinedLeft(t, first, bundle, root)
+		})
+	}
+}
+
+// TestOCIUserNSPathNoEntry: a ccinit built without its entry point (plain
+// go build) cannot join a user namespace: the create fails in one line that
+// says so, with and without a new PID namespace, instead of waiting for a
+// join that never comes.
+func TestOCIUserNSPathNoEntry(t *testing.T) {
+	first := userNSPair(t)
+	bin := t.TempDir()
+	linkBinary(t, ccsuperBin, filepath.Join(bin, "ccsuper")) // ccinit is looked for next to it
+	build := command(t, "go", "build", "-trimpath", "-o", filepath.Join(bin, "ccinit"), "./cmd/ccinit")
+	build.Dir = ".." // the module root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v: %s", err, out)
+	}
+	for _, tt := range pidWays {
+		t.Run(tt.name, func(t *testing.T) {
+			bundle, root := ociBundle(t, []string{"true"}, func(s *specs.Spec) { joinUserNS(s, first, tt.join...) })
+			r := runToFiles(t, command(t, filepath.Join(bin, "ccsuper"), "--root", root, "run", "--bundle", bundle, "plain"))
+			wantOneLineError(t, r, 125)
+			if !strings.Contains(r.stderr, "built without its entry point") {
+				t.Errorf("got %q, want it to say ccinit was built without its entry point", r.stderr)
+			}
+			joinedLeft(t, first, bundle, root)
+		})
+	}
+}
+
+// TestOCIUserNSPathRounds creates and deletes, round after round, a
+// container joining the user and PID namespaces of a first one (no clone in
+// the entry point) with the joined namespace's maps in its config: ccsuper
+// reads the new ccinit's user namespace and maps only once the entry point
+// has joined it, never the host's (which a read racing the join found in
+// some rounds: "has the uid_map [0 0 4294967295]"), and the exec FIFO is
+// the joined root's.
+func TestOCIUserNSPathRounds(t *testing.T) {
+	first := userNSPair(t)
+	want := nsLink(t, first, "user")
+	bundle, root := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
+		joinUserNS(s, first, specs.PIDNamespace)
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nsHostBase, Size: nsSize}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nsHostBase, Size: nsSize}}
+	})
+	for i := 0; i < 60 && !t.Failed(); i++ {
+		id := fmt.Sprintf("round%d", i)
+		wantExit(t, oci(t, root, "create", "--bundle", bundle, id), 0)
+		if got := nsLink(t, ociState(t, root, id).Pid, "user"); got != want {
+			t.Errorf("round %d: ccinit's user namespace %s, want the joined %s", i, got, want)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(filepath.Join(root, id, "exec.fifo"), &st); err != nil || st.Uid != nsHostBase || st.Gid != nsHostBase {
+			t.Errorf("round %d: exec.fifo is %d:%d (%v), want the joined root's %d:%d", i, st.Uid, st.Gid, err, nsHostBase, nsHostBase)
+		}
+		wantExit(t, oci(t, root, "delete", "--force", id), 0)
 	}
 }

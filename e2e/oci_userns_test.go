@@ -195,10 +195,13 @@ func TestOCIUserNSHostNetwork(t *testing.T) {
 // TestOCIUserNSRefused: what a user namespace cannot be given is refused
 // with one line, and nothing is left behind. The joined ones: maps other
 // than the joined namespace's, a path to another type of namespace, ccsuper's own user namespace,
-// and one with no uid 0 to become (an unshare --user's maps nothing).
+// and one with no uid 0 to become (an unshare --user's maps nothing: the entry point's
+// setresgid fails, and says so).
 func TestOCIUserNSRefused(t *testing.T) {
 	holder := start(t, command(t, "unshare", "--user", "--net", "sh", "-c", "echo ready; exec sleep 1000000"))
 	holder.waitLine(t, "ready")
+	mapped := start(t, command(t, "unshare", "--user", "--map-root-user", "sh", "-c", "echo ready; exec sleep 1000000"))
+	mapped.waitLine(t, "ready")
 	join := func(path string) func(*specs.Spec) {
 		return func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: path})
@@ -216,10 +219,10 @@ func TestOCIUserNSRefused(t *testing.T) {
 			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nsHostBase, Size: nsSize}}
 		}, "container ID 0"},
 		{"joined with maps", func(s *specs.Spec) {
-			join(held + "user")(s)
+			join(fmt.Sprintf("/proc/%d/ns/user", mapped.cmd.Process.Pid))(s)
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nsHostBase, Size: nsSize}}
 			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nsHostBase, Size: nsSize}}
-		}, "has the uid_map [], not the config's [0 300000 65536]"},
+		}, "has the uid_map [0 0 1], not the config's [0 300000 65536]"},
 		{"joined, not a user namespace", join(held + "net"), "is not a user namespace"},
 		{"joined, the runtime's own", join(fmt.Sprintf("/proc/%d/ns/user", os.Getpid())), "ccsuper's own user namespace"},
 		{"joined, no root", join(held + "user"), "does not map 0"},

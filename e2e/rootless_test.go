@@ -865,9 +865,12 @@ exec setpriv --reuid "$USER_ID" --regid "$USER_ID" --clear-groups -- env -i PATH
 // TestEntryMapWait drives ccinit's entry point's wait for the maps
 // (cmd/ccinit/mapwait_linux_amd64.s) over a sync socket of the test's own,
 // as root: caught waiting, ccinit is one thread in recvfrom; after
-// "mapped" it execs itself and its Go code reads the message queued behind
-// it as its configuration (the socket keeps message boundaries); another
-// message is refused in one line, EOF ends it without a word, both 125.
+// "mapped" it execs itself (its environment then holds the entry point's
+// mark) and its Go code waits on the socket for its configuration, without
+// having read "mapped" as one (as a ccinit that never exec'd would, root
+// needing no maps); the next message is then its configuration (the socket
+// keeps message boundaries); another message is refused in one line, EOF
+// ends it without a word, all 125.
 func TestEntryMapWait(t *testing.T) {
 	t.Parallel()
 	needEntryPoint(t)
@@ -876,18 +879,13 @@ func TestEntryMapWait(t *testing.T) {
 		send  []string // nil: close the socket
 		wantE string   // in stderr; "" for nothing
 	}{
-		{"mapped", []string{"mapped", "not-a-config"}, "malformed configuration"},
+		{"mapped", []string{"mapped", "not-a-config"}, "malformed configuration"}, // checked in between
 		{"other", []string{"mapped?"}, `want "mapped", got another message`},
 		{"eof", nil, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ours, theirs := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
-			defer ours.Close()
+			ours, theirs := syncPair(t)
 			c := command(t, ccinitBin, "--sync-fd", "3")
 			c.ExtraFiles = []*os.File{theirs}
 			c.Env = []string{initproc.MapWaitEnv(3)}
@@ -907,9 +905,14 @@ func TestEntryMapWait(t *testing.T) {
 			if n := statusField(t, pid, "Threads"); n != "1" || call != "45" {
 				t.Errorf("ccinit waits with %s threads in system call %s, want 1 in recvfrom (45): no Go runtime yet", n, call)
 			}
-			for _, m := range tt.send {
+			for i, m := range tt.send {
 				if _, err := ours.Write([]byte(m)); err != nil {
 					t.Fatal(err)
+				}
+				if i == 0 && m == initproc.SyncMapped {
+					if err := waitExecd(pid); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 			if tt.send == nil {
@@ -928,6 +931,64 @@ func TestEntryMapWait(t *testing.T) {
 				t.Errorf("want one line saying %q, got:\n%s", tt.wantE, got)
 			}
 		})
+	}
+}
+
+// TestEntryMapWaitShort: CCMAPFD with an empty value is left to ccinit's Go
+// code, which refuses it in one line: the entry point does not take the
+// next string's bytes for its descriptor and slot (it would have called
+// recvfrom on descriptor 0, the NUL).
+func TestEntryMapWaitShort(t *testing.T) {
+	t.Parallel()
+	needEntryPoint(t)
+	_, theirs := syncPair(t)
+	c := command(t, ccinitBin, "--sync-fd", "3")
+	c.ExtraFiles = []*os.File{theirs}
+	c.Env = []string{initproc.MapWaitVar + "=", "@"} // byte 9 the next string's
+	r := run(t, c)
+	wantOneLineError(t, r, 125)
+	if want := initproc.MapWaitVar + " is malformed"; !strings.Contains(r.stderr, want) {
+		t.Errorf("got %q, want %q", r.stderr, want)
+	}
+}
+
+// syncPair makes a sync socket pair as ccsuper's (SEQPACKET), closed when
+// the test ends: ours, and theirs for ccinit.
+func syncPair(t *testing.T) (ours, theirs *os.File) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, theirs = os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child")
+	t.Cleanup(func() { ours.Close(); theirs.Close() })
+	return ours, theirs
+}
+
+// waitExecd waits until the process pid, sent "mapped" in its entry point's
+// wait, has exec'd itself with the entry point's mark in its environment and
+// waits again on the sync socket, from its Go runtime (more than one
+// thread): not gone, having read "mapped" as its configuration. Its
+// command name is then "exe", from /proc/self/exe (ccinit names itself only
+// once it has its configuration).
+func waitExecd(pid int) error {
+	mark := "c" + initproc.MapWaitVar[1:] + "=\x03"
+	for deadline := time.Now().Add(timeout); ; time.Sleep(5 * time.Millisecond) {
+		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err != nil {
+			return fmt.Errorf("ccinit %d, sent %q: %w", pid, initproc.SyncMapped, err)
+		}
+		sc, _ := os.ReadFile(fmt.Sprintf("/proc/%d/syscall", pid))
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		f := strings.Fields(string(sc))
+		waiting := len(f) > 1 && (f[0] == "45" || f[0] == "47") && f[1] == "0x3"
+		if strings.HasPrefix(string(env), mark) && waiting && string(comm) == "exe\n" && !strings.Contains(string(st), "\nThreads:\t1\n") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("ccinit %d never exec'd itself and waited for its configuration: environment %q, named %q, in %q", pid, env, comm, sc)
+		}
 	}
 }
 

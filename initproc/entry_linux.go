@@ -20,20 +20,58 @@ const MountNSVar = "CCMNTNS"
 
 // UserNSVar names the variable through which the supervisor asks the entry
 // point to join a user namespace and make the container's new namespaces in
-// it (cmd/ccinit/entry_userns_linux_amd64.s): "CCUSRNS=" and four bytes.
-// Marked as MountNSVar is, with the failed step as the second byte after an
-// errno.
+// it (cmd/ccinit/entry_userns_linux_amd64.s): "CCUSRNS=" and four bytes,
+// the last a pipe on which the entry point says how it went (see
+// EntryFailure). Marked 'c' as MountNSVar is once joined; a failure never
+// reaches ccinit's Go code.
 const UserNSVar = "CCUSRNS"
 
 // userNSSteps names the steps of the user namespace's join, as the entry
-// point marks a failure.
+// point reports a failure on its pipe; 'e' is ccinit's own, when no entry
+// point ran (ReportNoEntry).
 var userNSSteps = map[byte]string{
+	'm': "join a mount namespace",
 	'u': "join a user namespace",
 	'g': "become gid 0 of the joined user namespace",
 	'i': "become uid 0 of the joined user namespace",
-	'd': "make ccinit dumpable again",
 	'n': "make the container's namespaces in the joined user namespace",
 	'f': "fork PID 1 of the new PID namespace",
+}
+
+// noEntry is why ccinit refuses a variable no entry point marked.
+const noEntry = "this ccinit was built without its entry point (go build -ldflags=-E=main.entry, as the Makefile does)"
+
+// EntryFailure is the error of a failure the entry point, or
+// ReportNoEntry, wrote on UserNSVar's pipe: the errno and the step.
+func EntryFailure(errno, step byte) error {
+	if step == 'e' {
+		return errors.New("join a user namespace: " + noEntry)
+	}
+	what, ok := userNSSteps[step]
+	if !ok {
+		return fmt.Errorf("join a user namespace: unknown step %q failed: %w", step, unix.Errno(errno))
+	}
+	if (step == 'g' || step == 'i') && unix.Errno(errno) == unix.EINVAL {
+		// setresuid and setresgid's EINVAL: the ID has no mapping.
+		what += " (the joined user namespace does not map 0)"
+	}
+	return fmt.Errorf("%s: %w", what, unix.Errno(errno))
+}
+
+// ReportNoEntry reports whether the supervisor asked for a user namespace's
+// join that no entry point made (UserNSVar unmarked: a ccinit built without
+// it), and then says so on the variable's pipe, where the supervisor waits
+// for the join, and closes it: ccinit is then to exit, and the supervisor
+// says why.
+func ReportNoEntry() bool {
+	v, ok := os.LookupEnv(UserNSVar)
+	if !ok || len(v) != 4 || v[3] == 0 {
+		return false
+	}
+	fd := int(v[3])
+	_, _ = unix.Write(fd, []byte{0, 'e', 0, 0x80}) // the supervisor reads EOF otherwise
+	_ = unix.Close(fd)
+	return true
 }
 
 // CheckEntry reports whether what the supervisor asked of the entry point
@@ -55,11 +93,9 @@ func CheckEntry() error {
 		_ = os.Unsetenv(name) // ccinit's own: nothing else reads it
 		switch {
 		case name == want:
-			errs = append(errs, fmt.Errorf("%s: this ccinit was built without its entry point (go build -ldflags=-E=main.entry, as the Makefile does)", what))
+			errs = append(errs, fmt.Errorf("%s: %s", what, noEntry))
 		case name[0] == 'E' && want == MountNSVar && len(val) == 1:
 			errs = append(errs, fmt.Errorf("%s: %w", what, unix.Errno(val[0])))
-		case name[0] == 'E' && want == UserNSVar && len(val) == 4 && userNSSteps[val[1]] != "":
-			errs = append(errs, fmt.Errorf("%s: %w", userNSSteps[val[1]], unix.Errno(val[0])))
 		case name[0] == 'c':
 		default:
 			errs = append(errs, fmt.Errorf("%s: %s is malformed", what, want))

@@ -2,6 +2,7 @@ package initproc
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"unsafe"
 
@@ -33,4 +34,17 @@ func setCred(c Cred) error {
 		return fmt.Errorf("setresuid %d: %w", c.UID, e)
 	}
 	return nil
+}
+
+// nameSelf sets the command name of ccinit's main thread, which ps shows
+// for the process: with PR_SET_NAME from the main thread, which needs no
+// /proc file; /proc/self/comm from another. Cosmetic: a failure changes
+// nothing else.
+func nameSelf(name string) {
+	if unix.Gettid() != unix.Getpid() {
+		_ = os.WriteFile("/proc/self/comm", []byte(name), 0) // cosmetic
+		return
+	}
+	b := append([]byte(name), 0)
+	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&b[0])), 0, 0, 0) // cosmetic
 }

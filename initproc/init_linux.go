@@ -371,8 +371,10 @@ func ReceiveConfig(fd int) (Options, error) {
 	}
 	// ccsuper execs ccinit as /proc/self/fd/N (supervisor/initexe_linux.go),
 	// which the kernel makes the command name: ps inside would list PID 1
-	// as "N". /proc/self/comm is the main thread's, whichever thread writes.
-	_ = os.WriteFile("/proc/self/comm", []byte("ccinit"), 0) // cosmetic: a failure changes nothing else
+	// as "N". /proc/self/comm is the main thread's; PR_SET_NAME names the
+	// calling thread, and needs no /proc file, which in a user namespace
+	// joined by path is the host root's (ccinit stays undumpable there).
+	nameSelf("ccinit")
 	return o, nil
 }
 

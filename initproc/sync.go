@@ -26,13 +26,20 @@ import (
 //	[M: newuidmap, newgidmap at once;
 //	  newuidmap done: send(s, "mapped") ─────>  [M: exec itself again, now root of its
 //	  newgidmap done: send(s, config)]            user namespace with every capability]
-//	                                             [J: entry point: setns(mount)]
+//	                                             [J, U: entry point: setns(mount)]
+//	                                             [U: entry point: setns(user), uid and
+//	                                               gid 0 there, unshare the new
+//	                                               namespaces; a new PID namespace:
+//	                                               clone PID 1 (CLONE_PARENT)]
+//	[U: read the join's pipe: PID 1's PID  <──  [U: write PID 1's PID, exit; or 0 (no
+//	  (reap the first process), 0, or a           clone), go on; or errno and step on
+//	  failure: reap it, fail in one line]         a failure, exit 125]
 //	                                             Go runtime starts
 //	                                             [M: arm the parent-death signal again]
 //	                                             catch the forwarded signals
 //	                                             send(3, hello)
 //	                                             recv(3): config -> ParseArgs
-//	                                             [J: CheckEntry: joined, or exit 125]
+//	                                             [J, U: CheckEntry: joined, or exit 125]
 //	[A, O: send(s, the idmapped rootfs, binds,
 //	  volumes by SCM_RIGHTS) ─────────────────>  [A, O: recv(3): the mounts]
 //	host-side setup with the child's PID         mounts, pivot_root, sethostname
@@ -56,7 +63,11 @@ import (
 //	by path (HostFDs: the rootfs and the binds' sources, supervisor's
 //	sendOCIMounts); [J] an OCI mount namespace by path, joined by ccinit's
 //	entry point (cmd/ccinit/entry_linux_amd64.s, CCMNTNS in its
-//	environment); [-t] a terminal (the protocol is drawn in tty_linux.go).
+//	environment); [U] an OCI user namespace by path, joined by the entry
+//	point (entry_userns_linux_amd64.s, CCUSRNS; the pipe's protocol is drawn
+//	in supervisor/userns_join_linux.go); [-t] a terminal (the protocol is
+//	drawn in tty_linux.go). The entry point acts only for argv[1]
+//	"--sync-fd".
 //
 //	c2 is the overlay's second holder of ccinit's end: while ccsuper keeps
 //	it, s cannot read EOF when ccinit dies, which is one more reason ccsuper

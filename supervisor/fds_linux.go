@@ -13,15 +13,17 @@ package supervisor
 //	                             [console socket (--console-socket)]
 //	                             [a mount namespace to join, named in
 //	                             CCMNTNS (spawnSpec.mountNS)]
-//	                             [a user namespace to join, and with a new
-//	                             PID namespace a pipe for PID 1's PID,
-//	                             named in CCUSRNS (spawnSpec.userNS)]
+//	                             [a user namespace to join, and the pipe
+//	                             on which the entry point reports the
+//	                             join, named in CCUSRNS (spawnSpec.userNS)]
 //	last+1  the read-only clone of ccinit's file being exec'd (initToExec),
 //	        close-on-exec: gone once ccinit runs
 //
 // ccinit learns every number but syncFD from its configuration (the Options
-// fields ConsoleSocket, TraceFD, OCI.ExecFIFO, OCI.ReadyFD, OCI.ExecSock), so
-// the order above is a convention of this file alone.
+// fields ConsoleSocket, TraceFD, OCI.ExecFIFO, OCI.ReadyFD, OCI.ExecSock) or,
+// for its entry point, from its environment (the descriptors of CCMNTNS and
+// CCUSRNS, and of CCMAPFD, which names syncFD), so the order above is a
+// convention of this file alone.
 //
 // The detached exec proxy (ExecProxy), started before the process:
 //

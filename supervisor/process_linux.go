@@ -139,7 +139,7 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 		env = append(env, initproc.MapWaitEnv(syncFD))
 	}
 	clone := s.clone
-	var pidR, pidW *os.File // PID 1's PID, from the entry point's clone of it
+	var pidR, pidW *os.File // the entry point's join: PID 1's PID, 0, or why not
 	if s.userNS != "" {
 		if clone&^userNSFlags != 0 {
 			return nil, fmt.Errorf("in a joined user namespace: namespaces %#x cannot be made", clone&^userNSFlags)
@@ -149,15 +149,15 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 			return nil, err
 		}
 		defer ns.Close() // ccinit's copy is closed by its entry point
-		nsFD, pipeFD := s.extra.add(ns.Fd()), 0
-		if clone&unix.CLONE_NEWPID != 0 {
-			if pidR, pidW, err = os.Pipe(); err != nil {
-				return nil, fmt.Errorf("pipe for PID 1's PID: %w", err)
-			}
-			defer pidR.Close()
-			defer pidW.Close()
-			pipeFD = s.extra.add(pidW.Fd())
+		// The entry point says on this pipe when it has joined, or why
+		// not (userns_join_linux.go): always waited for, before
+		// anything reads the process's namespaces or acts on it.
+		if pidR, pidW, err = os.Pipe(); err != nil {
+			return nil, fmt.Errorf("pipe for the user namespace's join: %w", err)
 		}
+		defer pidR.Close()
+		defer pidW.Close()
+		nsFD, pipeFD := s.extra.add(ns.Fd()), s.extra.add(pidW.Fd())
 		env = append(env, userNSVar(nsFD, clone, pipeFD)) // after CCMNTNS: joined after it
 		clone = 0
 	}
@@ -263,11 +263,13 @@ func spawnInit(s spawnSpec) (_ *initProcess, err error) {
 	return p, nil
 }
 
-// takeClone makes PID 1 of the new PID namespace, which ccinit's entry
-// point cloned as a child of ccsuper's (userns_join_linux.go), the process
-// p stands for, once ccinit's first process has named it and exited. A PID
-// of 0: the first process is ccinit itself (the entry point failed, and
-// ccinit says why).
+// takeClone waits for ccinit's entry point to join the user namespace
+// (userns_join_linux.go): a PID of 0 says the process p stands for did, and
+// is ccinit; another PID is PID 1 of the new PID namespace, which the entry
+// point cloned as a child of ccsuper's, and p then stands for it once the
+// first process has exited. A failure, or EOF, ends the first process,
+// reaped here: nothing else acts on a process in namespaces it was not meant
+// to have.
 //
 // Preconditions: called by the thread that forked p, once.
 func (p *initProcess) takeClone(r, w *os.File) error {
@@ -275,6 +277,11 @@ func (p *initProcess) takeClone(r, w *os.File) error {
 	pid, err := readClonePID(r)
 	if err == nil && pid == 0 {
 		return nil
+	}
+	if err != nil {
+		// It exits after writing a failure; anything else is not
+		// to be left running.
+		_ = unix.PidfdSendSignal(p.pidfd, unix.SIGKILL, nil, 0)
 	}
 	var ws unix.WaitStatus
 	for {

@@ -25,6 +25,7 @@ import (
 //	  enter the config's other
 //	  namespaces by path (root may
 //	  enter them whoever owns them)
+//	  make the join's pipe
 //	  clone+exec ccinit, no CLONE_NEW*
 //	  flags, groups dropped  ──────────>  entry: [join the mount namespace]
 //	                                        join the user namespace, become
@@ -35,11 +36,18 @@ import (
 //	                                        new PID namespace: clone with
 //	                                        CLONE_PARENT ──> B, PID 1 of it,
 //	                                        ccsuper's child, runs ccinit
-//	  read B's PID (4 bytes) <─── pipe ───  write B's PID; exit 0
-//	  reap A; pidfd_open(B);                (on a failure: write 0, and A
-//	  wait for B from now on                 runs ccinit, which says why)
+//	  read 4 bytes     <──── pipe ──────  B's PID; A exits 0
+//	                                      or 0: no clone, A runs ccinit
+//	                                      or errno, step, 0, 0x80 on a
+//	                                      failure; A exits 125
+//	  B's PID: reap A, pidfd_open(B), wait for B from now on
+//	  0: read A's namespaces and maps, go on with A
+//	  failure or EOF (A died): reap A; the create fails in one line,
+//	  before any mount, hook or network touches the process
 //
-// EOF on the pipe without 4 bytes: A died first; the create fails.
+// The read is the synchronisation point: before it, A may still be in the
+// host's user namespace. A ccinit built without the entry point writes a
+// failure of step 'e' from its Go code (initproc.ReportNoEntry) and exits.
 
 // openUserNS opens the user namespace to join at path, and checks that it is
 // one, and not ccsuper's own (setns into one's own user namespace fails).
@@ -70,12 +78,9 @@ func openUserNS(path string) (*os.File, error) {
 
 // userNSVar is the environment variable that asks ccinit's entry point to
 // join the user namespace at descriptor nsFD, make the namespaces of flags
-// in it, and, with CLONE_NEWPID in flags, report PID 1's PID on descriptor
-// pipeFD. Descriptors are one byte each, and every byte is non-zero.
+// in it, and say how it went on descriptor pipeFD (see the diagram above).
+// Descriptors are one byte each, and every byte is non-zero.
 func userNSVar(nsFD int, flags uintptr, pipeFD int) string {
-	if flags&unix.CLONE_NEWPID == 0 {
-		pipeFD = 0xff // unused
-	}
 	b := []byte{byte(nsFD), 0x80 | byte(flags>>17)&0x7f, 0x80 | byte(flags>>24)&0x7f, byte(pipeFD)}
 	return initproc.UserNSVar + "=" + string(b)
 }
@@ -85,18 +90,21 @@ func userNSVar(nsFD int, flags uintptr, pipeFD int) string {
 const userNSFlags = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
 	unix.CLONE_NEWPID | unix.CLONE_NEWNET
 
-// readClonePID reads the PID ccinit's first process writes on the pipe r,
-// once the entry point has cloned PID 1: 0 when it did not, and runs
-// ccinit itself.
+// readClonePID reads what ccinit's first process writes on the pipe r once
+// the entry point has joined the user namespace: the PID of the PID 1 it
+// cloned, 0 when it did not clone and runs ccinit itself, or a failure.
 func readClonePID(r *os.File) (int, error) {
 	var b [4]byte
 	if _, err := io.ReadFull(r, b[:]); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return 0, errors.New("ccinit ended before it named PID 1 of the new PID namespace")
+			return 0, errors.New("ccinit ended before it joined the user namespace")
 		}
-		return 0, fmt.Errorf("read the PID of the new PID namespace's PID 1: %w", err)
+		return 0, fmt.Errorf("read how ccinit joined the user namespace: %w", err)
 	}
-	return int(binary.LittleEndian.Uint32(b[:])), nil
+	if v := int32(binary.LittleEndian.Uint32(b[:])); v >= 0 {
+		return int(v), nil
+	}
+	return 0, initproc.EntryFailure(b[0], b[1])
 }
 
 // joinedRoot returns the host IDs of uid and gid 0 in the user namespace of

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -10,27 +11,49 @@ import (
 	"github.com/ccontainer/ccontainer/initproc"
 )
 
-// TestUserNSVar checks the variable ccinit's entry point reads: four
-// non-zero bytes after the name, from which the flags come back as the
-// assembly decodes them.
+// TestUserNSVar checks the variable is four non-zero bytes after the name,
+// which the entry point requires (it ignores the variable otherwise). What
+// the assembly makes of them is for the e2e tests (TestOCIUserNSPath*).
 func TestUserNSVar(t *testing.T) {
-	for _, tt := range []struct {
-		flags        uintptr
-		pipe, wantFD byte
-	}{
-		{userNSFlags, 9, 9},
-		{unix.CLONE_NEWNS | unix.CLONE_NEWNET, 9, 0xff}, // no PID namespace: no pipe
-		{0, 0, 0xff},
-	} {
-		v := userNSVar(7, tt.flags, int(tt.pipe))
+	for _, flags := range []uintptr{userNSFlags, unix.CLONE_NEWNS | unix.CLONE_NEWNET, 0} {
+		v := userNSVar(7, flags, 9)
 		val, ok := strings.CutPrefix(v, initproc.UserNSVar+"=")
 		if !ok || len(val) != 4 || strings.IndexByte(val, 0) >= 0 {
-			t.Errorf("flags %#x: got %q, want %s= and four non-zero bytes", tt.flags, v, initproc.UserNSVar)
-			continue
+			t.Errorf("flags %#x: got %q, want %s= and four non-zero bytes", flags, v, initproc.UserNSVar)
 		}
-		got := uintptr(val[1]&0x7f)<<17 | uintptr(val[2]&0x7f)<<24
-		if val[0] != 7 || got != tt.flags || val[3] != tt.wantFD {
-			t.Errorf("flags %#x: got fd %d, flags %#x, pipe %d; want 7, %#x, %d", tt.flags, val[0], got, val[3], tt.flags, tt.wantFD)
+	}
+}
+
+// TestReadClonePID reads what the entry point writes on its pipe, through a
+// real pipe: a PID, 0, a failure, a short write.
+func TestReadClonePID(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		b       []byte
+		want    int
+		wantErr string
+	}{
+		{"pid", []byte{0x39, 0x30, 0, 0}, 12345, ""},
+		{"no clone", []byte{0, 0, 0, 0}, 0, ""},
+		{"unshare failed", []byte{byte(unix.ENOSPC), 'n', 0, 0x80}, 0, "make the container's namespaces in the joined user namespace: " + unix.ENOSPC.Error()},
+		{"no entry point", []byte{0, 'e', 0, 0x80}, 0, "built without its entry point"},
+		{"eof", []byte{1, 2}, 0, "ended before it joined"},
+	} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(tt.b); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		got, err := readClonePID(r)
+		r.Close()
+		if tt.wantErr == "" && (err != nil || got != tt.want) {
+			t.Errorf("%s: got %d, %v; want %d", tt.name, got, err, tt.want)
+		}
+		if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("%s: got %d, %v; want an error saying %q", tt.name, got, err, tt.wantErr)
 		}
 	}
 }

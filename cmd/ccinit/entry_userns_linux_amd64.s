@@ -4,13 +4,13 @@
 // namespace's join if any, still before the Go runtime's first thread:
 // setns(2) into a user namespace needs a single-threaded process. When the
 // first environment variable, or the second after CCMNTNS's, is CCUSRNS=
-// followed by exactly four bytes
-// (supervisor/process_linux.go, userNSVar, writes them):
+// followed by exactly four non-zero bytes
+// (supervisor/userns_join_linux.go, userNSVar, writes them):
 //
 //	byte 8:  a descriptor of the user namespace to join
 //	byte 9:  0x80 | (flags >> 17) & 0x7f  } the CLONE_NEW* flags of the
 //	byte 10: 0x80 | (flags >> 24) & 0x7f  } namespaces to make after it
-//	byte 11: a pipe's write end, when flags hold CLONE_NEWPID
+//	byte 11: a pipe's write end
 //
 // it joins the user namespace and becomes its root (uid and gid 0 there),
 // then makes the new namespaces, which the joined namespace then owns. A
@@ -19,12 +19,25 @@
 // new namespace and the supervisor's child like this process, goes on to
 // be ccinit, and this process writes the clone's PID (4 bytes, the
 // supervisor's PID namespace's, which is this one's) on the pipe and exits.
+// Without a clone it writes a PID of 0 (this process is ccinit) and goes
+// on. Either way the supervisor, which waits on the pipe, reads the
+// process's namespaces and maps only once they are the joined ones.
 //
-// The variable is marked for initproc.CheckEntry: first byte 'c' once done,
-// or 'E' with the errno as byte 8 and the failed step as byte 9 ('u'
-// setns, 'g' setresgid, 'i' setresuid, 'd' prctl, 'n' unshare, 'f' clone); after a
-// failure this process goes on to be ccinit itself, which says why, and
-// writes a PID of 0 on the pipe first.
+// On a failure it writes instead the errno, the failed step ('m' the mount
+// namespace's setns before, 'u' setns, 'g' setresgid, 'i' setresuid,
+// 'n' unshare, 'f' clone), a zero and 0x80
+// (a negative number, never a PID), and exits: it never runs as ccinit in
+// namespaces it was not meant to have (after a failed setns, the host's
+// user namespace as its root); the supervisor says why
+// (initproc.EntryFailure).
+//
+// The process stays undumpable: its change of IDs made it so, and its
+// memory, descriptors, root and working directory are still the host's
+// until pivot_root, out of reach of the joined namespace's ptrace
+// (CVE-2016-9962's lesson). ccinit names itself with PR_SET_NAME rather
+// than through /proc/self/comm, which is then the host root's.
+//
+// The variable is marked 'c' once joined, for initproc.CheckEntry.
 TEXT ·joinUserNS(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	0(SP), AX
 	LEAQ	16(SP)(AX*8), BX	// &envp[0]
@@ -44,7 +57,18 @@ found:
 	MOVBQZX	12(R12), CX		// four bytes only
 	TESTQ	CX, CX
 	JNZ	runtime
+	MOVBQZX	8(R12), CX		// and each there
+	TESTQ	CX, CX
+	JZ	runtime
+	MOVBQZX	9(R12), CX
+	TESTQ	CX, CX
+	JZ	runtime
+	MOVBQZX	10(R12), CX
+	TESTQ	CX, CX
+	JZ	runtime
 	MOVBQZX	11(R12), R14		// the pipe, kept for the end
+	TESTQ	R14, R14
+	JZ	runtime
 	MOVBQZX	9(R12), R13		// the flags into R13
 	ANDQ	$0x7f, R13
 	SHLQ	$17, R13
@@ -53,6 +77,20 @@ found:
 	SHLQ	$24, CX
 	ORQ	CX, R13
 
+	// A mount namespace's join that failed (entry_linux_amd64.s marked
+	// CCMNTNS 'E') is this join's failure too: reported on the pipe,
+	// not left for ccinit's Go code to find after its hello.
+	MOVQ	0(SP), AX
+	LEAQ	16(SP)(AX*8), DI
+	MOVQ	0(DI), DI		// envp[0]
+	MOVQ	$0x3d534e544e4d4345, DX	// "ECMNTNS=", little-endian
+	CMPQ	DX, 0(DI)
+	JNE	user
+	MOVBQZX	8(DI), AX
+	NEGQ	AX			// as a system call returns it
+	MOVQ	$0x6d, R15		// 'm'
+	JMP	failed
+user:
 	MOVBQZX	8(R12), DI
 	MOVQ	$0x10000000, SI		// CLONE_NEWUSER
 	MOVQ	$308, AX		// setns
@@ -82,19 +120,9 @@ found:
 	MOVQ	$0x69, R15		// 'i'
 	TESTQ	AX, AX
 	JS	failed
-	// The change of IDs made this process undumpable, its /proc files
-	// the host root's, out of its own reach (ccinit names itself in
-	// /proc/self/comm): as it would be had the IDs changed before exec.
-	MOVQ	$4, DI			// PR_SET_DUMPABLE
-	MOVQ	$1, SI
-	MOVQ	$157, AX		// prctl
-	SYSCALL
-	MOVQ	$0x64, R15		// 'd'
-	TESTQ	AX, AX
-	JS	failed
 
 	TESTQ	R13, R13
-	JZ	done
+	JZ	joined
 	MOVQ	R13, DI
 	MOVQ	$272, AX		// unshare(flags)
 	SYSCALL
@@ -103,7 +131,7 @@ found:
 	JS	failed
 
 	BTQ	$29, R13		// CLONE_NEWPID
-	JCC	done
+	JCC	joined
 	MOVB	$0x63, 0(R12)		// 'c', for the clone to see
 	MOVQ	$0x8000, DI		// CLONE_PARENT; the exit signal is ours
 	XORQ	SI, SI			// the same stack, copied
@@ -121,13 +149,43 @@ found:
 	SYSCALL
 	JMP	runtime
 parent:
-	MOVL	AX, 8(R12)		// the clone's PID, into our copy
+	SUBQ	$8, SP
+	MOVL	AX, 0(SP)		// the clone's PID
+	XORQ	R13, R13		// the exit status
+	JMP	tell
+
+joined:
+	// This process is ccinit: a PID of 0 says so, now that it is in
+	// the joined namespace.
+	MOVB	$0x63, 0(R12)		// 'c'
+	SUBQ	$8, SP
+	MOVL	$0, 0(SP)
 	MOVQ	R14, DI
-	LEAQ	8(R12), SI
+	MOVQ	SP, SI
 	MOVQ	$4, DX
-	MOVQ	$1, AX			// write(pipe, &pid, 4)
+	MOVQ	$1, AX			// write(pipe, &0, 4)
 	SYSCALL
-	XORQ	DI, DI
+	ADDQ	$8, SP
+	MOVQ	R14, DI
+	MOVQ	$3, AX			// close(pipe)
+	SYSCALL
+	JMP	runtime
+
+failed:
+	NEGQ	AX
+	SUBQ	$8, SP
+	MOVB	AX, 0(SP)		// errno
+	MOVB	R15, 1(SP)		// step
+	MOVB	$0, 2(SP)
+	MOVB	$0x80, 3(SP)		// negative: never a PID
+	MOVQ	$125, R13		// the exit status
+tell:
+	MOVQ	R14, DI
+	MOVQ	SP, SI
+	MOVQ	$4, DX
+	MOVQ	$1, AX			// write(pipe, SP, 4)
+	SYSCALL
+	MOVQ	R13, DI
 	CMPQ	AX, $4
 	JEQ	exit
 	MOVQ	$1, DI
@@ -135,26 +193,5 @@ exit:
 	MOVQ	$231, AX		// exit_group
 	SYSCALL
 
-failed:
-	NEGQ	AX
-	MOVB	$0x45, 0(R12)		// 'E'
-	MOVB	AX, 8(R12)		// errno
-	MOVB	R15, 9(R12)		// step
-	BTQ	$29, R13
-	JCC	runtime
-	// No clone: this process is ccinit, which the supervisor learns from
-	// a PID of 0. argv's NULL is the four zero bytes.
-	MOVQ	0(SP), AX
-	LEAQ	8(SP)(AX*8), SI
-	MOVQ	R14, DI
-	MOVQ	$4, DX
-	MOVQ	$1, AX			// write(pipe, 0, 4)
-	SYSCALL
-	MOVQ	R14, DI
-	MOVQ	$3, AX			// close(pipe)
-	SYSCALL
-	JMP	runtime
-done:
-	MOVB	$0x63, 0(R12)		// 'c'
 runtime:
 	JMP	_rt0_amd64_linux(SB)

@@ -38,6 +38,9 @@ func main() {
 		os.Exit(initproc.ExitSetup)
 	}
 	if opts.SyncFD > 0 {
+		if initproc.ReportNoEntry() {
+			os.Exit(initproc.ExitSetup) // ccsuper, waiting for the join, says why
+		}
 		if err := initproc.AwaitMapping(opts.SyncFD); err != nil {
 			fail(err)
 			os.Exit(initproc.ExitSetup)

@@ -41,6 +41,9 @@ find:
 	ADDQ	$8, BX
 	JMP	find
 found:
+	MOVBQZX	8(R12), CX		// the descriptor is there
+	TESTQ	CX, CX
+	JZ	none
 	MOVBQZX	9(R12), CX		// the slot is there
 	TESTQ	CX, CX
 	JZ	none

@@ -276,3 +276,37 @@ func TestOCIMountNSPath(t *testing.T) {
 		t.Errorf("inside: got %q, want the mount namespace %s and the bundle's file", r.stdout, want)
 	}
 }
+
+// TestOCIMountNSPathFails: a mount namespace joined by path (no user
+// namespace joined) that ccinit's entry point cannot enter (the path is a
+// network namespace's: EINVAL). The process is then still in ccsuper's own
+// mount namespace: the create fails in one line before any hook is given its
+// PID, and leaves no state.
+func TestOCIMountNSPathFails(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("ccinit's entry point is written for amd64")
+	}
+	holder := start(t, command(t, "unshare", "--net", "sh", "-c", "echo ready; exec sleep 1000000"))
+	holder.waitLine(t, "ready")
+	ran := filepath.Join(t.TempDir(), "hook-ran")
+	hook := []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo $0 >> " + ran}}}
+	bundle, root := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
+		for i, n := range s.Linux.Namespaces {
+			if n.Type == specs.MountNamespace {
+				s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/net", holder.cmd.Process.Pid)
+			}
+		}
+		s.Hooks = &specs.Hooks{CreateRuntime: hook, Prestart: hook}
+	})
+	r := oci(t, root, "create", "--bundle", bundle, "m2")
+	wantOneLineError(t, r, 125)
+	if !strings.Contains(r.stderr, "mount namespace") {
+		t.Errorf("got %q, want it to name the mount namespace", r.stderr)
+	}
+	if _, err := os.Stat(ran); err == nil {
+		t.Error("a hook ran")
+	}
+	if ents, _ := os.ReadDir(root); len(ents) > 0 {
+		t.Errorf("left in the state root: %v", ents)
+	}
+}

@@ -455,6 +455,15 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 		return proc, err
 	}
 	end()
+	if plan.mountNS != "" && plan.userNS == "" {
+		// Joined by ccinit's entry point, which reports a failure only
+		// after the hello (a joined user namespace reports on its pipe
+		// before): until then nothing of ours may touch a process that
+		// may still be in our own mount namespace (hooks, lo).
+		if err := sameNamespace(plan.mountNS, proc.pid, "mnt"); err != nil {
+			return proc, err
+		}
+	}
 	st.Pid = proc.pid
 	if st.PidStart, err = startTime(proc.pid); err != nil {
 		return proc, fmt.Errorf("read ccinit's start time: %w", err)
@@ -984,4 +993,23 @@ func onSocketPath(path string, f func(name string) error) error {
 		return fmt.Errorf("socket name %s is longer than %d bytes", filepath.Base(path), maxSocketPath)
 	}
 	return f(name)
+}
+
+// nsKindName names the namespaces sameNamespace is asked about.
+var nsKindName = map[string]string{"mnt": "mount"}
+
+// sameNamespace checks that process pid is in the namespace at path, by the
+// device and inode of both (/proc/PID/ns/KIND).
+func sameNamespace(path string, pid int, kind string) error {
+	var want, got unix.Stat_t
+	if err := unix.Stat(path, &want); err != nil {
+		return fmt.Errorf("namespace %s: %w", path, initproc.WithoutPath(err))
+	}
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, kind), &got); err != nil {
+		return fmt.Errorf("namespace of ccinit: %w", initproc.WithoutPath(err))
+	}
+	if want.Dev != got.Dev || want.Ino != got.Ino {
+		return fmt.Errorf("%s namespace %s: ccinit did not enter it", nsKindName[kind], path)
+	}
+	return nil
 }

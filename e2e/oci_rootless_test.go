@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -247,4 +248,60 @@ func (u testUser) runtimeDir(t *testing.T) string {
 		}
 	})
 	return dir
+}
+
+// TestOCIRootlessHostRootDevices runs ccsuper as root of a user namespace
+// mapping 0 to the host's 0 (`unshare -U -r -m`, as systemd's
+// PrivateUsers=yes does): rootless, so no device rules can be applied, yet a
+// container with no user namespace of its own would run as the host's uid 0.
+// With device rules in the config it is refused in one line; without, it
+// runs, and a device node its rootfs holds does not open (the rootfs is
+// nodev) while the /dev nodes ccinit binds do.
+func TestOCIRootlessHostRootDevices(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("no unshare")
+	}
+	noDevGID := func(s *specs.Spec) {
+		for i, m := range s.Mounts {
+			// Group 5 is not mapped: the kernel refuses devpts's gid=5.
+			s.Mounts[i].Options = slices.DeleteFunc(m.Options, func(o string) bool { return o == "gid=5" })
+		}
+	}
+	unshared := func(root string, args ...string) result {
+		t.Helper()
+		return runToFiles(t, command(t, "unshare", append([]string{"-U", "-r", "-m", "--", ccsuperBin, "--root", root}, args...)...))
+	}
+
+	t.Run("device rules refused", func(t *testing.T) {
+		bundle, root := ociBundle(t, []string{"true"}, noDevGID)
+		if s := bundleSpec(t, bundle); s.Linux.Resources == nil || len(s.Linux.Resources.Devices) == 0 {
+			t.Fatal("ccsuper spec's config has no device rules")
+		}
+		r := unshared(root, "run", "--bundle", bundle, token("hostroot-dev"))
+		wantOneLineError(t, r, 125)
+		if !strings.Contains(r.stderr, "uid 0 would be the host's uid 0") {
+			t.Errorf("want the refusal's cause:\n%s", r)
+		}
+	})
+
+	t.Run("rootfs nodev", func(t *testing.T) {
+		bundle, root := ociBundle(t, []string{"sh", "-c",
+			"cat /nulln && echo rootfs-node-opened; cat /dev/null && echo dev-null-opened; exit 0"},
+			func(s *specs.Spec) {
+				noDevGID(s)
+				s.Linux.Resources = nil
+			})
+		// A node made by the host's root in the rootfs: /dev/null's numbers.
+		if err := unix.Mknod(filepath.Join(bundleRootfs(t, bundle), "nulln"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+			t.Fatal(err)
+		}
+		r := unshared(root, "run", "--bundle", bundle, token("hostroot-nodev"))
+		wantExit(t, r, 0)
+		if strings.Contains(r.stdout, "rootfs-node-opened") {
+			t.Errorf("a device node of the rootfs opened (rootfs not nodev):\n%s", r)
+		}
+		if !strings.Contains(r.stdout, "dev-null-opened") {
+			t.Errorf("the bound /dev/null did not open:\n%s", r)
+		}
+	})
 }

@@ -304,6 +304,9 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 		return nil, err
 	}
 	if r.Rootless {
+		if err := rootlessDevices(plan, r.warn); err != nil {
+			return nil, err
+		}
 		cg, err = rootlessCgroup(cgPath, plan.resources, r.debug)
 	} else {
 		cg, err = newOCICgroup(cgPath, plan.resources)

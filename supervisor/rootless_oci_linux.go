@@ -84,17 +84,74 @@ func resourcesAsked(r *specs.LinuxResources) bool {
 	return len(need) > 0 || len(r.HugepageLimits) > 0 || r.Network != nil || len(r.Rdma) > 0 || len(r.Unified) > 0
 }
 
+// rootlessDevices drops the config's device rules, which a rootless
+// ccsuper cannot apply (loading their eBPF program needs the host's
+// CAP_BPF or CAP_SYS_ADMIN), and says so through warn. Where they are
+// dropped, the container's uid 0 must not be the host's: root of a user
+// namespace mapping 0 to 0 (`unshare -U -r`, systemd's PrivateUsers=yes)
+// with no user namespace of the container's own would open any device node
+// its rootfs holds as the host's root, so that is refused. And in every
+// rootless case ccinit mounts the rootfs and the binds nodev
+// (initproc.OCI.NoDev), as runc does: a node in the rootfs or in a bound
+// directory opens nothing; the nodes ccinit binds into /dev are the host's
+// own, guarded by the host's permissions.
+func rootlessDevices(p *bundlePlan, warn func(error)) error {
+	p.init.OCI.NoDev = true
+	r := p.resources
+	if r == nil || len(r.Devices) == 0 {
+		return nil
+	}
+	host, err := rootIsHostRoot(p.uns, p.userNS != "")
+	if err != nil {
+		return err
+	}
+	if host {
+		return errors.New("rootless: the container's uid 0 would be the host's uid 0 (this user namespace maps 0 to 0) and its device rules cannot be applied: give it a user namespace of its own, or run as the host's root")
+	}
+	warn(errors.New("rootless: the config's device rules are not applied (no device cgroup without the host's root): the rootfs and binds are mounted nodev, device nodes are the host's, bound"))
+	c := *r
+	c.Devices = nil
+	p.resources = &c
+	return nil
+}
+
+// rootIsHostRoot reports whether the container's uid 0 is the host's: the
+// uid its user namespace maps 0 to (0 without one of its own), mapped out
+// through ccsuper's own namespace. Only one level is read: a namespace
+// nested in one mapping some other ID to the host's 0 is not seen. A user
+// namespace joined by path was made by the engine and is not read (no
+// interface gives a namespace's maps from its path).
+func rootIsHostRoot(u *userNS, joined bool) (bool, error) {
+	if joined {
+		return false, nil
+	}
+	id := uint32(0)
+	if u != nil {
+		var ok bool
+		if id, ok = hostID(u.uids, 0); !ok {
+			return false, nil
+		}
+	}
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false, fmt.Errorf("read own uid map: %w", err)
+	}
+	rs, err := parseIDMap(string(b))
+	if err != nil {
+		return false, fmt.Errorf("own uid map: %w", err)
+	}
+	out, ok := hostID(rs, id)
+	return ok && out == 0, nil
+}
+
 // rootlessCgroup makes a rootless container's cgroup, or none. With no
 // resource asked it makes none, as runc's rootless cgroup manager goes on
 // without one it may not write: log says so. With resources it makes one
 // under the caller's delegated cgroup v2 (delegatedLayout, as for
 // ccsuper --rootfs), at the config's cgroupsPath below it, or refuses in one
-// line. Device rules are dropped (logged): loading their eBPF program needs
-// the host's CAP_BPF or CAP_SYS_ADMIN, and in a user namespace every device
-// node is a bind of the host's, which the host's permissions guard already.
+// line. Device rules are rootlessDevices' (dropped before).
 func rootlessCgroup(path string, r *specs.LinuxResources, log func(string)) (*ociCgroup, error) {
 	if r != nil && len(r.Devices) > 0 {
-		log("rootless: the config's device rules are not applied (no device cgroup without the host's root; device nodes are the host's, bound)")
 		c := *r
 		c.Devices = nil
 		r = &c

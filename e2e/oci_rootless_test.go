@@ -305,3 +305,82 @@ func TestOCIRootlessHostRootDevices(t *testing.T) {
 		}
 	})
 }
+
+// TestOCIRootlessKillAllJoinedPidNS runs two rootless containers with no
+// cgroup in one user namespace mapping 0 to 0, B in A's PID namespace,
+// joined by path (podman's --pid container:A): ps B lists B's processes
+// alone, and kill --all B KILL ends B and leaves A running. ps A, whose
+// namespace A made, lists every process in it, B's too.
+func TestOCIRootlessKillAllJoinedPidNS(t *testing.T) {
+	for _, tool := range []string{"unshare", "nsenter"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skip("no " + tool)
+		}
+	}
+	holder := exec.Command("unshare", "-U", "-r", "-m", "sleep", "1000")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = holder.Process.Kill(); _ = holder.Wait() })
+	// The holder's maps are written before it execs sleep.
+	waitFileHolds(t, fmt.Sprintf("/proc/%d/comm", holder.Process.Pid), "sleep\n")
+	in := func(root string, args ...string) result {
+		t.Helper()
+		return runToFiles(t, command(t, "nsenter", append([]string{"-t", strconv.Itoa(holder.Process.Pid), "-U", "-m", "--",
+			ccsuperBin, "--root", root}, args...)...))
+	}
+	rootless := func(s *specs.Spec) {
+		s.Linux.Resources = nil // no cgroup; device rules would be refused here
+		for i, m := range s.Mounts {
+			s.Mounts[i].Options = slices.DeleteFunc(m.Options, func(o string) bool { return o == "gid=5" })
+		}
+	}
+	bundleA, root := ociBundle(t, []string{"sleep", "1000"}, rootless)
+	a, b := token("joinpid-a"), token("joinpid-b")
+	wantExit(t, in(root, "create", "--bundle", bundleA, a), 0)
+	wantExit(t, in(root, "start", a), 0)
+	t.Cleanup(func() { _ = in(root, "delete", "--force", a) })
+	stA := waitStatus(t, root, a, specs.StateRunning)
+	bundleB, _ := ociBundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+		rootless(s)
+		for i, n := range s.Linux.Namespaces {
+			if n.Type == specs.PIDNamespace {
+				s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", stA.Pid)
+			}
+		}
+	})
+	wantExit(t, in(root, "create", "--bundle", bundleB, b), 0)
+	wantExit(t, in(root, "start", b), 0)
+	t.Cleanup(func() { _ = in(root, "delete", "--force", b) })
+	stB := waitStatus(t, root, b, specs.StateRunning)
+	waitPids(t, root, b, 2)
+	ps := func(id string) []string {
+		t.Helper()
+		r := in(root, "ps", "--format", "json", id)
+		wantExit(t, r, 0)
+		var pids []int
+		if err := json.Unmarshal([]byte(r.stdout), &pids); err != nil {
+			t.Fatalf("ps %s: %v\n%s", id, err, r)
+		}
+		var comms []string
+		for _, p := range pids {
+			c, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p))
+			comms = append(comms, fmt.Sprintf("%d:%s", p, strings.TrimSpace(string(c))))
+		}
+		return comms
+	}
+	if got := ps(b); len(got) != 2 || !slices.Contains(got, fmt.Sprintf("%d:ccinit", stB.Pid)) {
+		t.Errorf("ps %s: want its ccinit and sleep alone, got %v", b, got)
+	}
+	if got := ps(a); len(got) != 4 {
+		t.Errorf("ps %s: want both ccinits and sleeps of its namespace, got %v", a, got)
+	}
+	wantExit(t, in(root, "kill", "--all", b, "KILL"), 0)
+	waitStatus(t, root, b, specs.StateStopped)
+	if st := ociState(t, root, a); st.Status != specs.StateRunning {
+		t.Fatalf("kill --all %s reached %s: %s", b, a, st.Status)
+	}
+	if got := ps(a); len(got) != 2 {
+		t.Errorf("ps %s after B's end: want its ccinit and sleep, got %v", a, got)
+	}
+}

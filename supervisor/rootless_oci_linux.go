@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/ccontainer/ccontainer/initproc"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -253,28 +255,95 @@ func plainUserMaps(u *userNS) error {
 	return nil
 }
 
-// pidNSMembers returns the processes in the PID namespace whose PID 1 is
-// init (ccinit, by its host PID): what ps and kill --all reach of a
-// container with no cgroup. Processes this user may not inspect are not
-// listed; none of a rootless container's is another user's.
-func pidNSMembers(init int) []int {
-	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", init))
+// nsMembers returns pidfds of the processes of a container with no
+// cgroup, what ps and kill --all reach: every process of its PID namespace
+// when the container made it (st.OwnPidNS), and only ccinit and its
+// descendants in one joined by path (a pod's, where other containers' run
+// too). The caller closes them. A container that is not running has none.
+//
+// ccinit's PID may be reused once it exits: its pidfd is opened first, its
+// namespace read, and its start time checked after, so the namespace read
+// is ccinit's; one equal to ccsuper's own (the host's, or the engine's) is
+// refused. Each member is pinned by a pidfd before its namespace is checked
+// again, so a signal sent through it reaches that process or none.
+// Processes this user may not inspect are not listed; none of a rootless
+// container's is another user's.
+func nsMembers(st containerState) ([]int, error) {
+	initFD, err := unix.PidfdOpen(st.Pid, 0)
 	if err != nil {
-		return nil
+		return nil, nil // gone: not running
+	}
+	defer unix.Close(initFD)
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", st.Pid))
+	if err != nil || !processAlive(st.Pid, st.PidStart) {
+		return nil, nil
+	}
+	own, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		return nil, fmt.Errorf("read own pid namespace: %w", err)
+	}
+	if ns == own {
+		return nil, fmt.Errorf("container %s: ccinit is in ccsuper's own pid namespace: no process of it is listed or signalled", st.ID)
 	}
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("list processes: %w", err)
 	}
-	var out []int
+	var pids []int
+	parent := map[int]int{}
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if l, err := os.Readlink("/proc/" + e.Name() + "/ns/pid"); err == nil && l == ns {
-			out = append(out, pid)
+		if l, err := os.Readlink("/proc/" + e.Name() + "/ns/pid"); err != nil || l != ns {
+			continue
+		}
+		pids = append(pids, pid)
+		if f, err := initproc.StatFields(pid); err == nil && len(f) > initproc.StatPPID {
+			parent[pid], _ = strconv.Atoi(f[initproc.StatPPID])
 		}
 	}
-	return out
+	if !st.OwnPidNS {
+		pids = slices.DeleteFunc(pids, func(pid int) bool {
+			// Up the parents, within the namespace, to ccinit or out.
+			for seen := 0; pid != st.Pid; seen++ {
+				p, ok := parent[pid]
+				if !ok || seen > len(parent) {
+					return true
+				}
+				pid = p
+			}
+			return false
+		})
+	}
+	var fds []int
+	for _, pid := range pids {
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid)); err != nil || l != ns {
+			_ = unix.Close(fd) // its PID taken by another since
+			continue
+		}
+		fds = append(fds, fd)
+	}
+	return fds, nil
+}
+
+// pidfdPid returns the PID a pidfd names (its fdinfo's Pid line), 0 when
+// the process is gone.
+func pidfdPid(fd int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fd))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Pid:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return max(n, 0)
+		}
+	}
+	return 0
 }

@@ -127,3 +127,21 @@ func TestV1View(t *testing.T) {
 		t.Errorf("malformed lines: got %q, want none", got)
 	}
 }
+
+// nsMembers refuses a "container" whose ccinit is in ccsuper's own PID
+// namespace (a PID reused by a process of the host's), and lists nothing
+// for a PID whose start time is not ccinit's.
+func TestNSMembersOwnNamespace(t *testing.T) {
+	start, err := startTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := containerState{ID: "x", Pid: os.Getpid(), PidStart: start, OwnPidNS: true}
+	if fds, err := nsMembers(st); err == nil || len(fds) != 0 {
+		t.Errorf("nsMembers of a process in our own namespace: %d members, err %v; want refused", len(fds), err)
+	}
+	st.PidStart++
+	if fds, err := nsMembers(st); err != nil || len(fds) != 0 {
+		t.Errorf("nsMembers of a reused PID: %d members, err %v; want none", len(fds), err)
+	}
+}

@@ -384,3 +384,53 @@ func TestOCIRootlessKillAllJoinedPidNS(t *testing.T) {
 		t.Errorf("ps %s after B's end: want its ccinit and sleep, got %v", a, got)
 	}
 }
+
+// TestOCIRootlessStateRoot: a rootless ccsuper makes its default state root,
+// $XDG_RUNTIME_DIR/ccsuper, mode 0700, and refuses in one line one that is a
+// symlink (even to a directory of the user's), another user's, or open to
+// others: state.json there names the hooks delete runs.
+func TestOCIRootlessStateRoot(t *testing.T) {
+	u := newTestUser(t, false)
+	noRunState(t)
+	super, _ := rootlessBinaries(t)
+	xdg := u.runtimeDir(t)
+	root := filepath.Join(xdg, "ccsuper")
+	list := func() result {
+		t.Helper()
+		cmd := u.cmd(t, super, "list")
+		cmd.Env = append(cmd.Env, "XDG_RUNTIME_DIR="+xdg)
+		return runToFiles(t, cmd)
+	}
+	wantExit(t, list(), 0)
+	var st unix.Stat_t
+	if err := unix.Lstat(root, &st); err != nil || st.Mode&0o7777 != 0o700 || int(st.Uid) != u.uid {
+		t.Fatalf("state root not made the user's, 0700: %v, mode %o, owner %d", err, st.Mode&0o7777, st.Uid)
+	}
+	for _, tc := range []struct {
+		name string
+		make func() error
+	}{
+		{"symlink", func() error { return os.Symlink(u.ownedDir(t), root) }},
+		{"root's", func() error { return os.Mkdir(root, 0o711) }},
+		{"open to others", func() error {
+			if err := os.Mkdir(root, 0o755); err != nil {
+				return err
+			}
+			return os.Chown(root, u.uid, u.gid)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.RemoveAll(root); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.make(); err != nil {
+				t.Fatal(err)
+			}
+			r := list()
+			wantOneLineError(t, r, 125)
+			if !strings.Contains(r.stderr, "state root") {
+				t.Errorf("want the state root named:\n%s", r)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -68,6 +69,20 @@ func OCIRoot(rootless bool, getenv func(string) string) (string, error) {
 		return "", errors.New("rootless: XDG_RUNTIME_DIR is not set to an absolute path: set it, or give --root DIR")
 	}
 	return filepath.Join(dir, "ccsuper"), nil
+}
+
+// MakeOwnRoot makes a rootless ccsuper's default state directory dir
+// (OCIRoot's), mode 0700, or checks the one there is the user's: a
+// directory, not a symlink, closed to everyone else. Another user's would
+// hand this user state.json files, and the hooks delete runs from them.
+func MakeOwnRoot(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("state root: %w", err)
+	}
+	if err := ownDir(dir, os.Geteuid()); err != nil {
+		return fmt.Errorf("state root: %w", err)
+	}
+	return nil
 }
 
 // resourcesAsked reports whether r asks for anything a cgroup would do,

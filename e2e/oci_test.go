@@ -608,3 +608,45 @@ const waitZombieHook = `pid=$(sed 's/.*"pid":\([0-9]*\).*/\1/'); i=0
 while [ -e /proc/$pid ] && [ "$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)" != Z ]; do
 	i=$((i+1)); [ $i -gt 6000 ] && exit 1; sleep 0.01
 done`
+
+// TestOCIExecSignalDeath: the detached exec's proxy, which the engines'
+// shims wait on as the exec'd process, dies of the signal that killed the
+// process, SIGABRT and SIGSEGV too (the Go runtime would exit 2 for them,
+// taking them for its own crash), without a core file. The test is the
+// proxy's subreaper, as conmon is, to see its status.
+func TestOCIExecSignalDeath(t *testing.T) {
+	bundle, root := ociBundle(t, []string{"sleep", "1000"}, nil)
+	id := token("sigdeath")
+	wantExit(t, oci(t, root, "create", "--bundle", bundle, id), 0)
+	t.Cleanup(func() { oci(t, root, "delete", "--force", id) })
+	wantExit(t, oci(t, root, "start", id), 0)
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) }()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	for _, sig := range []unix.Signal{unix.SIGABRT, unix.SIGSEGV, unix.SIGTERM} {
+		_ = os.Remove(pidFile)
+		// The sh waits for a line that the test writes once it holds the
+		// proxy's PID: it then kills itself.
+		wantExit(t, oci(t, root, "exec", "-d", "--pid-file", pidFile, id, "sh", "-c",
+			fmt.Sprintf("while [ ! -e /tmp/go-%d ]; do sleep 0.05; done; kill -%d $$", sig, sig)), 0)
+		proxy := readPid(t, pidFile)
+		wantExit(t, oci(t, root, "exec", id, "touch", fmt.Sprintf("/tmp/go-%d", sig)), 0)
+		var ws unix.WaitStatus
+		for {
+			_, err := unix.Wait4(proxy, &ws, 0, nil)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%v: wait for the proxy %d: %v", sig, proxy, err)
+			}
+			break
+		}
+		if !ws.Signaled() || ws.Signal() != sig || ws.CoreDump() {
+			t.Errorf("%v: the proxy ended with status %#x (exited %v %d, signaled %v %v, core %v), want death by %v, no core",
+				sig, uint32(ws), ws.Exited(), ws.ExitStatus(), ws.Signaled(), ws.Signal(), ws.CoreDump(), sig)
+		}
+	}
+}

@@ -467,9 +467,23 @@ func catchAll() chan os.Signal {
 	return sigs
 }
 
+// stopsOrIgnored reports whether sig, at its default action, stops a
+// process or is ignored: no process dies of it, and the proxy must not
+// stop itself.
+func stopsOrIgnored(sig unix.Signal) bool {
+	switch sig {
+	case unix.SIGCHLD, unix.SIGCONT, unix.SIGURG, unix.SIGWINCH, unix.SIGSTOP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU:
+		return true
+	}
+	return false
+}
+
 // proxyWait passes every signal of sigs (catchAll) to the process and
 // returns its status when ccinit says it ended; a process killed by signal N
-// makes the proxy die of N too, so the engine sees what it would with runc.
+// makes the proxy die of N too (dieOf), so the engine sees what it would
+// with runc, where the process is the shim's child: conmon and
+// containerd's shim wait on the pid file's PID and report a death by N as
+// 128+N.
 func proxyWait(c, pidfd int, sigs chan os.Signal) int {
 	done := make(chan string, 1)
 	go func() {
@@ -501,8 +515,9 @@ func proxyWait(c, pidfd int, sigs chan os.Signal) int {
 				return n
 			}
 			if _, err := fmt.Sscanf(msg, "signal %d", &n); err == nil {
-				signal.Reset(syscall.Signal(n))
-				_ = unix.Kill(os.Getpid(), syscall.Signal(n))
+				if !stopsOrIgnored(unix.Signal(n)) {
+					dieOf(unix.Signal(n))
+				}
 				return 128 + n // a signal that does not kill by default
 			}
 			return initproc.ExitSetup // ccinit went away: the container is gone

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -649,4 +650,73 @@ func TestOCIExecSignalDeath(t *testing.T) {
 				sig, uint32(ws), ws.Exited(), ws.ExitStatus(), ws.Signaled(), ws.Signal(), ws.CoreDump(), sig)
 		}
 	}
+}
+
+// TestOCIExecDetachedLeaks: a detached exec leaves nothing the engine did
+// not ask for. A descriptor the engine passed without close-on-exec (a pipe
+// it reads to EOF) is open in neither the proxy nor the process; a pid file
+// that cannot be written is 125, and the process and the proxy end.
+func TestOCIExecDetachedLeaks(t *testing.T) {
+	bundle, root := ociBundle(t, []string{"sleep", "1000"}, nil)
+	id := token("execleak")
+	wantExit(t, oci(t, root, "create", "--bundle", bundle, id), 0)
+	t.Cleanup(func() { oci(t, root, "delete", "--force", id) })
+	wantExit(t, oci(t, root, "start", id), 0)
+
+	t.Run("inherited descriptor", func(t *testing.T) {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pr.Close()
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer null.Close()
+		pidFile := filepath.Join(t.TempDir(), "pid")
+		cmd := ccsuper(t, "--root", root, "exec", "-d", "--pid-file", pidFile, id, "sleep", "1000")
+		// fd 3 is the proxy's control socket whatever came: the pipe at 4.
+		cmd.ExtraFiles = []*os.File{null, pw}
+		r := runToFiles(t, cmd)
+		pw.Close()
+		wantExit(t, r, 0)
+		proxy := readPid(t, pidFile)
+		defer func() { _ = unix.Kill(proxy, unix.SIGKILL) }()
+		var st unix.Stat_t
+		if err := unix.Fstat(int(pr.Fd()), &st); err != nil {
+			t.Fatal(err)
+		}
+		pipe := fmt.Sprintf("pipe:[%d]", st.Ino)
+		// The process gets 0 to 2 alone, from ccinit: the proxy is
+		// where the pipe could live on.
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", proxy))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fd := range fds {
+			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", proxy, fd.Name())); l == pipe {
+				t.Errorf("the proxy holds the engine's pipe as fd %s", fd.Name())
+			}
+		}
+		// And so the engine's read ends (polled: the pipe is blocking
+		// since ExtraFiles took it, and a deadline would not hold).
+		pfd := []unix.PollFd{{Fd: int32(pr.Fd()), Events: unix.POLLIN}}
+		if n, err := unix.Poll(pfd, int(timeout/time.Millisecond)); n != 1 || err != nil {
+			t.Fatalf("the engine's pipe never read EOF (poll %d, %v)", n, err)
+		}
+		if n, err := pr.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
+			t.Errorf("the engine's pipe: read %d, %v; want EOF", n, err)
+		}
+	})
+
+	t.Run("pid file fails", func(t *testing.T) {
+		waitPids(t, root, id, 2)
+		bad := filepath.Join(t.TempDir(), "no-such-dir", "pid")
+		wantOneLineError(t, oci(t, root, "exec", "-d", "--pid-file", bad, id, "sleep", "1000"), 125)
+		waitPids(t, root, id, 2) // ccinit and its sleep: the exec'd one killed
+		if left := processesOf(ccsuperBin); len(left) > 0 {
+			t.Errorf("proxies left: %v", left)
+		}
+	})
 }

@@ -91,13 +91,20 @@ func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 // signals and ends as the process ends. Without Detach the returned status
 // is the process's.
 func (r Runtime) Exec(id string, o ExecOptions) (int, error) {
+	// What the engine left open without close-on-exec (a pipe it reads to
+	// EOF) must not live on in the proxy: only 0 to 2 go to the process,
+	// through ccinit, and the proxy gets its own.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return initproc.ExitSetup, fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
+	}
 	var proxy func() (*execProxy, error)
 	if o.Detach {
 		// The proxy is started first, from a goroutine of its own: its
 		// fork and exec and its Go start-up (together a few ms) then run
 		// while we read the state and ccinit starts the process, instead
 		// of after them, on the engine's wait (docs/oci.md). Every
-		// descriptor made meanwhile is close-on-exec: none leaks into it.
+		// descriptor inherited or made meanwhile is close-on-exec: none
+		// leaks into it.
 		started := make(chan startedProxy, 1)
 		go func() {
 			p, err := startExecProxy(o.Proxy)
@@ -208,6 +215,11 @@ func (r Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	if o.PidFile != "" {
 		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(px.pid))); err != nil {
+			// The engine, told 125, will not wait for them: the process
+			// ends, and the proxy, our child still, is killed and reaped.
+			_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+			px.handed = false
+			px.abandon()
 			return initproc.ExitSetup, fmt.Errorf("pid file: %w", err)
 		}
 	}
@@ -307,17 +319,21 @@ func (p *execProxy) handOver(c, pidfd int) error {
 	// not (a socket's queued descriptors live as long as the socket).
 	p.handed = true
 	_ = unix.Close(p.ctl)
+	p.ctl = -1
 	return nil
 }
 
-// abandon ends a proxy that was not handed a process: its control socket
+// abandon ends a proxy that was not handed a process, or whose process
+// the engine will not hear of (the pid file failed): its control socket
 // closes, it is killed and reaped, so that no stray child of ours reaches
 // the engine.
 func (p *execProxy) abandon() {
 	if p.handed {
 		return
 	}
-	_ = unix.Close(p.ctl)
+	if p.ctl >= 0 {
+		_ = unix.Close(p.ctl)
+	}
 	_ = unix.Kill(p.pid, unix.SIGKILL) // our unreaped child: the PID is still its
 	var ws unix.WaitStatus
 	for {

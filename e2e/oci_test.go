@@ -610,17 +610,25 @@ while [ -e /proc/$pid ] && [ "$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)" != Z
 	i=$((i+1)); [ $i -gt 6000 ] && exit 1; sleep 0.01
 done`
 
+// runningSleep creates and starts a container running sleep, deleted when
+// the test ends, and returns its state root and ID.
+func runningSleep(t *testing.T, name string) (root, id string) {
+	t.Helper()
+	bundle, root := ociBundle(t, []string{"sleep", "1000"}, nil)
+	id = token(name)
+	wantExit(t, oci(t, root, "create", "--bundle", bundle, id), 0)
+	t.Cleanup(func() { oci(t, root, "delete", "--force", id) })
+	wantExit(t, oci(t, root, "start", id), 0)
+	return root, id
+}
+
 // TestOCIExecSignalDeath: the detached exec's proxy, which the engines'
 // shims wait on as the exec'd process, dies of the signal that killed the
 // process, SIGABRT and SIGSEGV too (the Go runtime would exit 2 for them,
 // taking them for its own crash), without a core file. The test is the
 // proxy's subreaper, as conmon is, to see its status.
 func TestOCIExecSignalDeath(t *testing.T) {
-	bundle, root := ociBundle(t, []string{"sleep", "1000"}, nil)
-	id := token("sigdeath")
-	wantExit(t, oci(t, root, "create", "--bundle", bundle, id), 0)
-	t.Cleanup(func() { oci(t, root, "delete", "--force", id) })
-	wantExit(t, oci(t, root, "start", id), 0)
+	root, id := runningSleep(t, "sigdeath")
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -657,11 +665,7 @@ func TestOCIExecSignalDeath(t *testing.T) {
 // it reads to EOF) is open in neither the proxy nor the process; a pid file
 // that cannot be written is 125, and the process and the proxy end.
 func TestOCIExecDetachedLeaks(t *testing.T) {
-	bundle, root := ociBundle(t, []string{"sleep", "1000"}, nil)
-	id := token("execleak")
-	wantExit(t, oci(t, root, "create", "--bundle", bundle, id), 0)
-	t.Cleanup(func() { oci(t, root, "delete", "--force", id) })
-	wantExit(t, oci(t, root, "start", id), 0)
+	root, id := runningSleep(t, "execleak")
 
 	t.Run("inherited descriptor", func(t *testing.T) {
 		pr, pw, err := os.Pipe()

@@ -304,6 +304,34 @@ func TestOCIRootlessHostRootDevices(t *testing.T) {
 			t.Errorf("the bound /dev/null did not open:\n%s", r)
 		}
 	})
+
+	t.Run("v1 root shown empty", func(t *testing.T) {
+		// ccsuper in a v1 hierarchy's root (the test's own cgroup, on
+		// this hybrid host): the container sees an empty directory, not
+		// the host's tree.
+		own, err := os.ReadFile("/proc/self/cgroup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(own), ":pids:/\n") {
+			t.Skip("not in the pids hierarchy's root")
+		}
+		var st unix.Statfs_t
+		if unix.Statfs("/sys/fs/cgroup/pids", &st) != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+			t.Skip("no v1 pids hierarchy")
+		}
+		bundle, root := ociBundle(t, []string{"sh", "-c", "ls -A /sys/fs/cgroup/pids | wc -l"}, func(s *specs.Spec) {
+			noDevGID(s)
+			s.Linux.Resources = nil
+			// No cgroup namespace, as podman on a v1 host (cgroupns=host).
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.CgroupNamespace })
+		})
+		r := unshared(root, "run", "--bundle", bundle, token("hostroot-v1"))
+		wantExit(t, r, 0)
+		if strings.TrimSpace(r.stdout) != "0" {
+			t.Errorf("the container lists %s entries of the host's pids hierarchy, want none:\n%s", strings.TrimSpace(r.stdout), r)
+		}
+	})
 }
 
 // TestOCIRootlessKillAllJoinedPidNS runs two rootless containers with no

@@ -165,6 +165,9 @@ func ociRoot(o Options, tree hostFile, take func(string) (hostFile, error)) erro
 	}()
 	for i, c := range o.Cgroup1 {
 		dir, _ := SplitCgroup1(c)
+		if dir == "" {
+			continue // shown empty (mountCgroup1)
+		}
 		h, err := cloneHostFile(dir, false)
 		if err != nil {
 			return fmt.Errorf("cgroup: %w", err)

@@ -228,7 +228,9 @@ func ownV1View() ([]string, error) {
 // v1View turns the lines of /proc/PID/cgroup into DIR:NAME entries: NAME
 // the hierarchy's directory under cgroupFS ("cpu,cpuacct", "systemd" for
 // name=systemd, "unified" for a hybrid's v2 line), DIR the process's cgroup
-// in it, kept when isCgroup says it is one.
+// in it, kept when isCgroup says it is one; DIR is empty where the
+// process is in the hierarchy's root (an empty directory, see
+// initproc.Options.Cgroup1).
 func v1View(b []byte, isCgroup func(string) bool) []string {
 	var out []string
 	sc := bufio.NewScanner(bytes.NewReader(b))
@@ -245,7 +247,14 @@ func v1View(b []byte, isCgroup func(string) bool) []string {
 			continue
 		}
 		dir := filepath.Join(cgroupFS, name, f[2])
-		if isCgroup(dir) {
+		switch {
+		case !isCgroup(dir):
+		case f[2] == "/":
+			// The hierarchy's root (ccsuper in no cgroup of its own
+			// there, as on a hybrid host's v1 hierarchies): shown empty,
+			// not the host's whole tree.
+			out = append(out, ":"+name)
+		default:
 			out = append(out, dir+":"+name)
 		}
 	}

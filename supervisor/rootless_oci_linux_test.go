@@ -123,6 +123,10 @@ func TestV1View(t *testing.T) {
 	if !slices.Equal(got, want[:3]) {
 		t.Errorf("without unified: got %q", got)
 	}
+	// ccsuper in a hierarchy's root: an empty directory, not the tree.
+	if got := v1View([]byte("4:memory:/\n"), all); !slices.Equal(got, []string{":memory"}) {
+		t.Errorf("in the root: got %q, want an empty view", got)
+	}
 	if got := v1View([]byte("bad\n3:x/y:/z\n"), all); got != nil {
 		t.Errorf("malformed lines: got %q, want none", got)
 	}

@@ -32,27 +32,22 @@ import (
 // Either way the state goes under $XDG_RUNTIME_DIR, no cgroup is made
 // unless resources are asked for, and those need a delegated cgroup v2.
 
-// identityMap is /proc/self/uid_map in the host's initial user namespace:
-// every ID, mapped to itself.
-const identityMap = "0 0 4294967295"
-
-// initialUserNS reports whether the uid_map text b is the initial user
-// namespace's: one line mapping the whole range to itself.
-func initialUserNS(b []byte) bool {
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	return len(lines) == 1 && strings.Join(strings.Fields(lines[0]), " ") == identityMap
-}
+// initUserNS is what /proc/self/ns/user reads in the host's initial user
+// namespace: its inode number is fixed by the kernel (PROC_USER_INIT_INO).
+// Not the uid_map: a user namespace mapping every ID to itself reads as the
+// initial one's, "0 0 4294967295", yet its root is no root of the host's.
+const initUserNS = "user:[4026531837]"
 
 // OCIRootless reports whether the OCI commands run without the host's root:
 // as an ordinary user, or as any user of a user namespace other than the
-// host's (rootless podman's). A uid_map that cannot be read counts as
-// rootless: only the host's root is sure to read its own.
+// host's initial one (rootless podman's, `unshare -U -r`'s). A namespace
+// that cannot be read counts as rootless.
 func OCIRootless() bool {
 	if os.Geteuid() != 0 {
 		return true
 	}
-	b, err := os.ReadFile("/proc/self/uid_map")
-	return err != nil || !initialUserNS(b)
+	l, err := os.Readlink("/proc/self/ns/user")
+	return err != nil || l != initUserNS
 }
 
 // OCIRoot returns the state directory of the OCI commands when --root is

@@ -2,49 +2,48 @@ package supervisor
 
 import (
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-func TestInitialUserNS(t *testing.T) {
+// TestOCIRootless runs OCIRootless in this test binary started again
+// (ociRootlessHelper): as the host's root, it is not rootless; as root of a
+// user namespace mapping 0 to 0 alone (`unshare -U -r`), or every ID to
+// itself (whose uid_map reads as the initial namespace's), it is.
+func TestOCIRootless(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
 	for _, tc := range []struct {
-		name, uidMap string
-		want         bool
+		name string
+		uns  bool
+		size int
+		want string
 	}{
-		{"host", "         0          0 4294967295\n", true},
-		{"host, no padding", "0 0 4294967295", true},
-		{"rootless podman", "         0       1003          1\n         1     165536      65536\n", false},
-		{"single mapping", "         0       1000          1\n", false},
-		{"all of it shifted", "         0          1 4294967294\n", false},
-		{"identity, not all", "         0          0      65536\n", false},
-		{"empty (unmapped)", "", false},
+		{"host's root", false, 0, "false"},
+		{"0 mapped to 0", true, 1, "true"},
+		{"every ID to itself", true, 1<<32 - 1, "true"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := initialUserNS([]byte(tc.uidMap)); got != tc.want {
-				t.Errorf("initialUserNS(%q) = %v, want %v", tc.uidMap, got, tc.want)
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), "CCSUPER_TEST_OCIROOTLESS=1")
+			if tc.uns {
+				m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: tc.size}}
+				cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER, UidMappings: m, GidMappings: m}
+			}
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("helper: %v", err)
+			}
+			if got := strings.TrimSpace(string(out)); got != tc.want {
+				t.Errorf("OCIRootless() = %s, want %s", got, tc.want)
 			}
 		})
-	}
-}
-
-// The host's root, as the tests run, is not rootless; a real user
-// namespace of ours is (os/exec, unshare(1) with a single mapping).
-func TestOCIRootlessHere(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if !OCIRootless() {
-			t.Error("an ordinary user is not rootless")
-		}
-		return
-	}
-	b, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := !initialUserNS(b); OCIRootless() != want {
-		t.Errorf("OCIRootless() = %v with uid_map %q", !want, b)
 	}
 }
 

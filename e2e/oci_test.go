@@ -658,6 +658,33 @@ func TestOCIExecSignalDeath(t *testing.T) {
 				sig, uint32(ws), ws.Exited(), ws.ExitStatus(), ws.Signaled(), ws.Signal(), ws.CoreDump(), sig)
 		}
 	}
+	// A SIGPIPE the engine sends the proxy is the process's (it was
+	// dropped once): the sh's trap exits 9.
+	wantExit(t, oci(t, root, "exec", "-d", "--pid-file", pidFile, id, "sh", "-c",
+		"trap 'exit 9' PIPE; touch /tmp/trapped; while :; do sleep 0.05; done"), 0)
+	proxy := readPid(t, pidFile)
+	for deadline := time.Now().Add(timeout); oci(t, root, "exec", id, "test", "-e", "/tmp/trapped").code != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the sh never set its trap")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := unix.Kill(proxy, unix.SIGPIPE); err != nil {
+		t.Fatal(err)
+	}
+	var ws unix.WaitStatus
+	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
+		if n, err := unix.Wait4(proxy, &ws, unix.WNOHANG, nil); n == proxy || (err != nil && !errors.Is(err, unix.EINTR)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = unix.Kill(proxy, unix.SIGKILL)
+			t.Fatal("SIGPIPE: the proxy did not end (the signal dropped)")
+		}
+	}
+	if !ws.Exited() || ws.ExitStatus() != 9 {
+		t.Errorf("SIGPIPE: the proxy ended with status %#x, want exit 9 (the process's trap)", uint32(ws))
+	}
 }
 
 // TestOCIExecDetachedLeaks: a detached exec leaves nothing the engine did

@@ -495,6 +495,10 @@ func stopsOrIgnored(sig unix.Signal) bool {
 }
 
 // proxyWait passes every signal of sigs (catchAll) to the process and
+// (os/signal keeps one pending instance per signal number: realtime
+// signals sent faster than they are passed on arrive coalesced, however
+// deep the channel; runc's shim-less exec has the process itself take
+// them, queued by the kernel)
 // returns its status when ccinit says it ended; a process killed by signal N
 // makes the proxy die of N too (dieOf), so the engine sees what it would
 // with runc, where the process is the shim's child: conmon and
@@ -521,9 +525,12 @@ func proxyWait(c, pidfd int, sigs chan os.Signal) int {
 		select {
 		case s := <-sigs:
 			sig := s.(syscall.Signal)
-			if sig == unix.SIGCHLD || sig == unix.SIGURG || sig == unix.SIGPIPE {
+			if sig == unix.SIGCHLD || sig == unix.SIGURG {
 				continue // ours, not the process's
 			}
+			// SIGPIPE is passed on: the proxy writes to no pipe (its
+			// stdio is /dev/null, its sockets MSG_NOSIGNAL), nor does a
+			// plain exec while it waits, so one is the engine's.
 			_ = unix.PidfdSendSignal(pidfd, sig, nil, 0)
 		case msg := <-done:
 			var n int

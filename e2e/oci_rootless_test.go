@@ -282,6 +282,9 @@ func TestOCIRootlessHostRootDevices(t *testing.T) {
 		if !strings.Contains(r.stderr, "uid 0 would be the host's uid 0") {
 			t.Errorf("want the refusal's cause:\n%s", r)
 		}
+		if ents, _ := os.ReadDir(root); len(ents) > 0 {
+			t.Errorf("the refused create left %v in the state root", ents)
+		}
 	})
 
 	t.Run("rootfs nodev", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -247,4 +248,220 @@ func (u testUser) runtimeDir(t *testing.T) string {
 		}
 	})
 	return dir
+}
+
+// TestOCIRootlessHostRootDevices runs ccsuper as root of a user namespace
+// mapping 0 to the host's 0 (`unshare -U -r -m`, as systemd's
+// PrivateUsers=yes does): rootless, so no device rules can be applied, yet a
+// container with no user namespace of its own would run as the host's uid 0.
+// With device rules in the config it is refused in one line; without, it
+// runs, and a device node its rootfs holds does not open (the rootfs is
+// nodev) while the /dev nodes ccinit binds do.
+func TestOCIRootlessHostRootDevices(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("no unshare")
+	}
+	noDevGID := func(s *specs.Spec) {
+		for i, m := range s.Mounts {
+			// Group 5 is not mapped: the kernel refuses devpts's gid=5.
+			s.Mounts[i].Options = slices.DeleteFunc(m.Options, func(o string) bool { return o == "gid=5" })
+		}
+	}
+	unshared := func(root string, args ...string) result {
+		t.Helper()
+		return runToFiles(t, command(t, "unshare", append([]string{"-U", "-r", "-m", "--", ccsuperBin, "--root", root}, args...)...))
+	}
+
+	t.Run("device rules refused", func(t *testing.T) {
+		bundle, root := ociBundle(t, []string{"true"}, noDevGID)
+		if s := bundleSpec(t, bundle); s.Linux.Resources == nil || len(s.Linux.Resources.Devices) == 0 {
+			t.Fatal("ccsuper spec's config has no device rules")
+		}
+		r := unshared(root, "run", "--bundle", bundle, token("hostroot-dev"))
+		wantOneLineError(t, r, 125)
+		if !strings.Contains(r.stderr, "uid 0 would be the host's uid 0") {
+			t.Errorf("want the refusal's cause:\n%s", r)
+		}
+		if ents, _ := os.ReadDir(root); len(ents) > 0 {
+			t.Errorf("the refused create left %v in the state root", ents)
+		}
+	})
+
+	t.Run("rootfs nodev", func(t *testing.T) {
+		bundle, root := ociBundle(t, []string{"sh", "-c",
+			"cat /nulln && echo rootfs-node-opened; cat /dev/null && echo dev-null-opened; exit 0"},
+			func(s *specs.Spec) {
+				noDevGID(s)
+				s.Linux.Resources = nil
+			})
+		// A node made by the host's root in the rootfs: /dev/null's numbers.
+		if err := unix.Mknod(filepath.Join(bundleRootfs(t, bundle), "nulln"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+			t.Fatal(err)
+		}
+		r := unshared(root, "run", "--bundle", bundle, token("hostroot-nodev"))
+		wantExit(t, r, 0)
+		if strings.Contains(r.stdout, "rootfs-node-opened") {
+			t.Errorf("a device node of the rootfs opened (rootfs not nodev):\n%s", r)
+		}
+		if !strings.Contains(r.stdout, "dev-null-opened") {
+			t.Errorf("the bound /dev/null did not open:\n%s", r)
+		}
+	})
+
+	t.Run("v1 root shown empty", func(t *testing.T) {
+		// ccsuper in a v1 hierarchy's root (the test's own cgroup, on
+		// this hybrid host): the container sees an empty directory, not
+		// the host's tree.
+		own, err := os.ReadFile("/proc/self/cgroup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(own), ":pids:/\n") {
+			t.Skip("not in the pids hierarchy's root")
+		}
+		var st unix.Statfs_t
+		if unix.Statfs("/sys/fs/cgroup/pids", &st) != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+			t.Skip("no v1 pids hierarchy")
+		}
+		bundle, root := ociBundle(t, []string{"sh", "-c", "ls -A /sys/fs/cgroup/pids | wc -l"}, func(s *specs.Spec) {
+			noDevGID(s)
+			s.Linux.Resources = nil
+			// No cgroup namespace, as podman on a v1 host (cgroupns=host).
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.CgroupNamespace })
+		})
+		r := unshared(root, "run", "--bundle", bundle, token("hostroot-v1"))
+		wantExit(t, r, 0)
+		if strings.TrimSpace(r.stdout) != "0" {
+			t.Errorf("the container lists %s entries of the host's pids hierarchy, want none:\n%s", strings.TrimSpace(r.stdout), r)
+		}
+	})
+}
+
+// TestOCIRootlessKillAllJoinedPidNS runs two rootless containers with no
+// cgroup in one user namespace mapping 0 to 0, B in A's PID namespace,
+// joined by path (podman's --pid container:A): ps B lists B's processes
+// alone, and kill --all B KILL ends B and leaves A running. ps A, whose
+// namespace A made, lists every process in it, B's too.
+func TestOCIRootlessKillAllJoinedPidNS(t *testing.T) {
+	for _, tool := range []string{"unshare", "nsenter"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skip("no " + tool)
+		}
+	}
+	holder := exec.Command("unshare", "-U", "-r", "-m", "sleep", "1000")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = holder.Process.Kill(); _ = holder.Wait() })
+	// The holder's maps are written before it execs sleep.
+	waitFileHolds(t, fmt.Sprintf("/proc/%d/comm", holder.Process.Pid), "sleep\n")
+	in := func(root string, args ...string) result {
+		t.Helper()
+		return runToFiles(t, command(t, "nsenter", append([]string{"-t", strconv.Itoa(holder.Process.Pid), "-U", "-m", "--",
+			ccsuperBin, "--root", root}, args...)...))
+	}
+	rootless := func(s *specs.Spec) {
+		s.Linux.Resources = nil // no cgroup; device rules would be refused here
+		for i, m := range s.Mounts {
+			s.Mounts[i].Options = slices.DeleteFunc(m.Options, func(o string) bool { return o == "gid=5" })
+		}
+	}
+	bundleA, root := ociBundle(t, []string{"sleep", "1000"}, rootless)
+	a, b := token("joinpid-a"), token("joinpid-b")
+	wantExit(t, in(root, "create", "--bundle", bundleA, a), 0)
+	wantExit(t, in(root, "start", a), 0)
+	t.Cleanup(func() { _ = in(root, "delete", "--force", a) })
+	stA := waitStatus(t, root, a, specs.StateRunning)
+	bundleB, _ := ociBundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+		rootless(s)
+		for i, n := range s.Linux.Namespaces {
+			if n.Type == specs.PIDNamespace {
+				s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", stA.Pid)
+			}
+		}
+	})
+	wantExit(t, in(root, "create", "--bundle", bundleB, b), 0)
+	wantExit(t, in(root, "start", b), 0)
+	t.Cleanup(func() { _ = in(root, "delete", "--force", b) })
+	stB := waitStatus(t, root, b, specs.StateRunning)
+	waitPids(t, root, b, 2)
+	ps := func(id string) []string {
+		t.Helper()
+		r := in(root, "ps", "--format", "json", id)
+		wantExit(t, r, 0)
+		var pids []int
+		if err := json.Unmarshal([]byte(r.stdout), &pids); err != nil {
+			t.Fatalf("ps %s: %v\n%s", id, err, r)
+		}
+		var comms []string
+		for _, p := range pids {
+			c, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p))
+			comms = append(comms, fmt.Sprintf("%d:%s", p, strings.TrimSpace(string(c))))
+		}
+		return comms
+	}
+	if got := ps(b); len(got) != 2 || !slices.Contains(got, fmt.Sprintf("%d:ccinit", stB.Pid)) {
+		t.Errorf("ps %s: want its ccinit and sleep alone, got %v", b, got)
+	}
+	if got := ps(a); len(got) != 4 {
+		t.Errorf("ps %s: want both ccinits and sleeps of its namespace, got %v", a, got)
+	}
+	wantExit(t, in(root, "kill", "--all", b, "KILL"), 0)
+	waitStatus(t, root, b, specs.StateStopped)
+	if st := ociState(t, root, a); st.Status != specs.StateRunning {
+		t.Fatalf("kill --all %s reached %s: %s", b, a, st.Status)
+	}
+	if got := ps(a); len(got) != 2 {
+		t.Errorf("ps %s after B's end: want its ccinit and sleep, got %v", a, got)
+	}
+}
+
+// TestOCIRootlessStateRoot: a rootless ccsuper makes its default state root,
+// $XDG_RUNTIME_DIR/ccsuper, mode 0700, and refuses in one line one that is a
+// symlink (even to a directory of the user's), another user's, or open to
+// others: state.json there names the hooks delete runs.
+func TestOCIRootlessStateRoot(t *testing.T) {
+	u := newTestUser(t, false)
+	noRunState(t)
+	super, _ := rootlessBinaries(t)
+	xdg := u.runtimeDir(t)
+	root := filepath.Join(xdg, "ccsuper")
+	list := func() result {
+		t.Helper()
+		cmd := u.cmd(t, super, "list")
+		cmd.Env = append(cmd.Env, "XDG_RUNTIME_DIR="+xdg)
+		return runToFiles(t, cmd)
+	}
+	wantExit(t, list(), 0)
+	var st unix.Stat_t
+	if err := unix.Lstat(root, &st); err != nil || st.Mode&0o7777 != 0o700 || int(st.Uid) != u.uid {
+		t.Fatalf("state root not made the user's, 0700: %v, mode %o, owner %d", err, st.Mode&0o7777, st.Uid)
+	}
+	for _, tc := range []struct {
+		name string
+		make func() error
+	}{
+		{"symlink", func() error { return os.Symlink(u.ownedDir(t), root) }},
+		{"root's", func() error { return os.Mkdir(root, 0o711) }},
+		{"open to others", func() error {
+			if err := os.Mkdir(root, 0o755); err != nil {
+				return err
+			}
+			return os.Chown(root, u.uid, u.gid)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.RemoveAll(root); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.make(); err != nil {
+				t.Fatal(err)
+			}
+			r := list()
+			wantOneLineError(t, r, 125)
+			if !strings.Contains(r.stderr, "state root") {
+				t.Errorf("want the state root named:\n%s", r)
+			}
+		})
+	}
 }

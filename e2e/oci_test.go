@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -608,3 +609,145 @@ const waitZombieHook = `pid=$(sed 's/.*"pid":\([0-9]*\).*/\1/'); i=0
 while [ -e /proc/$pid ] && [ "$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)" != Z ]; do
 	i=$((i+1)); [ $i -gt 6000 ] && exit 1; sleep 0.01
 done`
+
+// runningSleep creates and starts a container running sleep, deleted when
+// the test ends, and returns its state root and ID.
+func runningSleep(t *testing.T, name string) (root, id string) {
+	t.Helper()
+	bundle, root := ociBundle(t, []string{"sleep", "1000"}, nil)
+	id = token(name)
+	wantExit(t, oci(t, root, "create", "--bundle", bundle, id), 0)
+	t.Cleanup(func() { oci(t, root, "delete", "--force", id) })
+	wantExit(t, oci(t, root, "start", id), 0)
+	return root, id
+}
+
+// TestOCIExecSignalDeath: the detached exec's proxy, which the engines'
+// shims wait on as the exec'd process, dies of the signal that killed the
+// process, SIGABRT and SIGSEGV too (the Go runtime would exit 2 for them,
+// taking them for its own crash), without a core file. The test is the
+// proxy's subreaper, as conmon is, to see its status.
+func TestOCIExecSignalDeath(t *testing.T) {
+	root, id := runningSleep(t, "sigdeath")
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) }()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	for _, sig := range []unix.Signal{unix.SIGABRT, unix.SIGSEGV, unix.SIGTERM} {
+		_ = os.Remove(pidFile)
+		// The sh waits for a line that the test writes once it holds the
+		// proxy's PID: it then kills itself.
+		wantExit(t, oci(t, root, "exec", "-d", "--pid-file", pidFile, id, "sh", "-c",
+			fmt.Sprintf("while [ ! -e /tmp/go-%d ]; do sleep 0.05; done; kill -%d $$", sig, sig)), 0)
+		proxy := readPid(t, pidFile)
+		wantExit(t, oci(t, root, "exec", id, "touch", fmt.Sprintf("/tmp/go-%d", sig)), 0)
+		var ws unix.WaitStatus
+		for {
+			_, err := unix.Wait4(proxy, &ws, 0, nil)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%v: wait for the proxy %d: %v", sig, proxy, err)
+			}
+			break
+		}
+		if !ws.Signaled() || ws.Signal() != sig || ws.CoreDump() {
+			t.Errorf("%v: the proxy ended with status %#x (exited %v %d, signaled %v %v, core %v), want death by %v, no core",
+				sig, uint32(ws), ws.Exited(), ws.ExitStatus(), ws.Signaled(), ws.Signal(), ws.CoreDump(), sig)
+		}
+	}
+	// A SIGPIPE the engine sends the proxy is the process's (it was
+	// dropped once): the sh's trap exits 9.
+	wantExit(t, oci(t, root, "exec", "-d", "--pid-file", pidFile, id, "sh", "-c",
+		"trap 'exit 9' PIPE; touch /tmp/trapped; while :; do sleep 0.05; done"), 0)
+	proxy := readPid(t, pidFile)
+	for deadline := time.Now().Add(timeout); oci(t, root, "exec", id, "test", "-e", "/tmp/trapped").code != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the sh never set its trap")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := unix.Kill(proxy, unix.SIGPIPE); err != nil {
+		t.Fatal(err)
+	}
+	var ws unix.WaitStatus
+	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
+		if n, err := unix.Wait4(proxy, &ws, unix.WNOHANG, nil); n == proxy || (err != nil && !errors.Is(err, unix.EINTR)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = unix.Kill(proxy, unix.SIGKILL)
+			t.Fatal("SIGPIPE: the proxy did not end (the signal dropped)")
+		}
+	}
+	if !ws.Exited() || ws.ExitStatus() != 9 {
+		t.Errorf("SIGPIPE: the proxy ended with status %#x, want exit 9 (the process's trap)", uint32(ws))
+	}
+}
+
+// TestOCIExecDetachedLeaks: a detached exec leaves nothing the engine did
+// not ask for. A descriptor the engine passed without close-on-exec (a pipe
+// it reads to EOF) is open in neither the proxy nor the process; a pid file
+// that cannot be written is 125, and the process and the proxy end.
+func TestOCIExecDetachedLeaks(t *testing.T) {
+	root, id := runningSleep(t, "execleak")
+
+	t.Run("inherited descriptor", func(t *testing.T) {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pr.Close()
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer null.Close()
+		pidFile := filepath.Join(t.TempDir(), "pid")
+		cmd := ccsuper(t, "--root", root, "exec", "-d", "--pid-file", pidFile, id, "sleep", "1000")
+		// fd 3 is the proxy's control socket whatever came: the pipe at 4.
+		cmd.ExtraFiles = []*os.File{null, pw}
+		r := runToFiles(t, cmd)
+		pw.Close()
+		wantExit(t, r, 0)
+		proxy := readPid(t, pidFile)
+		defer func() { _ = unix.Kill(proxy, unix.SIGKILL) }()
+		var st unix.Stat_t
+		if err := unix.Fstat(int(pr.Fd()), &st); err != nil {
+			t.Fatal(err)
+		}
+		pipe := fmt.Sprintf("pipe:[%d]", st.Ino)
+		// The process gets 0 to 2 alone, from ccinit: the proxy is
+		// where the pipe could live on.
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", proxy))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fd := range fds {
+			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", proxy, fd.Name())); l == pipe {
+				t.Errorf("the proxy holds the engine's pipe as fd %s", fd.Name())
+			}
+		}
+		// And so the engine's read ends (polled: the pipe is blocking
+		// since ExtraFiles took it, and a deadline would not hold).
+		pfd := []unix.PollFd{{Fd: int32(pr.Fd()), Events: unix.POLLIN}}
+		if n, err := unix.Poll(pfd, int(timeout/time.Millisecond)); n != 1 || err != nil {
+			t.Fatalf("the engine's pipe never read EOF (poll %d, %v)", n, err)
+		}
+		if n, err := pr.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
+			t.Errorf("the engine's pipe: read %d, %v; want EOF", n, err)
+		}
+	})
+
+	t.Run("pid file fails", func(t *testing.T) {
+		waitPids(t, root, id, 2)
+		bad := filepath.Join(t.TempDir(), "no-such-dir", "pid")
+		wantOneLineError(t, oci(t, root, "exec", "-d", "--pid-file", bad, id, "sleep", "1000"), 125)
+		waitPids(t, root, id, 2) // ccinit and its sleep: the exec'd one killed
+		if left := processesOf(ccsuperBin); len(left) > 0 {
+			t.Errorf("proxies left: %v", left)
+		}
+	})
+}

@@ -81,6 +81,20 @@ func TestRootlessCgroup(t *testing.T) {
 			}
 		})
 		t.Run("stats", func(t *testing.T) {
+			// A process of the user's in the delegated cgroup, as a
+			// shell would be: with no controller to hand down, neither
+			// the run nor a cleanup moves it, nor makes a leaf.
+			fd, err := unix.Open(deleg, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(fd)
+			shell := u.cmd(t, "sleep", token("271.8"))
+			shell.SysProcAttr.UseCgroupFD, shell.SysProcAttr.CgroupFD = true, fd
+			if err := shell.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = shell.Process.Kill(); _ = shell.Wait() }()
 			// CPU time is accounted in every v2 cgroup, controller or not.
 			r := run(t, inDelegated(t, "--stats", "--", "/bin/sh", "-c", "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done"))
 			wantExit(t, r, 0)
@@ -88,6 +102,15 @@ func TestRootlessCgroup(t *testing.T) {
 				t.Errorf("got stderr %q, want the stats line with the CPU time alone", r.stderr)
 			}
 			wantNoDelegatedCgroup(t, deleg)
+			cleanup := u.cmd(t, super, "cleanup")
+			cleanup.SysProcAttr.UseCgroupFD, cleanup.SysProcAttr.CgroupFD = true, fd
+			wantExit(t, run(t, cleanup), 0)
+			if procs := strings.Fields(readCgroupFile(t, deleg, "cgroup.procs")); !slices.Contains(procs, strconv.Itoa(shell.Process.Pid)) {
+				t.Errorf("the user's process %d left the delegated cgroup (which holds %v)", shell.Process.Pid, procs)
+			}
+			if _, err := os.Stat(filepath.Join(deleg, "ccontainer-leaf")); err == nil {
+				t.Error("a leaf was made with nothing to hand down")
+			}
 		})
 		return
 	}

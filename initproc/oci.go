@@ -140,6 +140,12 @@ type OCI struct {
 	Enabled bool
 	Mounts  []Mount
 	Devices []Device
+	// NoDev mounts the rootfs and every bind whose source is not itself a
+	// device node nodev: a rootless container has no device rules, and a
+	// node its rootfs or a bound directory holds would open as the host's
+	// device (see supervisor.rootlessDevices). The nodes ccinit binds into
+	// /dev are mounts of their own and keep working.
+	NoDev bool
 	// RootPropagation is applied to / after pivot_root (rootfsPropagation).
 	RootPropagation uintptr
 	Sysctl          []string // KEY=VALUE, KEY dotted
@@ -219,6 +225,7 @@ func ociFlags(fs *flag.FlagSet, o *OCI) {
 	fs.BoolVar(&o.Enabled, "oci", false, "make the mounts of --mount only (an OCI bundle's), not ccinit's own set")
 	fs.Var(listFlag[Mount]{&o.Mounts, ParseMount, Mount.String}, "mount", "make this OCI mount after pivot_root (repeatable)")
 	fs.Var(listFlag[Device]{&o.Devices, ParseDevice, Device.String}, "device", "make this device node in /dev (repeatable)")
+	fs.BoolVar(&o.NoDev, "nodev", false, "mount the rootfs, and binds of anything but a device node, nodev")
 	fs.Var(fieldFlag{
 		set: func(v string) error {
 			n, err := strconv.ParseUint(v, 16, 64)

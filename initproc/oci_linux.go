@@ -165,6 +165,9 @@ func ociRoot(o Options, tree hostFile, take func(string) (hostFile, error)) erro
 	}()
 	for i, c := range o.Cgroup1 {
 		dir, _ := SplitCgroup1(c)
+		if dir == "" {
+			continue // shown empty (mountCgroup1)
+		}
 		h, err := cloneHostFile(dir, false)
 		if err != nil {
 			return fmt.Errorf("cgroup: %w", err)
@@ -209,6 +212,12 @@ func ociRoot(o Options, tree hostFile, take func(string) (hostFile, error)) erro
 	}
 	// After pivot_root every path, symlinks included, resolves inside the
 	// container's root: nothing below can reach a host path.
+	if o.OCI.NoDev {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NODEV}
+		if err := unix.MountSetattr(unix.AT_FDCWD, "/", unix.AT_RECURSIVE, &attr); err != nil {
+			return fmt.Errorf("rootfs: set nodev: %w", err)
+		}
+	}
 	for i, m := range o.OCI.Mounts {
 		if m.Type == "cgroup" && len(o.Cgroup1) > 0 && m.Target == "/sys/fs/cgroup" {
 			if err := mountCgroup1(o.Cgroup1, cgroups); err != nil {
@@ -216,7 +225,7 @@ func ociRoot(o Options, tree hostFile, take func(string) (hostFile, error)) erro
 			}
 			continue
 		}
-		if err := ociMount(m, held[i]); err != nil {
+		if err := ociMount(m, held[i], o.OCI.NoDev); err != nil {
 			return err
 		}
 	}
@@ -332,7 +341,9 @@ var bindAttrs = []struct {
 
 // ociMount makes one mount of the config inside the new root. src is the
 // held source of a bind mount, or the proc or sysfs made before pivot_root.
-func ociMount(m Mount, src hostFile) error {
+// With nodev a bind whose source is not a device node is made nodev (see
+// OCI.NoDev): a node bound on its own is the engine's explicit choice.
+func ociMount(m Mount, src hostFile, nodev bool) error {
 	// A proc or sysfs made before pivot_root is attached as a bind is.
 	bind := m.Flags&unix.MS_BIND != 0 || src.fd > 0
 	dir := true
@@ -342,6 +353,9 @@ func ociMount(m Mount, src hostFile) error {
 			return fmt.Errorf("mount %s: stat source: %w", m.Target, err)
 		}
 		dir = st.Mode&unix.S_IFMT == unix.S_IFDIR
+		if t := st.Mode & unix.S_IFMT; t == unix.S_IFCHR || t == unix.S_IFBLK {
+			nodev = false
+		}
 	}
 	if err := mountPoint(m.Target, dir); err != nil {
 		return fmt.Errorf("mount %s: %w", m.Target, err)
@@ -353,6 +367,9 @@ func ociMount(m Mount, src hostFile) error {
 			if m.Flags&b.ms != 0 {
 				attr.Attr_set |= b.attr
 			}
+		}
+		if nodev {
+			attr.Attr_set |= unix.MOUNT_ATTR_NODEV
 		}
 		if m.Flags&(unix.MS_NOATIME|unix.MS_RELATIME|unix.MS_STRICTATIME) != 0 {
 			// The access-time mode is one field: clear it to set it.

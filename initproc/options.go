@@ -178,8 +178,8 @@ func (c *cgroup1List) String() string  { return strings.Join(*c, ",") }
 func (c *cgroup1List) elems() []string { return *c }
 func (c *cgroup1List) Set(v string) error {
 	src, name := SplitCgroup1(v)
-	if !strings.HasPrefix(src, "/") || name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
-		return fmt.Errorf("--cgroup1 %q: want HOSTDIR:NAME, HOSTDIR absolute, NAME a plain name", v)
+	if (src != "" && !strings.HasPrefix(src, "/")) || name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
+		return fmt.Errorf("--cgroup1 %q: want HOSTDIR:NAME, HOSTDIR absolute or empty, NAME a plain name", v)
 	}
 	*c = append(*c, v)
 	return nil
@@ -255,7 +255,7 @@ func NewFlagSet(o *Options, w io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.ReadOnly, "read-only", false, "make the container's root read-only (with --rootfs)")
 	fs.StringVar(&o.Overlay, "overlay", "", "use `DIR`/upper and DIR/work as the writable layer of an overlay on the rootfs (with --rootfs)")
 	fs.BoolVar(&o.KeepLayer, "keep-layer", false, "the overlay layer is kept after the run: sync it (with --overlay)")
-	fs.Var((*cgroup1List)(&o.Cgroup1), "cgroup1", "bind the v1 cgroup `HOSTDIR:NAME` read-only on /sys/fs/cgroup/NAME (repeatable, with --rootfs)")
+	fs.Var((*cgroup1List)(&o.Cgroup1), "cgroup1", "bind the v1 cgroup `HOSTDIR:NAME` read-only on /sys/fs/cgroup/NAME, an empty directory for an empty HOSTDIR (repeatable, with --rootfs)")
 	fs.BoolVar(&o.Cgroup2, "cgroup2", false, "mount the root of our cgroup namespace read-only on /sys/fs/cgroup (with --rootfs)")
 	fs.BoolVar(&o.UserNS, "userns", false, "ccinit is in a user namespace of its own: bind /dev's nodes from the host's (with --rootfs)")
 	fs.BoolVar(&o.Loopback, "lo", false, "bring the loopback interface up (ccinit is in a network namespace of its own)")

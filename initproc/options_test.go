@@ -51,6 +51,7 @@ func fullOCI() Options {
 			},
 			Devices:         []Device{{Path: "/dev/fuse", Major: 10, Minor: 229, Mode: 0o20666, UID: 1, GID: 2}},
 			RootPropagation: 0x80000,
+			NoDev:           true,
 			Sysctl:          []string{"net.ipv4.ip_forward=1", "kernel.msgmax=8192"},
 			MaskedPaths:     []string{"/proc/kcore", "/sys/firmware"},
 			ReadonlyPaths:   []string{"/proc/sys"},

@@ -201,6 +201,9 @@ func EnterRoot(o Options, rec *trace.Recorder) error {
 	cgroups := make([]hostFile, len(o.Cgroup1))
 	for i, c := range o.Cgroup1 {
 		dir, _ := SplitCgroup1(c)
+		if dir == "" {
+			continue // shown empty (mountCgroup1)
+		}
 		var err error
 		if cgroups[i], err = hold(dir, false); err != nil {
 			return fmt.Errorf("cgroup: %w", err)
@@ -361,11 +364,16 @@ func mountCgroup1(specs []string, dirs []hostFile) error {
 		if err := unix.Mkdirat(fd, name, 0o755); err != nil {
 			return fmt.Errorf("mkdir /sys/fs/cgroup/%s: %w", name, err)
 		}
-		if err := unix.MountSetattr(dirs[i].fd, "", unix.AT_EMPTY_PATH, &ro); err != nil {
-			return fmt.Errorf("cgroup %q: make read-only: %w", dirs[i].path, err)
-		}
-		if err := unix.MoveMount(dirs[i].fd, "", fd, name, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-			return fmt.Errorf("bind cgroup %q on /sys/fs/cgroup/%s: %w", dirs[i].path, name, err)
+		// No host directory: an empty directory of the read-only tmpfs,
+		// where showing the cgroup would show the whole hierarchy (a
+		// rootless container whose ccsuper is in its root).
+		if dirs[i].fd > 0 {
+			if err := unix.MountSetattr(dirs[i].fd, "", unix.AT_EMPTY_PATH, &ro); err != nil {
+				return fmt.Errorf("cgroup %q: make read-only: %w", dirs[i].path, err)
+			}
+			if err := unix.MoveMount(dirs[i].fd, "", fd, name, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+				return fmt.Errorf("bind cgroup %q on /sys/fs/cgroup/%s: %w", dirs[i].path, name, err)
+			}
 		}
 		if !strings.Contains(name, ",") {
 			continue

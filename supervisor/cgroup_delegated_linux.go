@@ -92,12 +92,20 @@ func delegatedLayout(need, want []string) (cgroupLayout, error) {
 			use = append(use, c)
 		}
 	}
-	// The cgroup holds processes (ccsuper at least): move them all into
-	// a leaf first. Not only when enabling fails with EBUSY: the kernel
-	// lets threaded controllers alone (pids, cpu, cpuset) be enabled over
-	// processes, and the cgroup is then a thread root, under which no
+	if len(use) == 0 {
+		// Nothing to hand down (`ccsuper cleanup`, a hybrid's unified
+		// hierarchy): the cgroup is found, not changed, and the user's
+		// processes stay where they are.
+		return cgroupLayout{v2: dir}, nil
+	}
+	// Controllers to hand down: the cgroup's processes (ccsuper at least,
+	// maybe the user's shell) move into a leaf first, whether they are on
+	// already or not. Not only when enabling fails with EBUSY: the kernel
+	// lets threaded controllers alone (pids, cpu, cpuset) be on over
+	// processes, and a cgroup with both is a thread root, under which no
 	// child may enable a controller (EOPNOTSUPP, seen in the guest of
-	// make test-vm with a pids limit alone).
+	// make test-vm with a pids limit alone, and again on the next run if
+	// the processes were left).
 	if err := evacuate(dir); err != nil {
 		return cgroupLayout{}, err
 	}

@@ -72,6 +72,9 @@ type containerState struct {
 	// encoding/json's set-up of the whole type, about 0.1 ms.
 	Process json.RawMessage `json:"process,omitempty"`
 	Seccomp string          `json:"seccomp,omitempty"`
+	// OwnPidNS: the container made its PID namespace (not joined by
+	// path): without a cgroup, kill --all and ps reach all of it.
+	OwnPidNS bool `json:"ownPidNS,omitempty"`
 }
 
 // process decodes the container's process, or returns nil when the state
@@ -293,7 +296,8 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 	}()
 
 	st := containerState{ID: id, Bundle: plan.bundle, Rootfs: plan.init.Rootfs, Created: time.Now().UTC(),
-		Annotations: plan.spec.Annotations, Hooks: plan.spec.Hooks, Seccomp: plan.init.OCI.Seccomp}
+		Annotations: plan.spec.Annotations, Hooks: plan.spec.Hooks, Seccomp: plan.init.OCI.Seccomp,
+		OwnPidNS: plan.clone&unix.CLONE_NEWPID != 0}
 	if st.Process, err = json.Marshal(plan.spec.Process); err != nil {
 		return nil, fmt.Errorf("process: %w", err)
 	}
@@ -304,6 +308,9 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 		return nil, err
 	}
 	if r.Rootless {
+		if err := rootlessDevices(plan, r.warn); err != nil {
+			return nil, err
+		}
 		cg, err = rootlessCgroup(cgPath, plan.resources, r.debug)
 	} else {
 		cg, err = newOCICgroup(cgPath, plan.resources)
@@ -722,11 +729,13 @@ func (r Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		return st.Cgroup.signalAll(sig)
 	}
 	if all {
-		// No cgroup (rootless): every process of its PID namespace.
-		for _, pid := range pidNSMembers(st.Pid) {
-			_ = unix.Kill(pid, sig) // gone meanwhile is fine
+		// No cgroup (rootless): the processes of its PID namespace.
+		fds, err := nsMembers(st)
+		for _, fd := range fds {
+			_ = unix.PidfdSendSignal(fd, sig, nil, 0) // gone meanwhile is fine
+			_ = unix.Close(fd)
 		}
-		return nil
+		return err
 	}
 	fd, err := st.pidfd()
 	if err != nil {
@@ -837,7 +846,15 @@ func (r Runtime) Pids(id string) ([]int, error) {
 		if st.status(dir) == specs.StateStopped {
 			return nil, nil
 		}
-		return pidNSMembers(st.Pid), nil
+		fds, err := nsMembers(st)
+		var pids []int
+		for _, fd := range fds {
+			if pid := pidfdPid(fd); pid > 0 {
+				pids = append(pids, pid)
+			}
+			_ = unix.Close(fd)
+		}
+		return pids, err
 	}
 	return st.Cgroup.pids()
 }

@@ -91,13 +91,20 @@ func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 // signals and ends as the process ends. Without Detach the returned status
 // is the process's.
 func (r Runtime) Exec(id string, o ExecOptions) (int, error) {
+	// What the engine left open without close-on-exec (a pipe it reads to
+	// EOF) must not live on in the proxy: only 0 to 2 go to the process,
+	// through ccinit, and the proxy gets its own.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return initproc.ExitSetup, fmt.Errorf("mark inherited descriptors close-on-exec: %w", err)
+	}
 	var proxy func() (*execProxy, error)
 	if o.Detach {
 		// The proxy is started first, from a goroutine of its own: its
 		// fork and exec and its Go start-up (together a few ms) then run
 		// while we read the state and ccinit starts the process, instead
 		// of after them, on the engine's wait (docs/oci.md). Every
-		// descriptor made meanwhile is close-on-exec: none leaks into it.
+		// descriptor inherited or made meanwhile is close-on-exec: none
+		// leaks into it.
 		started := make(chan startedProxy, 1)
 		go func() {
 			p, err := startExecProxy(o.Proxy)
@@ -208,6 +215,11 @@ func (r Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	if o.PidFile != "" {
 		if err := writeFileAtomic(o.PidFile, []byte(strconv.Itoa(px.pid))); err != nil {
+			// The engine, told 125, will not wait for them: the process
+			// ends, and the proxy, our child still, is killed and reaped.
+			_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+			px.handed = false
+			px.abandon()
 			return initproc.ExitSetup, fmt.Errorf("pid file: %w", err)
 		}
 	}
@@ -307,17 +319,21 @@ func (p *execProxy) handOver(c, pidfd int) error {
 	// not (a socket's queued descriptors live as long as the socket).
 	p.handed = true
 	_ = unix.Close(p.ctl)
+	p.ctl = -1
 	return nil
 }
 
-// abandon ends a proxy that was not handed a process: its control socket
+// abandon ends a proxy that was not handed a process, or whose process
+// the engine will not hear of (the pid file failed): its control socket
 // closes, it is killed and reaped, so that no stray child of ours reaches
 // the engine.
 func (p *execProxy) abandon() {
 	if p.handed {
 		return
 	}
-	_ = unix.Close(p.ctl)
+	if p.ctl >= 0 {
+		_ = unix.Close(p.ctl)
+	}
 	_ = unix.Kill(p.pid, unix.SIGKILL) // our unreaped child: the PID is still its
 	var ws unix.WaitStatus
 	for {
@@ -467,9 +483,27 @@ func catchAll() chan os.Signal {
 	return sigs
 }
 
+// stopsOrIgnored reports whether sig, at its default action, stops a
+// process or is ignored: no process dies of it, and the proxy must not
+// stop itself.
+func stopsOrIgnored(sig unix.Signal) bool {
+	switch sig {
+	case unix.SIGCHLD, unix.SIGCONT, unix.SIGURG, unix.SIGWINCH, unix.SIGSTOP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU:
+		return true
+	}
+	return false
+}
+
 // proxyWait passes every signal of sigs (catchAll) to the process and
+// (os/signal keeps one pending instance per signal number: realtime
+// signals sent faster than they are passed on arrive coalesced, however
+// deep the channel; runc's shim-less exec has the process itself take
+// them, queued by the kernel)
 // returns its status when ccinit says it ended; a process killed by signal N
-// makes the proxy die of N too, so the engine sees what it would with runc.
+// makes the proxy die of N too (dieOf), so the engine sees what it would
+// with runc, where the process is the shim's child: conmon and
+// containerd's shim wait on the pid file's PID and report a death by N as
+// 128+N.
 func proxyWait(c, pidfd int, sigs chan os.Signal) int {
 	done := make(chan string, 1)
 	go func() {
@@ -491,9 +525,12 @@ func proxyWait(c, pidfd int, sigs chan os.Signal) int {
 		select {
 		case s := <-sigs:
 			sig := s.(syscall.Signal)
-			if sig == unix.SIGCHLD || sig == unix.SIGURG || sig == unix.SIGPIPE {
+			if sig == unix.SIGCHLD || sig == unix.SIGURG {
 				continue // ours, not the process's
 			}
+			// SIGPIPE is passed on: the proxy writes to no pipe (its
+			// stdio is /dev/null, its sockets MSG_NOSIGNAL), nor does a
+			// plain exec while it waits, so one is the engine's.
 			_ = unix.PidfdSendSignal(pidfd, sig, nil, 0)
 		case msg := <-done:
 			var n int
@@ -501,8 +538,9 @@ func proxyWait(c, pidfd int, sigs chan os.Signal) int {
 				return n
 			}
 			if _, err := fmt.Sscanf(msg, "signal %d", &n); err == nil {
-				signal.Reset(syscall.Signal(n))
-				_ = unix.Kill(os.Getpid(), syscall.Signal(n))
+				if !stopsOrIgnored(unix.Signal(n)) {
+					dieOf(unix.Signal(n))
+				}
 				return 128 + n // a signal that does not kill by default
 			}
 			return initproc.ExitSetup // ccinit went away: the container is gone

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -39,9 +40,15 @@ func proxyMaskHelper() {
 	os.Exit(0)
 }
 
-// TestMain runs proxyMaskHelper when this test binary is started as the
-// proxy (its control socket on proxyCtlFD), the tests otherwise.
+// TestMain runs TestOCIRootless's helper, or proxyMaskHelper when this
+// test binary is started as the proxy (its control socket on proxyCtlFD),
+// the tests otherwise.
 func TestMain(m *testing.M) {
+	if os.Getenv("CCSUPER_TEST_OCIROOTLESS") == "1" {
+		// TestOCIRootless's helper, in the namespace it was started in.
+		fmt.Println(OCIRootless())
+		os.Exit(0)
+	}
 	if typ, err := unix.GetsockoptInt(proxyCtlFD, unix.SOL_SOCKET, unix.SO_TYPE); err == nil && typ == unix.SOCK_SEQPACKET &&
 		slices.Contains(os.Args, "-ccsuper.proxy-mask-helper") {
 		proxyMaskHelper()

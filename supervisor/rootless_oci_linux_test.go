@@ -2,49 +2,48 @@ package supervisor
 
 import (
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-func TestInitialUserNS(t *testing.T) {
+// TestOCIRootless runs OCIRootless in this test binary started again
+// (ociRootlessHelper): as the host's root, it is not rootless; as root of a
+// user namespace mapping 0 to 0 alone (`unshare -U -r`), or every ID to
+// itself (whose uid_map reads as the initial namespace's), it is.
+func TestOCIRootless(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
 	for _, tc := range []struct {
-		name, uidMap string
-		want         bool
+		name string
+		uns  bool
+		size int
+		want string
 	}{
-		{"host", "         0          0 4294967295\n", true},
-		{"host, no padding", "0 0 4294967295", true},
-		{"rootless podman", "         0       1003          1\n         1     165536      65536\n", false},
-		{"single mapping", "         0       1000          1\n", false},
-		{"all of it shifted", "         0          1 4294967294\n", false},
-		{"identity, not all", "         0          0      65536\n", false},
-		{"empty (unmapped)", "", false},
+		{"host's root", false, 0, "false"},
+		{"0 mapped to 0", true, 1, "true"},
+		{"every ID to itself", true, 1<<32 - 1, "true"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := initialUserNS([]byte(tc.uidMap)); got != tc.want {
-				t.Errorf("initialUserNS(%q) = %v, want %v", tc.uidMap, got, tc.want)
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), "CCSUPER_TEST_OCIROOTLESS=1")
+			if tc.uns {
+				m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: tc.size}}
+				cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER, UidMappings: m, GidMappings: m}
+			}
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("helper: %v", err)
+			}
+			if got := strings.TrimSpace(string(out)); got != tc.want {
+				t.Errorf("OCIRootless() = %s, want %s", got, tc.want)
 			}
 		})
-	}
-}
-
-// The host's root, as the tests run, is not rootless; a real user
-// namespace of ours is (os/exec, unshare(1) with a single mapping).
-func TestOCIRootlessHere(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if !OCIRootless() {
-			t.Error("an ordinary user is not rootless")
-		}
-		return
-	}
-	b, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := !initialUserNS(b); OCIRootless() != want {
-		t.Errorf("OCIRootless() = %v with uid_map %q", !want, b)
 	}
 }
 
@@ -123,7 +122,29 @@ func TestV1View(t *testing.T) {
 	if !slices.Equal(got, want[:3]) {
 		t.Errorf("without unified: got %q", got)
 	}
+	// ccsuper in a hierarchy's root: an empty directory, not the tree.
+	if got := v1View([]byte("4:memory:/\n"), all); !slices.Equal(got, []string{":memory"}) {
+		t.Errorf("in the root: got %q, want an empty view", got)
+	}
 	if got := v1View([]byte("bad\n3:x/y:/z\n"), all); got != nil {
 		t.Errorf("malformed lines: got %q, want none", got)
+	}
+}
+
+// nsMembers refuses a "container" whose ccinit is in ccsuper's own PID
+// namespace (a PID reused by a process of the host's), and lists nothing
+// for a PID whose start time is not ccinit's.
+func TestNSMembersOwnNamespace(t *testing.T) {
+	start, err := startTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := containerState{ID: "x", Pid: os.Getpid(), PidStart: start, OwnPidNS: true}
+	if fds, err := nsMembers(st); err == nil || len(fds) != 0 {
+		t.Errorf("nsMembers of a process in our own namespace: %d members, err %v; want refused", len(fds), err)
+	}
+	st.PidStart++
+	if fds, err := nsMembers(st); err != nil || len(fds) != 0 {
+		t.Errorf("nsMembers of a reused PID: %d members, err %v; want none", len(fds), err)
 	}
 }

@@ -141,6 +141,9 @@ func runOCI(args []string) int {
 	env.rt.Rootless = supervisor.OCIRootless()
 	if env.rt.Root == "" && rest[0] != "spec" && rest[0] != "features" {
 		root, err := supervisor.OCIRoot(env.rt.Rootless, os.Getenv)
+		if err == nil && env.rt.Rootless {
+			err = supervisor.MakeOwnRoot(root)
+		}
 		if err != nil {
 			return env.fail(initproc.ExitSetup, err)
 		}

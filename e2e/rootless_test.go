@@ -378,7 +378,11 @@ func TestRootlessGroups(t *testing.T) {
 			if !withRange {
 				return // --user 1000 is unmapped
 			}
-			// Another user inside keeps it too.
+			// Another user inside keeps it too, under the same ID, also
+			// after a useradd of anyone with a range: shadow-utils then
+			// rewrites /etc/subgid sorted, which puts the group's line
+			// (usermod appended it) ahead of the user's range.
+			newTestUser(t, true)
 			c = u.cmd(t, super, "--rootfs", root, "--net", "none", "-t=false", "-v", vol+":/data", "--user", "1000:1000", "--",
 				"/bin/sh", "-c", "id -G; cat /data/file")
 			c.SysProcAttr.Credential.Groups = []uint32{uint32(group)}

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -66,13 +67,20 @@ func parseSubIDs(r io.Reader, name string, id uint32) ([]subRange, error) {
 }
 
 // rootlessMap is the map of a rootless container's IDs: the user's own ID
-// (own) is the container's 0, and the user's subordinate ranges, in order,
-// are the container's 1 and up. Without ranges it is the single line
-// "0 own 1": every other ID inside is unmapped (the kernel shows it as the
-// overflow ID, 65534, and refuses to make files owned by it).
+// (own) is the container's 0, and the user's subordinate ranges, sorted by
+// their start, are the container's 1 and up. Sorted, not in the file's
+// order: shadow-utils rewrites /etc/subuid and /etc/subgid sorted whenever
+// useradd gives anyone a range, so a range added by usermod --add-subgids
+// moves ahead of the user's big one, and a map in file order would give the
+// container other IDs after an unrelated useradd (a volume's files would
+// change owner inside). Without ranges it is the single line "0 own 1":
+// every other ID inside is unmapped (the kernel shows it as the overflow
+// ID, 65534, and refuses to make files owned by it).
 func rootlessMap(own uint32, subs []subRange) []IDRange {
 	m := []IDRange{{Inside: 0, Outside: own, Count: 1}}
 	next := uint64(1)
+	subs = slices.Clone(subs)
+	slices.SortStableFunc(subs, func(a, b subRange) int { return cmp.Compare(a.Start, b.Start) })
 	for _, s := range subs {
 		// The kernel takes at most 340 lines; uid_map counts stop at 2^32-1.
 		if len(m) == 340 || next+uint64(s.Count) > 1<<32-1 {

@@ -49,6 +49,9 @@ func TestRootlessMap(t *testing.T) {
 		{1000, nil, "0 1000 1\n"},
 		{1000, []subRange{{100000, 65536}}, "0 1000 1\n1 100000 65536\n"},
 		{1000, []subRange{{100000, 10}, {300000, 5}}, "0 1000 1\n1 100000 10\n11 300000 5\n"},
+		// Sorted by start, whatever the file's order (shadow-utils sorts
+		// the file when useradd adds anyone's range).
+		{1000, []subRange{{300000, 5}, {100000, 10}}, "0 1000 1\n1 100000 10\n11 300000 5\n"},
 		// A range that would run past the last ID inside is left out.
 		{1000, []subRange{{100000, 1 << 31}, {1 << 31, 1 << 31}}, "0 1000 1\n1 100000 2147483648\n"},
 	} {

@@ -78,6 +78,36 @@ func cliRoundTrips(t *testing.T, e cliEngine) {
 			}
 		})
 
+		// The runtime's PID namespace (no pid namespace in the config):
+		// the container's processes are host processes, and one left
+		// running when the command exits does not outlive the container.
+		t.Run("run --rm --pid host", func(t *testing.T) {
+			own, err := os.Readlink("/proc/self/ns/pid")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := withOutput(t, func(i int) result {
+				return cli(runArgs(fmt.Sprintf("hostpid%d", i), []string{"--rm", "--pid", "host"}, "sh", "-c",
+					`sleep 1000 & echo "$! $(cut -d' ' -f22 /proc/$!/stat)"; readlink /proc/self/ns/pid; exit 3`)...)
+			})
+			wantExit(t, r, 3)
+			f := strings.Fields(r.stdout)
+			if len(f) != 3 || f[2] != own {
+				t.Fatalf("got %q, want the background sleep's PID and start time, and the PID namespace %s", r.stdout, own)
+			}
+			pid, _ := strconv.Atoi(f[0])
+			waitFor(t, fmt.Sprintf("the container's background sleep %s gone", f[0]), func() bool {
+				b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+				s := string(b)
+				i := strings.LastIndexByte(s, ')')
+				if err != nil || i < 0 {
+					return true
+				}
+				st := strings.Fields(s[i+1:])
+				return len(st) < 20 || st[19] != f[1] || st[0] == "Z"
+			})
+		})
+
 		t.Run("--network none has only lo", func(t *testing.T) {
 			onlyLoopback(t, withOutput(t, func(i int) result {
 				return cli(runArgs(fmt.Sprintf("net%d", i), []string{"--rm"}, "cat", "/proc/net/dev")...)

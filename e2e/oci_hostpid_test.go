@@ -155,9 +155,11 @@ exit 7`, hostSleep)
 	p.waitLine(t, "sees-host")
 	bgFD := pinProcess(t, bg, cg)
 	pinProcess(t, sh, cg)
-	if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", bg)); string(b) != "sleep\x001000\x00" {
-		t.Fatalf("the background PID %d is %q, want sleep 1000", bg, b)
-	}
+	// Pinned: the PID is the sleep's, once it has executed it.
+	waitFor(t, fmt.Sprintf("the background PID %d runs sleep 1000", bg), func() bool {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", bg))
+		return string(b) == "sleep\x001000\x00"
+	})
 
 	st := ociState(t, root, id)
 	if st.Status != specs.StateRunning {
@@ -223,6 +225,23 @@ exit 7`, hostSleep)
 	}
 }
 
+// killInitAlone kills the container's ccinit from outside, which leaves the
+// container stopped and its other processes running: without a PID
+// namespace nothing kills them with it.
+func killInitAlone(t *testing.T, root, id string, st specs.State, fds map[int]int) {
+	t.Helper()
+	if err := unix.Kill(st.Pid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitExited(t, map[int]int{st.Pid: fds[st.Pid]})
+	waitStatus(t, root, id, specs.StateStopped)
+	for pid, fd := range fds {
+		if n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0); n != 0 && pid != st.Pid {
+			t.Errorf("process %d ended with ccinit: want it left for the runtime", pid)
+		}
+	}
+}
+
 // statField returns field n (as proc(5) numbers them) of /proc/PID/stat.
 func statField(t *testing.T, pid, n int) string {
 	t.Helper()
@@ -243,8 +262,9 @@ func statField(t *testing.T, pid, n int) string {
 // kill KILL (to every process of the cgroup, as runc does, since no PID 1's
 // death takes them along), delete --force, kill TERM (ccinit passes it on,
 // and ends the rest when the command is gone), and ccinit killed alone from
-// outside, whose orphans live on until delete, which kills them. A shell
-// forking sleeps as fast as it can is killed to the last by delete --force.
+// outside, whose orphans live on until delete or kill --all kills them. A
+// shell forking 400 sleeps as fast as it can is killed to the last by
+// delete --force.
 func TestOCIHostPIDKill(t *testing.T) {
 	// ccinit, the shell, two sleeps.
 	const script = "sleep 1000 & sleep 1000 & wait"
@@ -273,22 +293,17 @@ func TestOCIHostPIDKill(t *testing.T) {
 			wantExit(t, oci(t, root, "delete", id), 0)
 		}},
 		{"ccinit killed alone, then delete", func(t *testing.T, root, id string, st specs.State, fds map[int]int) {
-			if err := unix.Kill(st.Pid, unix.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			waitExited(t, map[int]int{st.Pid: fds[st.Pid]})
-			waitStatus(t, root, id, specs.StateStopped)
-			for pid, fd := range fds {
-				if pid == st.Pid {
-					continue
-				}
-				// Without a PID namespace nothing killed them.
-				if n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0); n != 0 {
-					t.Errorf("process %d ended with ccinit: want it left for delete", pid)
-				}
-			}
+			killInitAlone(t, root, id, st, fds)
 			wantExit(t, oci(t, root, "delete", id), 0)
 			waitExited(t, fds)
+		}},
+		{"ccinit killed alone, then kill --all", func(t *testing.T, root, id string, st specs.State, fds map[int]int) {
+			// What containerd's shim does at the end of ccinit of a
+			// config without a pid namespace.
+			killInitAlone(t, root, id, st, fds)
+			wantExit(t, oci(t, root, "kill", "--all", id, "KILL"), 0)
+			waitExited(t, fds)
+			wantExit(t, oci(t, root, "delete", id), 0)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -316,11 +331,9 @@ func TestOCIHostPIDKill(t *testing.T) {
 	}
 
 	t.Run("fork loop, delete --force", func(t *testing.T) {
-		limit := int64(64) // the loop's children, bounded
-		bundle, root := ociBundle(t, []string{"sh", "-c", "while :; do sleep 1000 & done 2>/dev/null"}, func(s *specs.Spec) {
-			hostPID(s)
-			s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &limit}
-		})
+		// Bounded by its count, not by a pids limit: busybox's shell
+		// exits when a fork fails, and ccinit would end the rest.
+		bundle, root := ociBundle(t, []string{"sh", "-c", "i=0; while [ $i -lt 400 ]; do sleep 1000 & i=$((i+1)); done; wait"}, hostPID)
 		cg := bundleSpec(t, bundle).Linux.CgroupsPath
 		id := token("hostpidfork")
 		wantExit(t, oci(t, root, "create", "--bundle", bundle, id), 0)

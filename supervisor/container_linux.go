@@ -725,6 +725,12 @@ func (r Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		return err
 	}
 	if s := st.status(dir); s == specs.StateStopped {
+		if all && !st.OwnPidNS && st.Cgroup != nil {
+			// ccinit is gone, not necessarily the rest: a shim's kill
+			// --all at ccinit's end (containerd's for a config without a
+			// pid namespace) reaches what is left.
+			return st.Cgroup.signalAll(sig)
+		}
 		if all {
 			return nil
 		}

@@ -143,27 +143,49 @@ func TestCPUWeight(t *testing.T) {
 
 // TestOCICgroupKillAll: the cgroup of a container without a PID namespace of
 // its own is where its processes are found and killed (sharedpid_linux.go).
-// A shell forking sleeps in a loop, as fast as it can, is killed with every
-// child it made: none is left in the cgroup once killAll returns, the
-// cgroup is removed, and the shell died of SIGKILL. On a v1 host the cgroup
-// is in the freezer hierarchy too, which the kill freezes first.
+// A shell forking sleeps as fast as it can is killed with every child it
+// made: none is left in the cgroup once killAll returns, the cgroup is
+// removed, and the shell died of SIGKILL. On a v1 host the cgroup is in the
+// freezer hierarchy too, which the kill freezes first and thaws after; on
+// v2 SIGKILL is cgroup.kill, and kill --all's TERM freezes with
+// cgroup.freeze (tested in the unified hierarchy, which a hybrid host has
+// with no controller: neither file needs one).
 func TestOCICgroupKillAll(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to make cgroups")
 	}
-	path := fmt.Sprintf("/ccsuper-test-killall-%d", os.Getpid())
-	limit := int64(64) // the loop's children, bounded
-	g, err := newOCICgroup(path, &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &limit}}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Run("v1", func(t *testing.T) {
+		v1Layout(t)
+		path := fmt.Sprintf("/ccsuper-test-killall-%d", os.Getpid())
+		g, err := newOCICgroup(path, nil, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = g.remove() })
+		if _, err := os.Stat(filepath.Join(cgroupFS, "freezer")); err == nil && g.Dirs["freezer"] == "" {
+			t.Errorf("v1 cgroup %v of a shared PID namespace: want the freezer hierarchy too", g.Dirs)
+		}
+		forkAndKill(t, g)
+	})
+	t.Run("v2", func(t *testing.T) {
+		root := cgroup2Root(t)
+		g := &ociCgroup{V2: true, Dirs: map[string]string{}, fd: -1}
+		if err := g.makeV2(root, fmt.Sprintf("/ccsuper-test-killall-%d", os.Getpid()), []string{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = g.remove() })
+		forkAndKill(t, g)
+	})
+}
+
+// forkAndKill starts a shell forking sleeps in g, kills g, and checks that
+// nothing is left and g is removed.
+func forkAndKill(t *testing.T, g *ociCgroup) {
+	t.Helper()
 	dirs := g.unique()
-	t.Cleanup(func() { _ = g.remove() })
-	if _, err := os.Stat("/sys/fs/cgroup/freezer"); err == nil && !g.V2 && g.Dirs["freezer"] == "" {
-		t.Errorf("v1 cgroup %v of a shared PID namespace: want the freezer hierarchy too", g.Dirs)
-	}
-	// The shell moves itself into each directory, then forks for ever.
-	script := `for d; do echo $$ > "$d/cgroup.procs" || exit 1; done; echo in; while :; do sleep 1000 & done 2>/dev/null`
+	// The shell moves itself into each directory, then forks (a bounded
+	// count: nothing else limits it here).
+	script := `for d; do echo $$ > "$d/cgroup.procs" || exit 1; done; echo in; i=0; while [ $i -lt 2000 ]; do sleep 1000 & i=$((i+1)); done; wait`
 	cmd := exec.Command("/bin/sh", append([]string{"-c", script, "sh"}, dirs...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -203,9 +225,19 @@ func TestOCICgroupKillAll(t *testing.T) {
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Errorf("the shell ended with %v, want SIGKILL", err)
 	}
-	if f, ok := g.Dirs["freezer"]; ok {
+	if f := g.Dirs["freezer"]; f != "" && !g.V2 {
 		if b, _ := os.ReadFile(filepath.Join(f, "freezer.state")); strings.TrimSpace(string(b)) != "THAWED" {
 			t.Errorf("freezer.state %q after killAll, want THAWED", b)
+		}
+	}
+	if g.V2 {
+		// kill --all's freeze, thawed after: an empty cgroup freezes
+		// and thaws like any.
+		if err := g.signalAll(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(g.Dirs[""], "cgroup.freeze")); strings.TrimSpace(string(b)) != "0" {
+			t.Errorf("cgroup.freeze %q after kill --all, want 0", b)
 		}
 	}
 	if err := g.remove(); err != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // execRepeats is how often the round trips exec a command that exits at
@@ -75,6 +77,51 @@ func cliRoundTrips(t *testing.T, e cliEngine) {
 			wantExit(t, r, 3)
 			if r.stdout != "hello\n" {
 				t.Errorf("got stdout %q, want %q", r.stdout, "hello\n")
+			}
+		})
+
+		// The runtime's PID namespace (no pid namespace in the config):
+		// the container's processes are host processes, and one left
+		// running when the command exits does not outlive the container.
+		t.Run("run --rm --pid host", func(t *testing.T) {
+			own, err := os.Readlink("/proc/self/ns/pid")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := withOutput(t, func(i int) result {
+				return cli(runArgs(fmt.Sprintf("hostpid%d", i), []string{"--rm", "--pid", "host"}, "sh", "-c",
+					`sleep 1000 & echo "$! $(cut -d' ' -f22 /proc/$!/stat)"; readlink /proc/self/ns/pid; exit 3`)...)
+			})
+			wantExit(t, r, 3)
+			f := strings.Fields(r.stdout)
+			if len(f) != 3 || f[2] != own {
+				t.Fatalf("got %q, want the background sleep's PID and start time, and the PID namespace %s", r.stdout, own)
+			}
+			pid, _ := strconv.Atoi(f[0])
+			gone := func() bool {
+				b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+				s := string(b)
+				i := strings.LastIndexByte(s, ')')
+				if err != nil || i < 0 {
+					return true
+				}
+				st := strings.Fields(s[i+1:])
+				return len(st) < 20 || st[19] != f[1] || st[0] == "Z"
+			}
+			if rt.name == "ccsuper" {
+				// ccinit ends it when the command exits, before it
+				// exits itself, as the kernel would with a PID 1.
+				waitFor(t, fmt.Sprintf("the container's background sleep %s gone", f[0]), gone)
+				return
+			}
+			if !gone() {
+				// Seen with podman 4.3 and runc 1.1.5 or crun 1.8.1: the
+				// runtime's init is the shell, its orphan goes to conmon
+				// (a subreaper) and holds the container's output, so
+				// conmon and its cleanup wait for it. Ended here, so that
+				// they finish.
+				t.Logf("%s: the container's background sleep %d outlived it", rt.name, pid)
+				_ = unix.Kill(pid, unix.SIGKILL) // the PID and start time were its a moment ago
 			}
 		})
 

@@ -195,6 +195,9 @@ func TestOCIRootlessUser(t *testing.T) {
 				s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
 			}, "cgroup"},
 			{"no XDG_RUNTIME_DIR", nil, nil, "XDG_RUNTIME_DIR"},
+			// Without a cgroup nothing would find its processes among
+			// the user's others (TestOCIHostPID runs one as root).
+			{"no pid namespace", withXDG, hostPID, "needs a cgroup"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				b := bundle([]string{"true"}, tc.change)

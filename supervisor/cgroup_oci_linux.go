@@ -122,8 +122,11 @@ func ociCgroupPath(path, id string) (string, error) {
 }
 
 // newOCICgroup makes the cgroup at path and applies r to it. Nothing is
-// left behind when it fails.
-func newOCICgroup(path string, r *specs.LinuxResources) (_ *ociCgroup, err error) {
+// left behind when it fails. shared is a container without a PID namespace
+// of its own: on v1 it is made in the freezer hierarchy too, when the host
+// has one, so that its processes can be stopped before they are killed
+// (sharedpid_linux.go).
+func newOCICgroup(path string, r *specs.LinuxResources, shared bool) (_ *ociCgroup, err error) {
 	layout, err := detectCgroups(cgroupFS)
 	if err != nil {
 		return nil, err
@@ -141,10 +144,14 @@ func newOCICgroup(path string, r *specs.LinuxResources) (_ *ociCgroup, err error
 	} else {
 		need := v1Needed(r)
 		for _, c := range ociV1Controllers {
-			if !need[c] {
+			optional := c == "freezer" && shared
+			if !need[c] && !optional {
 				continue
 			}
 			root, err := filepath.EvalSymlinks(filepath.Join(cgroupFS, c))
+			if err != nil && optional {
+				continue // killed without freezing first (killAll)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("no %s cgroup controller on this host (none mounted under %s)", c, cgroupFS)
 			}
@@ -521,28 +528,19 @@ func (g *ociCgroup) pids() ([]int, error) {
 	return out, nil
 }
 
-// remove kills what is left in g and removes its directories (not their
-// parents, which the engine owns).
+// remove kills what is left in g (killAll) and removes its directories (not
+// their parents, which the engine owns).
 func (g *ociCgroup) remove() error {
 	if g == nil {
 		return nil
 	}
 	g.closeFD()
 	var errs []error
+	if err := g.killAll(); err != nil {
+		errs = append(errs, err)
+	}
 	for _, dir := range g.unique() {
 		errs = append(errs, removeCgroupDir(dir, g.V2))
 	}
 	return errors.Join(errs...)
-}
-
-// signalAll sends sig to every process in g (kill --all).
-func (g *ociCgroup) signalAll(sig unix.Signal) error {
-	pids, err := g.pids()
-	if err != nil {
-		return err
-	}
-	for _, pid := range pids {
-		_ = unix.Kill(pid, sig) // gone meanwhile is fine
-	}
-	return nil
 }

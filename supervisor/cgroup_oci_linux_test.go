@@ -3,11 +3,14 @@ package supervisor
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -27,7 +30,7 @@ func TestOCIBlockIOWeight(t *testing.T) {
 		return &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: &w, LeafWeight: new(uint16)}}
 	}
 
-	g, err := newOCICgroup(path, weight(0))
+	g, err := newOCICgroup(path, weight(0), false)
 	if err != nil {
 		t.Fatalf("weight 0: %v, want it taken as not set", err)
 	}
@@ -44,7 +47,7 @@ func TestOCIBlockIOWeight(t *testing.T) {
 
 	// This kernel's v1 child cgroups weigh through BFQ (blkio.bfq.weight):
 	// there is no blkio.weight, which is what Docker hit before.
-	g, err = newOCICgroup(path, weight(500))
+	g, err = newOCICgroup(path, weight(500), false)
 	if err != nil {
 		if !strings.Contains(err.Error(), "blockIO.weight") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("weight 500 on a kernel that cannot weigh: %q, want one line naming blockIO.weight", err)
@@ -135,5 +138,112 @@ func TestCPUWeight(t *testing.T) {
 	}
 	if sharesSet(&specs.LinuxCPU{Shares: new(uint64)}) {
 		t.Error("shares 0 taken as set; runc reads 0 as not set")
+	}
+}
+
+// TestOCICgroupKillAll: the cgroup of a container without a PID namespace of
+// its own is where its processes are found and killed (sharedpid_linux.go).
+// A shell forking sleeps as fast as it can is killed with every child it
+// made: none is left in the cgroup once killAll returns, the cgroup is
+// removed, and the shell died of SIGKILL. On a v1 host the cgroup is in the
+// freezer hierarchy too, which the kill freezes first and thaws after; on
+// v2 SIGKILL is cgroup.kill, and kill --all's TERM freezes with
+// cgroup.freeze (tested in the unified hierarchy, which a hybrid host has
+// with no controller: neither file needs one).
+func TestOCICgroupKillAll(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make cgroups")
+	}
+	t.Run("v1", func(t *testing.T) {
+		v1Layout(t)
+		path := fmt.Sprintf("/ccsuper-test-killall-%d", os.Getpid())
+		g, err := newOCICgroup(path, nil, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = g.remove() })
+		if _, err := os.Stat(filepath.Join(cgroupFS, "freezer")); err == nil && g.Dirs["freezer"] == "" {
+			t.Errorf("v1 cgroup %v of a shared PID namespace: want the freezer hierarchy too", g.Dirs)
+		}
+		forkAndKill(t, g)
+	})
+	t.Run("v2", func(t *testing.T) {
+		root := cgroup2Root(t)
+		g := &ociCgroup{V2: true, Dirs: map[string]string{}, fd: -1}
+		if err := g.makeV2(root, fmt.Sprintf("/ccsuper-test-killall-%d", os.Getpid()), []string{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = g.remove() })
+		forkAndKill(t, g)
+	})
+}
+
+// forkAndKill starts a shell forking sleeps in g, kills g, and checks that
+// nothing is left and g is removed.
+func forkAndKill(t *testing.T, g *ociCgroup) {
+	t.Helper()
+	dirs := g.unique()
+	// The shell moves itself into each directory, then forks (a bounded
+	// count: nothing else limits it here).
+	script := `for d; do echo $$ > "$d/cgroup.procs" || exit 1; done; echo in; i=0; while [ $i -lt 2000 ]; do sleep 1000 & i=$((i+1)); done; wait`
+	cmd := exec.Command("/bin/sh", append([]string{"-c", script, "sh"}, dirs...)...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	if _, err := out.Read(make([]byte, 3)); err != nil {
+		t.Fatalf("the shell did not join the cgroup: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pids, err := procsUnder(g.killDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pids) >= 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the shell made %d processes in its cgroup, want 10 or more", len(pids))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := g.killAll(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		if err != nil || len(b) != 0 {
+			t.Errorf("%s holds %q (%v) after killAll, want nothing", d, b, err)
+		}
+	}
+	err = cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Errorf("the shell ended with %v, want SIGKILL", err)
+	}
+	if f := g.Dirs["freezer"]; f != "" && !g.V2 {
+		if b, _ := os.ReadFile(filepath.Join(f, "freezer.state")); strings.TrimSpace(string(b)) != "THAWED" {
+			t.Errorf("freezer.state %q after killAll, want THAWED", b)
+		}
+	}
+	if g.V2 {
+		// kill --all's freeze, thawed after: an empty cgroup freezes
+		// and thaws like any.
+		if err := g.signalAll(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(g.Dirs[""], "cgroup.freeze")); strings.TrimSpace(string(b)) != "0" {
+			t.Errorf("cgroup.freeze %q after kill --all, want 0", b)
+		}
+	}
+	if err := g.remove(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		wantGone(t, d)
 	}
 }

@@ -297,7 +297,7 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 
 	st := containerState{ID: id, Bundle: plan.bundle, Rootfs: plan.init.Rootfs, Created: time.Now().UTC(),
 		Annotations: plan.spec.Annotations, Hooks: plan.spec.Hooks, Seccomp: plan.init.OCI.Seccomp,
-		OwnPidNS: plan.clone&unix.CLONE_NEWPID != 0}
+		OwnPidNS: plan.ownPidNS()}
 	if st.Process, err = json.Marshal(plan.spec.Process); err != nil {
 		return nil, fmt.Errorf("process: %w", err)
 	}
@@ -313,12 +313,15 @@ func (r Runtime) create(id string, o CreateOptions) (_ *initProcess, err error) 
 		}
 		cg, err = rootlessCgroup(cgPath, plan.resources, r.debug)
 	} else {
-		cg, err = newOCICgroup(cgPath, plan.resources)
+		cg, err = newOCICgroup(cgPath, plan.resources, !plan.ownPidNS())
 	}
 	if err != nil {
 		return nil, err
 	}
 	st.Cgroup = cg
+	if err := findable(plan, cg != nil); err != nil {
+		return nil, err
+	}
 
 	end()
 	end = rec.Begin("create: exec FIFO, pipes, sockets")
@@ -713,19 +716,27 @@ func (st containerState) pidfd() (int, error) {
 
 // Kill sends sig to container id's ccinit, which passes it to the command
 // (a created container's ccinit ends on TERM, INT, HUP, QUIT, USR1, USR2),
-// or with all to every process of its cgroup.
+// or with all to every process of its cgroup. SIGKILL to a container without
+// a PID namespace of its own goes to every process of its cgroup too: no
+// PID 1's death takes them along (sharedpid_linux.go).
 func (r Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	st, dir, err := r.load(id)
 	if err != nil {
 		return err
 	}
 	if s := st.status(dir); s == specs.StateStopped {
+		if all && !st.OwnPidNS && st.Cgroup != nil {
+			// ccinit is gone, not necessarily the rest: a shim's kill
+			// --all at ccinit's end (containerd's for a config without a
+			// pid namespace) reaches what is left.
+			return st.Cgroup.signalAll(sig)
+		}
 		if all {
 			return nil
 		}
 		return fmt.Errorf("container %s is not running", id)
 	}
-	if all && st.Cgroup != nil {
+	if st.Cgroup != nil && (all || sig == unix.SIGKILL && !st.OwnPidNS) {
 		return st.Cgroup.signalAll(sig)
 	}
 	if all {
@@ -790,17 +801,26 @@ func (r Runtime) Delete(id string, force bool) error {
 	return errors.Join(errs...)
 }
 
-// killAndWait kills ccinit and waits until it has exited.
+// killAndWait kills ccinit and waits until it has exited. Without a PID
+// namespace of its own, the container's other processes are killed with
+// it, as they would be with a PID 1 (the cgroup's removal then finds them
+// gone, or kills what is left: ociCgroup.remove).
 func (st containerState) killAndWait() error {
 	fd, err := st.pidfd()
 	if err != nil {
 		return nil // gone already
 	}
 	defer unix.Close(fd)
+	var all error
+	if !st.OwnPidNS && st.Cgroup != nil {
+		all = st.Cgroup.signalAll(unix.SIGKILL)
+	}
+	// ccinit through its pidfd in any case: it is dead already, or the
+	// cgroup could not be reached.
 	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("kill container %s: %w", st.ID, err)
 	}
-	return st.awaitPidfd(fd)
+	return errors.Join(st.awaitPidfd(fd), all)
 }
 
 // awaitExit waits until every thread of a ccinit that has stopped has

@@ -347,9 +347,10 @@ func planLinux(p *bundlePlan, l *specs.Linux) error {
 	if !has(p, unix.CLONE_NEWNS) {
 		return errors.New("linux.namespaces: a mount namespace of the container's own is required (new, or joined by path)")
 	}
-	if !has(p, unix.CLONE_NEWPID) {
-		return errors.New("linux.namespaces: a pid namespace of the container's own is required (new, or joined by path)")
-	}
+	// No pid namespace at all is the runtime's own (docker run --pid=host,
+	// Kubernetes hostPID): ccinit is then no PID 1, and what the kernel
+	// does when a PID 1 dies, ccsuper does through the container's cgroup
+	// (sharedpid_linux.go).
 	p.newNet = p.clone&unix.CLONE_NEWNET != 0
 	if err := planUserMaps(p, l); err != nil {
 		return err
@@ -497,6 +498,12 @@ func idRanges(ms []specs.LinuxIDMapping) ([]IDRange, error) {
 func overlap(a, n, b, m uint32) bool {
 	return uint64(a) < uint64(b)+uint64(m) && uint64(b) < uint64(a)+uint64(n)
 }
+
+// ownPidNS reports whether the container makes its PID namespace, whose
+// PID 1 (ccinit) takes every other process of it along when it dies. Without
+// one (the host's, or one joined by path) the container's processes are
+// found through its cgroup instead (sharedpid_linux.go).
+func (p *bundlePlan) ownPidNS() bool { return p.clone&unix.CLONE_NEWPID != 0 }
 
 // has reports whether the container has a namespace of type flag of its
 // own: new, or joined by path (one the engine made for it).

@@ -142,7 +142,11 @@ func TestPlanBundleRefuses(t *testing.T) {
 		{"no mount ns", func(s *specs.Spec) {
 			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.MountNamespace })
 		}, "mount namespace of the container's own"},
-		{"no pid ns", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[1:] }, "pid namespace"},
+		{"no pid ns, no mount ns", func(s *specs.Spec) {
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool {
+				return n.Type == specs.MountNamespace || n.Type == specs.PIDNamespace
+			})
+		}, "mount namespace of the container's own"},
 		{"unknown ns", func(s *specs.Spec) { s.Linux.Namespaces[0].Type = "nope" }, "unknown type"},
 		{"duplicate ns", func(s *specs.Spec) { s.Linux.Namespaces[1].Type = specs.PIDNamespace }, "twice"},
 		{"host sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.panic": "1"} }, "not namespaced"},
@@ -489,5 +493,45 @@ func TestFeaturesAccepted(t *testing.T) {
 				t.Errorf("seccomp %s with %s listed but refused: %v", a, op, err)
 			}
 		}
+	}
+}
+
+// TestPlanBundleHostPID plans a config with no pid namespace, as `docker run
+// --pid=host`, `podman run --pid host` and Kubernetes' hostPID send it: the
+// runtime's own PID namespace, nothing to make or enter, and a cgroup
+// required to find the processes again. A joined PID namespace is the
+// container's own for that, but shared too.
+func TestPlanBundleHostPID(t *testing.T) {
+	s := DefaultSpec()
+	s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.PIDNamespace })
+	p, err := planBundle("/b", s)
+	if err != nil {
+		t.Fatalf("no pid namespace: %v, want it planned", err)
+	}
+	if p.clone&unix.CLONE_NEWPID != 0 || has(p, unix.CLONE_NEWPID) || p.ownPidNS() || len(p.join) != 0 {
+		t.Errorf("clone %#x, joins %v, own %v: want no PID namespace made, joined or owned", p.clone, p.join, p.ownPidNS())
+	}
+	if want := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP); p.clone != want {
+		t.Errorf("clone %#x, want the other namespaces new %#x", p.clone, want)
+	}
+	if err := findable(p, true); err != nil {
+		t.Errorf("with a cgroup: %v", err)
+	}
+	err = findable(p, false)
+	if err == nil || !strings.Contains(err.Error(), "needs a cgroup") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("without a cgroup: %v, want one line saying it needs one", err)
+	}
+
+	s = DefaultSpec()
+	s.Linux.Namespaces[0] = specs.LinuxNamespace{Type: specs.PIDNamespace, Path: "/proc/7/ns/pid"}
+	if p, err = planBundle("/b", s); err != nil {
+		t.Fatal(err)
+	}
+	if !has(p, unix.CLONE_NEWPID) || p.ownPidNS() || findable(p, false) != nil {
+		t.Errorf("joined by path: has %v, own %v, findable without a cgroup %v: want a PID namespace, shared, found through it",
+			has(p, unix.CLONE_NEWPID), p.ownPidNS(), findable(p, false))
+	}
+	if p, err = planBundle("/b", DefaultSpec()); err != nil || !p.ownPidNS() {
+		t.Errorf("the default config: %v, own %v, want a PID namespace of its own", err, p != nil && p.ownPidNS())
 	}
 }

@@ -98,16 +98,7 @@ func cliRoundTrips(t *testing.T, e cliEngine) {
 				t.Fatalf("got %q, want the background sleep's PID and start time, and the PID namespace %s", r.stdout, own)
 			}
 			pid, _ := strconv.Atoi(f[0])
-			gone := func() bool {
-				b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-				s := string(b)
-				i := strings.LastIndexByte(s, ')')
-				if err != nil || i < 0 {
-					return true
-				}
-				st := strings.Fields(s[i+1:])
-				return len(st) < 20 || st[19] != f[1] || st[0] == "Z"
-			}
+			gone := func() bool { return processGone(f[0], f[1]) }
 			if rt.name == "ccsuper" {
 				// ccinit ends it when the command exits, before it
 				// exits itself, as the kernel would with a PID 1.

@@ -237,7 +237,80 @@ exec nsenter --net=/proc/%d/ns/net "$@"`, varLib, netns)
 		if leases, _ := filepath.Glob(filepath.Join(dir, "cni-ipam", criNetwork, criPodSubnetPrefix+"*")); len(leases) != 0 {
 			t.Errorf("host-local still holds %q after rmp", leases)
 		}
+
+		// hostPID: true (pid NODE, 2, in the pod's and the container's
+		// config): the sandbox and the container in the node's PID
+		// namespace, where the container sees a process the test
+		// started; a process it leaves behind is gone once it stops
+		// (docs/oci.md, "No PID namespace of its own").
+		hostNS := map[string]any{"namespace_options": map[string]any{"ipc": 0, "pid": 2, "network": 0}}
+		hpod := writeJSON("hostpid-pod-"+rt.name+".json", map[string]any{
+			"metadata":      map[string]any{"name": "hostpid-" + rt.name, "namespace": "default", "uid": "hostpid-uid-" + rt.name, "attempt": 1},
+			"log_directory": logs,
+			"linux": map[string]any{
+				"cgroup_parent":    "/" + parent,
+				"security_context": hostNS,
+			},
+		})
+		marker := command(t, "sleep", "1000")
+		if err := marker.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = marker.Process.Kill(); _ = marker.Wait() })
+		r = crictl("runp", "--runtime", rt.name, hpod)
+		wantExit(t, r, 0)
+		hpodID := strings.TrimSpace(r.stdout)
+		t.Cleanup(func() {
+			_ = run(t, command(t, "crictl", "--config", crictlConfig, "stopp", hpodID))
+			_ = run(t, command(t, "crictl", "--config", crictlConfig, "rmp", "--force", hpodID))
+		})
+		hctr := writeJSON("hostpid-ctr-"+rt.name+".json", map[string]any{
+			"metadata": map[string]any{"name": "hostpid"},
+			"image":    map[string]any{"image": containerdImage},
+			"command": []string{"sh", "-c", fmt.Sprintf(`tr '\0' ' ' </proc/%d/cmdline; echo; sleep 1000 & echo "left $! $(cut -d' ' -f22 /proc/$!/stat)"; while :; do sleep 0.1; done`,
+				marker.Process.Pid)},
+			"log_path": "hostpid.log",
+			"linux":    map[string]any{"security_context": hostNS},
+		})
+		r = crictl("create", hpodID, hctr, hpod)
+		wantExit(t, r, 0)
+		hid := strings.TrimSpace(r.stdout)
+		wantExit(t, crictl("start", hid), 0)
+		var left []string
+		waitFor(t, "the hostPID container logs the sleep it leaves", func() bool {
+			for _, line := range strings.Split(crictl("logs", hid).stdout, "\n") {
+				if f := strings.Fields(line); len(f) == 3 && f[0] == "left" {
+					left = f[1:]
+					return true
+				}
+			}
+			return false
+		})
+		if out := crictl("logs", hid).stdout; !strings.Contains(out, "sleep 1000 \n") {
+			t.Errorf("the hostPID container does not see the test's sleep %d in its /proc: %q", marker.Process.Pid, out)
+		}
+		wantExit(t, crictl("stop", "--timeout", "0", hid), 0)
+		waitFor(t, fmt.Sprintf("the sleep %s left by the hostPID container gone", left[0]), func() bool {
+			return processGone(left[0], left[1])
+		})
+		wantExit(t, crictl("rm", hid), 0)
+		wantExit(t, crictl("stopp", hpodID), 0)
+		wantExit(t, crictl("rmp", hpodID), 0)
 	})
+}
+
+// processGone reports whether the process pid whose start time (field 22
+// of /proc/PID/stat) was start has exited: no such PID, a zombie, or
+// another process's PID now.
+func processGone(pid, start string) bool {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if err != nil || i < 0 {
+		return true
+	}
+	f := strings.Fields(s[i+1:])
+	return len(f) < 20 || f[19] != start || f[0] == "Z"
 }
 
 // The CNI network of TestEngineKubernetesCRI's pods.

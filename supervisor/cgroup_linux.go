@@ -469,9 +469,29 @@ func removeCgroupDir(dir string, v2 bool) error {
 		if !errors.Is(err, unix.EBUSY) || i > 100 {
 			return fmt.Errorf("remove cgroup %s: %w", dir, err)
 		}
+		if hasChildCgroup(dir) {
+			// Busy with a cgroup below it, not with a process: no kill
+			// and no wait changes that.
+			return fmt.Errorf("remove cgroup %s: it has cgroups below it", dir)
+		}
 		killCgroup(dir, v2)
 		time.Sleep(time.Duration(i) * time.Millisecond)
 	}
+}
+
+// hasChildCgroup reports whether the cgroup dir has a cgroup below it (a
+// directory: a cgroup's files are all regular).
+func hasChildCgroup(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			return true
+		}
+	}
+	return false
 }
 
 // killCgroup sends SIGKILL to every process in the cgroup dir.

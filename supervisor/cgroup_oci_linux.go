@@ -100,6 +100,11 @@ func weightFile(dir string, v2 bool) (string, error) {
 type ociCgroup struct {
 	V2   bool              `json:"v2"`
 	Dirs map[string]string `json:"dirs"` // controller ("" on v2) -> directory
+	// Made is a cgroup whose every directory ccsuper made, not one that
+	// existed and was joined (the spec allows it): the cgroups below it are
+	// the container's then, and a kill of all its processes goes there too
+	// (sharedpid_linux.go). Not set in states of versions before it.
+	Made bool `json:"made,omitempty"`
 	// fd is the open v2 directory, to clone ccinit straight into
 	// (CLONE_INTO_CGROUP: no migration afterwards), or -1.
 	fd int
@@ -131,7 +136,7 @@ func newOCICgroup(path string, r *specs.LinuxResources, shared bool) (_ *ociCgro
 	if err != nil {
 		return nil, err
 	}
-	g := &ociCgroup{V2: layout.v2 != "", Dirs: map[string]string{}, fd: -1}
+	g := &ociCgroup{V2: layout.v2 != "", Dirs: map[string]string{}, fd: -1, Made: true}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, g.remove())
@@ -156,9 +161,11 @@ func newOCICgroup(path string, r *specs.LinuxResources, shared bool) (_ *ociCgro
 				return nil, fmt.Errorf("no %s cgroup controller on this host (none mounted under %s)", c, cgroupFS)
 			}
 			dir := filepath.Join(root, path)
-			if err := mkdirV1(root, path, c == "cpuset"); err != nil {
+			made, err := mkdirV1(root, path, c == "cpuset")
+			if err != nil {
 				return nil, err
 			}
+			g.Made = g.Made && made
 			g.Dirs[c] = dir
 		}
 	}
@@ -168,20 +175,22 @@ func newOCICgroup(path string, r *specs.LinuxResources, shared bool) (_ *ociCgro
 	return g, nil
 }
 
-// mkdirV1 makes path under the v1 hierarchy root, level by level. A new v1
+// mkdirV1 makes path under the v1 hierarchy root, level by level, and
+// reports whether it made the last (an existing cgroup is joined). A new v1
 // cpuset cgroup has no CPU and no memory node, and takes no process until
 // it has: each level made gets its parent's.
-func mkdirV1(root, path string, cpuset bool) error {
+func mkdirV1(root, path string, cpuset bool) (made bool, _ error) {
 	dir := root
 	for _, part := range strings.Split(strings.Trim(path, "/"), "/") {
 		parent := dir
 		dir = filepath.Join(dir, part)
 		err := os.Mkdir(dir, 0o755)
+		made = err == nil
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("make cgroup %s: %w", dir, err)
+			return false, fmt.Errorf("make cgroup %s: %w", dir, err)
 		}
 		if !cpuset {
 			continue
@@ -189,14 +198,14 @@ func mkdirV1(root, path string, cpuset bool) error {
 		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
 			b, err := os.ReadFile(filepath.Join(parent, f))
 			if err != nil {
-				return fmt.Errorf("read %s: %w", filepath.Join(parent, f), err)
+				return false, fmt.Errorf("read %s: %w", filepath.Join(parent, f), err)
 			}
 			if err := writeCgroup(dir, f, strings.TrimSpace(string(b))); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
-	return nil
+	return made, nil
 }
 
 // makeV2 makes path in the unified hierarchy, the controllers use handed
@@ -219,9 +228,11 @@ func (g *ociCgroup) makeV2(root, path string, use []string) error {
 			return err
 		}
 		dir = filepath.Join(dir, part)
-		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		err := os.Mkdir(dir, 0o755)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("make cgroup %s: %w", dir, err)
 		}
+		g.Made = err == nil
 	}
 	g.Dirs[""] = dir
 	var err error
@@ -509,6 +520,28 @@ func (g *ociCgroup) unique() []string {
 	return out
 }
 
+// removeBelow removes the cgroups below dir, the deepest first.
+func removeBelow(dir string, v2 bool) error {
+	var below []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed meanwhile
+		}
+		if err == nil && d.IsDir() && path != dir {
+			below = append(below, path)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("list the cgroups below %s: %w", dir, err)
+	}
+	var errs []error
+	for _, d := range slices.Backward(below) { // children come after their parent
+		errs = append(errs, removeCgroupDir(d, v2))
+	}
+	return errors.Join(errs...)
+}
+
 // pids returns the processes in g.
 func (g *ociCgroup) pids() ([]int, error) {
 	dirs := g.unique()
@@ -528,18 +561,23 @@ func (g *ociCgroup) pids() ([]int, error) {
 	return out, nil
 }
 
-// remove kills what is left in g (killAll) and removes its directories (not
-// their parents, which the engine owns).
+// remove removes g's directories (not their parents, which the engine
+// owns), killing what is still in them, and, when ccsuper made g, the
+// cgroups below them that the container made (emptied before: delete kills
+// what is in them for a container without a PID namespace of its own, with
+// killAll; with one, the kernel killed it with ccinit). A cgroup that was
+// joined is removed only when nothing is below it: what is there is not
+// the container's.
 func (g *ociCgroup) remove() error {
 	if g == nil {
 		return nil
 	}
 	g.closeFD()
 	var errs []error
-	if err := g.killAll(); err != nil {
-		errs = append(errs, err)
-	}
 	for _, dir := range g.unique() {
+		if g.Made {
+			errs = append(errs, removeBelow(dir, g.V2))
+		}
 		errs = append(errs, removeCgroupDir(dir, g.V2))
 	}
 	return errors.Join(errs...)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/ccontainer/ccontainer/devicefilter"
 )
@@ -200,7 +201,7 @@ func forkAndKill(t *testing.T, g *ociCgroup) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		pids, err := procsUnder(g.killDir())
+		pids, err := g.procs()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,6 +212,15 @@ func forkAndKill(t *testing.T, g *ociCgroup) {
 			t.Fatalf("the shell made %d processes in its cgroup, want 10 or more", len(pids))
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	if g.V2 || g.Dirs["freezer"] != "" {
+		// One round does it: cgroup.kill, or a freeze-kill-thaw in
+		// which no fork can complete. Nothing signals them again while
+		// the cgroup empties.
+		if err := g.signalAll(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		waitEmpty(t, g)
 	}
 	if err := g.killAll(); err != nil {
 		t.Fatal(err)
@@ -244,6 +254,112 @@ func forkAndKill(t *testing.T, g *ociCgroup) {
 		t.Fatal(err)
 	}
 	for _, d := range dirs {
+		wantGone(t, d)
+	}
+}
+
+// waitEmpty waits until g and the cgroups below it hold no process.
+func waitEmpty(t *testing.T, g *ociCgroup) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pids, err := g.procs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d processes left in the cgroup after one SIGKILL round, none signalled since", len(pids))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestOCICgroupKillAllBelow: the cgroups below a container's are killed with
+// it when ccsuper made the container's cgroup, and not when the config
+// joined an existing one, whose cgroups below may be others'; a v1 cgroup
+// below that froze itself is thawed, so that its processes die.
+func TestOCICgroupKillAllBelow(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make cgroups")
+	}
+	v1Layout(t)
+	if _, err := os.Stat(filepath.Join(cgroupFS, "freezer")); err != nil {
+		t.Skip("no v1 freezer hierarchy")
+	}
+	path := fmt.Sprintf("/ccsuper-test-below-%d", os.Getpid())
+	g, err := newOCICgroup(path, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.remove() })
+	if !g.Made {
+		t.Fatalf("a cgroup newOCICgroup made: Made false")
+	}
+	sub := filepath.Join(g.killDir(), "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Rmdir(sub) })
+	start := func() *exec.Cmd {
+		cmd := exec.Command("/bin/sh", "-c", `echo $$ > "$1/cgroup.procs" && echo in && exec sleep 1000`, "sh", sub)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			// A frozen process dies of SIGKILL only once thawed.
+			_ = writeCgroup(sub, "freezer.state", "THAWED")
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+		if _, err := out.Read(make([]byte, 3)); err != nil {
+			t.Fatalf("the shell did not join %s: %v", sub, err)
+		}
+		return cmd
+	}
+
+	// Joined: another's process below is left alone.
+	other := start()
+	joined := *g
+	joined.Made = false
+	if err := joined.killAll(); err != nil {
+		t.Fatal(err)
+	}
+	// Exited or not, without reaping it (a zombie would still take a
+	// signal).
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, other.Process.Pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != nil {
+		t.Fatal(err)
+	}
+	if info.Signo != 0 {
+		t.Fatalf("killAll of a joined cgroup killed a process in a cgroup below it")
+	}
+	_ = other.Process.Kill()
+	_ = other.Wait()
+
+	// Made: the process below dies, frozen by its own cgroup or not.
+	cmd := start()
+	if err := writeCgroup(sub, "freezer.state", "FROZEN"); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.killAll(); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Errorf("the process below ended with %v, want SIGKILL", err)
+	}
+	// Removed with the cgroups below it, which ccsuper made.
+	if err := g.remove(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range g.unique() {
 		wantGone(t, d)
 	}
 }

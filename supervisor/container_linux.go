@@ -793,6 +793,13 @@ func (r Runtime) Delete(id string, force bool) error {
 	end := r.Trace.Begin("delete: cgroup, poststop hooks, state")
 	defer end()
 	var errs []error
+	if !st.OwnPidNS && st.Cgroup != nil {
+		// No PID 1's death took the rest along (sharedpid_linux.go).
+		// What cannot be killed keeps the state, for a later delete.
+		if err := st.Cgroup.killAll(); err != nil {
+			return err
+		}
+	}
 	errs = append(errs, st.Cgroup.remove())
 	if st.Hooks != nil && len(st.Hooks.Poststop) > 0 {
 		_ = runHooks(st.Hooks.Poststop, st.spec(specs.StateStopped), r.warn) // as poststart
@@ -804,7 +811,7 @@ func (r Runtime) Delete(id string, force bool) error {
 // killAndWait kills ccinit and waits until it has exited. Without a PID
 // namespace of its own, the container's other processes are killed with
 // it, as they would be with a PID 1 (the cgroup's removal then finds them
-// gone, or kills what is left: ociCgroup.remove).
+// gone, or kills what is left: killAll).
 func (st containerState) killAndWait() error {
 	fd, err := st.pidfd()
 	if err != nil {

@@ -27,8 +27,12 @@ import (
 //   - kill KILL (without --all too) kills every process of the cgroup, as
 //     the death of a PID 1 would; kill --all sends any signal to all of them;
 //   - delete (of a stopped container, or with --force) kills whatever is
-//     left in the cgroup and waits until it is empty (ociCgroup.remove),
-//     whichever way ccinit ended.
+//     left in the cgroup and waits until it is empty (killAll, from
+//     Runtime.Delete), whichever way ccinit ended.
+//
+// The cgroups below the container's are included when ccsuper made the
+// container's (ociCgroup.Made): an existing cgroup that a config joins may
+// have others' cgroups below it, which are not the container's to kill.
 //
 // "All of them" must include the children a process forks while the list is
 // read and signalled: on v2, SIGKILL is cgroup.kill (Linux 5.14), which the
@@ -88,7 +92,23 @@ func (g *ociCgroup) freeze() (thaw func() error) {
 	if writeCgroup(dir, file, on) != nil {
 		return nil
 	}
-	thaw = func() error { return writeCgroup(dir, file, off) }
+	thaw = func() error {
+		err := writeCgroup(dir, file, off)
+		if g.V2 || !g.Made {
+			return err
+		}
+		// A v1 cgroup below that froze itself stays frozen when its
+		// parent thaws, and a frozen process does not die of SIGKILL
+		// until thawed: every one below is thawed too. (v2's freezer
+		// lets a fatal signal through.)
+		_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, werr error) error {
+			if werr == nil && d.IsDir() && path != dir {
+				_ = writeCgroup(path, file, off) // removed meanwhile is fine
+			}
+			return nil
+		})
+		return err
+	}
 	// Freezing is asynchronous: each process stops at its next return to
 	// user space or freezable sleep, and the cgroup says when all have.
 	deadline := time.Now().Add(freezeWait)
@@ -133,7 +153,7 @@ func (g *ociCgroup) signalAll(sig unix.Signal) error {
 		// freeze fails too then, and the list is empty.
 	}
 	thaw := g.freeze()
-	pids, err := procsUnder(dir)
+	pids, err := g.procs()
 	for _, pid := range pids {
 		_ = unix.Kill(pid, sig) // gone meanwhile is fine
 	}
@@ -153,7 +173,7 @@ func (g *ociCgroup) killAll() error {
 	if dir == "" {
 		return nil
 	}
-	pids, err := procsUnder(dir)
+	pids, err := g.procs()
 	if err != nil || len(pids) == 0 {
 		return err
 	}
@@ -164,7 +184,7 @@ func (g *ociCgroup) killAll() error {
 	for wait := 50 * time.Microsecond; ; wait = min(2*wait, 20*time.Millisecond) {
 		// Killed processes leave the cgroup as they finish exiting.
 		time.Sleep(wait)
-		if pids, err = procsUnder(dir); err != nil || len(pids) == 0 {
+		if pids, err = g.procs(); err != nil || len(pids) == 0 {
 			return err
 		}
 		if time.Now().After(deadline) {
@@ -178,10 +198,16 @@ func (g *ociCgroup) killAll() error {
 	}
 }
 
-// procsUnder returns the processes of the cgroup dir and of every cgroup
-// below it (a container that may write its cgroups can make some). A dir
-// that is gone has none.
-func procsUnder(dir string) ([]int, error) {
+// procs returns the processes of g (killDir's), and of every cgroup below
+// it when ccsuper made g: a container that may write its cgroups can make
+// some.
+func (g *ociCgroup) procs() ([]int, error) {
+	return procsUnder(g.killDir(), g.Made)
+}
+
+// procsUnder returns the processes of the cgroup dir and, with below, of
+// every cgroup below it. A dir that is gone has none.
+func procsUnder(dir string, below bool) ([]int, error) {
 	var out []int
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -192,6 +218,9 @@ func procsUnder(dir string) ([]int, error) {
 		}
 		if !d.IsDir() {
 			return nil
+		}
+		if path != dir && !below {
+			return fs.SkipDir
 		}
 		b, err := os.ReadFile(filepath.Join(path, "cgroup.procs"))
 		if errors.Is(err, fs.ErrNotExist) {

@@ -141,9 +141,10 @@ func TestOCIRootlessUser(t *testing.T) {
 
 	// Resources need a cgroup v2 delegated to the user, with ccsuper started
 	// in it: the container's cgroup is made below it. On a pure v2 host
-	// (the guest of make test-vm) the limit is the kernel's inside; on a
-	// hybrid one (this machine) the unified hierarchy has no controller to
-	// delegate, which create says in one line.
+	// (the guest of make test-vm) the limit is the kernel's inside, a
+	// unified key overriding the structured one; on a hybrid one (this
+	// machine) the unified hierarchy has no controller to delegate, which
+	// create says in one line.
 	t.Run("delegated cgroup", func(t *testing.T) {
 		mnt := cgroup2MountPoint()
 		if mnt == "" {
@@ -153,6 +154,7 @@ func TestOCIRootlessUser(t *testing.T) {
 		limit := int64(40)
 		b := bundle([]string{"cat", "/sys/fs/cgroup/pids.max"}, func(s *specs.Spec) {
 			s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &limit}
+			s.Linux.Resources.Unified = map[string]string{"pids.max": "37"}
 		})
 		fd, err := unix.Open(deleg, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -170,7 +172,7 @@ func TestOCIRootlessUser(t *testing.T) {
 			}
 			return
 		}
-		wantOutput(t, r, "40\n")
+		wantOutput(t, r, "37\n")
 		if m, _ := filepath.Glob(filepath.Join(deleg, "ccsuper", id+"-deleg")); len(m) > 0 {
 			t.Errorf("the container's cgroup is left: %v", m)
 		}

@@ -25,6 +25,11 @@ import (
 // made in.
 var ociV1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "devices", "blkio", "freezer", "cpuset"}
 
+// ociV2Controllers are the v2 controllers an OCI container's cgroup has
+// enabled, when its parent offers them. A unified key of any other (hugetlb,
+// rdma, misc) is refused as not enabled.
+var ociV2Controllers = []string{"memory", "cpu", "pids", "io", "cpuset"}
+
 // v1Needed returns the v1 hierarchies the container's cgroup is made in:
 // pids always (ps and kill --all read it; every process of the container is
 // there), and those r's limits need. runc joins every hierarchy; moving a
@@ -142,6 +147,12 @@ func newOCICgroup(path string, r *specs.LinuxResources, shared bool) (_ *ociCgro
 			err = errors.Join(err, g.remove())
 		}
 	}()
+	if !g.V2 && r != nil {
+		// Before any cgroup is made, rather than after.
+		if err := refuseUnifiedV1(r.Unified); err != nil {
+			return nil, err
+		}
+	}
 	if g.V2 {
 		if err := g.makeV2(layout.v2, path, nil); err != nil {
 			return nil, err
@@ -217,7 +228,7 @@ func (g *ociCgroup) makeV2(root, path string, use []string) error {
 			return fmt.Errorf("read cgroup controllers: %w", err)
 		}
 		for _, c := range strings.Fields(string(have)) {
-			if c == "memory" || c == "cpu" || c == "pids" || c == "io" || c == "cpuset" {
+			if slices.Contains(ociV2Controllers, c) {
 				use = append(use, c)
 			}
 		}
@@ -272,7 +283,7 @@ func (g *ociCgroup) dir(c string) (string, error) {
 	return d, nil
 }
 
-// apply writes the config's resources into g.
+// apply writes the config's resources into g, the unified map's last.
 func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
@@ -453,7 +464,11 @@ func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 			return fmt.Errorf("linux.resources.devices: %w", err)
 		}
 	}
-	return nil
+	// Last, so that a key overrides the field that wrote the same file.
+	if !g.V2 {
+		return refuseUnifiedV1(r.Unified)
+	}
+	return applyUnified(g.Dirs[""], r.Unified)
 }
 
 // defaultDevices are the devices every container has: the spec's default

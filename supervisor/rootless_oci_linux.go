@@ -182,6 +182,16 @@ func rootlessCgroup(path string, r *specs.LinuxResources, log func(string)) (*oc
 	if n["blkio"] {
 		need = append(need, "io")
 	}
+	// The controllers unified keys name, among those a root container's
+	// cgroup has: refused in one line if not delegated, rather than a key
+	// found missing. A key of another controller is refused as not enabled,
+	// as for root.
+	for _, k := range unifiedKeys(r.Unified) {
+		c, _, _ := strings.Cut(k, ".")
+		if slices.Contains(ociV2Controllers, c) && !slices.Contains(need, c) {
+			need = append(need, c)
+		}
+	}
 	layout, err := delegatedLayout(need, nil)
 	if err != nil {
 		return nil, err

@@ -575,12 +575,13 @@ func checkResources(r *specs.LinuxResources) error {
 		return errors.New("linux.resources.network is not supported")
 	case len(r.Rdma) > 0:
 		return errors.New("linux.resources.rdma is not supported")
-	case len(r.Unified) > 0:
-		return errors.New("linux.resources.unified is not supported")
 	case r.CPU != nil && (r.CPU.RealtimePeriod != nil || r.CPU.RealtimeRuntime != nil):
 		return errors.New("linux.resources.cpu realtime limits are not supported")
 	case r.CPU != nil && r.CPU.Idle != nil:
 		return errors.New("linux.resources.cpu.idle is not supported")
+	}
+	if err := checkUnified(r.Unified); err != nil {
+		return err
 	}
 	for _, d := range r.Devices {
 		if d.Type != "" && d.Type != "a" && d.Type != "b" && d.Type != "c" {

@@ -27,13 +27,14 @@ import (
 // guestRun is the -test.run of the suite in the guest: what this machine
 // cannot test (cgroup v2 limits, statistics and cleanup, rootless limits in
 // a delegated cgroup, OOM attribution, the container's own cgroup, kernel
-// features, the OCI runtime on v2 with its device rules as an eBPF program
-// and a container without a PID namespace killed by cgroup.kill)
+// features, the OCI runtime on v2 with its device rules as an eBPF program,
+// a container without a PID namespace killed by cgroup.kill and the unified
+// map's cgroup files)
 // and what depends on the kernel's modules (bridge, veth, NAT, overlay).
 // Under TCG a container start costs several times what it costs on the host,
 // so it is not the whole suite. The devicefilter package's tests run there
 // too, whatever this says.
-const guestRun = `^(TestCgroup|TestOverlay$|TestOverlayFailures|TestNetwork(HostContainer|ContainerToContainer|NAT|Teardown)$|TestExitStatus$|TestKernelFeatures|TestOOM|TestOwnCgroup|TestConsoleDeleted|TestRootlessCgroup|TestOCIRootlessUser$|TestOCI(Lifecycle|KillCreated|Run|Config|Exec|ExecLongRoot|DeviceUnderDenyAll|DeviceRules|ContainerHooks|HostPID|HostPIDKill)$)`
+const guestRun = `^(TestCgroup|TestOverlay$|TestOverlayFailures|TestNetwork(HostContainer|ContainerToContainer|NAT|Teardown)$|TestExitStatus$|TestKernelFeatures|TestOOM|TestOwnCgroup|TestConsoleDeleted|TestRootlessCgroup|TestOCIRootlessUser$|TestOCI(Lifecycle|KillCreated|Run|Config|Exec|ExecLongRoot|DeviceUnderDenyAll|DeviceRules|ContainerHooks|HostPID|HostPIDKill|Unified)$)`
 
 var runFlag = flag.String("vm.run", guestRun, "the e2e tests to run in the guest (-test.run there)")
 

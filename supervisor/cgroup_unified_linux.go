@@ -25,7 +25,7 @@ var refusedUnified = map[string]string{
 	"cgroup.procs":           "it would move processes into the container's cgroup",
 	"cgroup.threads":         "it would move threads into the container's cgroup",
 	"cgroup.kill":            "it would kill the container's processes at create",
-	"cgroup.freeze":          "it would freeze the container before it starts (ccsuper pause and resume own it)",
+	"cgroup.freeze":          "it would freeze the container before it starts (ccsuper has no pause; its kill of a container without a PID namespace freezes and thaws it)",
 	"cgroup.subtree_control": "it would hand controllers down, and a cgroup doing that may hold no process: ccinit could not be cloned into it",
 	"cgroup.type":            "it would make the container's cgroup threaded, which takes no process of its own",
 }

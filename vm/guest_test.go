@@ -34,7 +34,7 @@ import (
 // Under TCG a container start costs several times what it costs on the host,
 // so it is not the whole suite. The devicefilter package's tests run there
 // too, whatever this says.
-const guestRun = `^(TestCgroup|TestOverlay$|TestOverlayFailures|TestNetwork(HostContainer|ContainerToContainer|NAT|Teardown)$|TestExitStatus$|TestKernelFeatures|TestOOM|TestOwnCgroup|TestConsoleDeleted|TestRootlessCgroup|TestOCIRootlessUser$|TestOCI(Lifecycle|KillCreated|Run|Config|Exec|ExecLongRoot|DeviceUnderDenyAll|DeviceRules|ContainerHooks|HostPID|HostPIDKill|Unified)$)`
+const guestRun = `^(TestCgroup|TestOverlay$|TestOverlayFailures|TestNetwork(HostContainer|ContainerToContainer|NAT|Teardown)$|TestExitStatus$|TestKernelFeatures|TestOOM|TestOwnCgroup|TestConsoleDeleted|TestRootlessCgroup|TestOCIRootlessUser$|TestOCI(Lifecycle|KillCreated|Run|Config|Exec|ExecLongRoot|DeviceUnderDenyAll|DeviceRules|ContainerHooks|HostPID|HostPIDKill|JoinedCgroupKeepsOthers|Unified)$)`
 
 var runFlag = flag.String("vm.run", guestRun, "the e2e tests to run in the guest (-test.run there)")
 

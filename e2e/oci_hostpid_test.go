@@ -360,14 +360,16 @@ func TestOCIHostPIDKill(t *testing.T) {
 }
 
 // TestOCIJoinedCgroupKeepsOthers: a config may name an existing cgroup,
-// which the container then joins; what lives in the cgroups below it is not
-// the container's. A create that fails after the cgroup is joined (here a
-// refused block I/O leaf weight) leaves a process in a cgroup below it
-// running, with or without a PID namespace of the container's own: a kill of
-// every process of the cgroup and those below, done on every removal, killed
-// it (and so, with cgroupsPath /ccsuper, every default container).
+// which the container then joins; what lives in it or in the cgroups below
+// it is not the container's. A create that fails after the cgroup is joined
+// (here a refused block I/O leaf weight) leaves a process in a cgroup below
+// it, or one in it, running, and the cgroups in place, with or without a
+// PID namespace of the container's own: a kill of every process of the
+// cgroup and those below, done on every removal, killed the first (and so,
+// with cgroupsPath /ccsuper, every default container); the removal's kill
+// of what kept the joined cgroup busy killed the second.
 func TestOCIJoinedCgroupKeepsOthers(t *testing.T) {
-	// The process below is in each hierarchy the container may use.
+	// The process is in each hierarchy the container may use.
 	var bases []string
 	var st unix.Statfs_t
 	for _, c := range []string{"blkio", "devices", "freezer", "pids"} {
@@ -382,51 +384,56 @@ func TestOCIJoinedCgroupKeepsOthers(t *testing.T) {
 		bases = []string{"/sys/fs/cgroup"} // pure v2 (the guest of make test-vm)
 	}
 	for _, own := range []bool{true, false} {
-		t.Run(fmt.Sprintf("own pid namespace %v", own), func(t *testing.T) {
-			path := "/" + token("ccsuper-e2e-joined")
-			var siblings []string
-			for _, b := range bases {
-				sibling := filepath.Join(b, path, "sibling")
-				if err := os.MkdirAll(sibling, 0o755); err != nil {
+		for _, below := range []bool{true, false} {
+			t.Run(fmt.Sprintf("own pid namespace %v, process below %v", own, below), func(t *testing.T) {
+				path := "/" + token("ccsuper-e2e-joined")
+				var dirs []string
+				for _, b := range bases {
+					d := filepath.Join(b, path)
+					if below {
+						d = filepath.Join(d, "other")
+					}
+					if err := os.MkdirAll(d, 0o755); err != nil {
+						t.Fatal(err)
+					}
+					dirs = append(dirs, d)
+					t.Cleanup(func() {
+						_ = unix.Rmdir(d)
+						_ = unix.Rmdir(filepath.Join(b, path))
+					})
+				}
+				other := start(t, command(t, "sh", append([]string{"-c", `for d; do echo $$ > "$d/cgroup.procs" || exit 1; done; echo in; exec sleep 1000`, "sh"}, dirs...)...))
+				other.waitLine(t, "in")
+				t.Cleanup(func() { _ = other.cmd.Process.Kill(); _ = other.cmd.Wait() })
+
+				bundle, root := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
+					if !own {
+						hostPID(s)
+					}
+					s.Linux.CgroupsPath = path
+					leaf := uint16(100)
+					s.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{LeafWeight: &leaf}}
+				})
+				r := oci(t, root, "create", "--bundle", bundle, token("joined"))
+				if r.code != 125 || !strings.Contains(r.stderr, "leafWeight") {
+					t.Fatalf("create: got %s\nwant 125 and a line naming leafWeight", r)
+				}
+				var info unix.Siginfo
+				if err := unix.Waitid(unix.P_PID, other.cmd.Process.Pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != nil {
 					t.Fatal(err)
 				}
-				siblings = append(siblings, sibling)
-				t.Cleanup(func() {
-					_ = unix.Rmdir(sibling)
-					_ = unix.Rmdir(filepath.Dir(sibling))
-				})
-			}
-			other := start(t, command(t, "sh", append([]string{"-c", `for d; do echo $$ > "$d/cgroup.procs" || exit 1; done; echo in; exec sleep 1000`, "sh"}, siblings...)...))
-			other.waitLine(t, "in")
-			t.Cleanup(func() { _ = other.cmd.Process.Kill(); _ = other.cmd.Wait() })
-
-			bundle, root := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
-				if !own {
-					hostPID(s)
+				if info.Signo != 0 {
+					t.Errorf("the failed create killed the process in %v, not the container's", dirs)
 				}
-				s.Linux.CgroupsPath = path
-				leaf := uint16(100)
-				s.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{LeafWeight: &leaf}}
+				if entries, _ := os.ReadDir(root); len(entries) != 0 {
+					t.Errorf("state left after a failed create: %v", entries)
+				}
+				for _, d := range dirs {
+					if _, err := os.Stat(d); err != nil {
+						t.Errorf("the failed create removed %s: %v", d, err)
+					}
+				}
 			})
-			r := oci(t, root, "create", "--bundle", bundle, token("joined"))
-			if r.code != 125 || !strings.Contains(r.stderr, "leafWeight") {
-				t.Fatalf("create: got %s\nwant 125 and a line naming leafWeight", r)
-			}
-			var info unix.Siginfo
-			if err := unix.Waitid(unix.P_PID, other.cmd.Process.Pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != nil {
-				t.Fatal(err)
-			}
-			if info.Signo != 0 {
-				t.Errorf("the failed create killed the process in %v, cgroups below the one it joined", siblings)
-			}
-			if entries, _ := os.ReadDir(root); len(entries) != 0 {
-				t.Errorf("state left after a failed create: %v", entries)
-			}
-			for _, d := range siblings {
-				if _, err := os.Stat(d); err != nil {
-					t.Errorf("the failed create removed %s, a cgroup below the one it joined: %v", d, err)
-				}
-			}
-		})
+		}
 	}
 }

@@ -105,11 +105,12 @@ func weightFile(dir string, v2 bool) (string, error) {
 type ociCgroup struct {
 	V2   bool              `json:"v2"`
 	Dirs map[string]string `json:"dirs"` // controller ("" on v2) -> directory
-	// Made is a cgroup whose every directory ccsuper made, not one that
-	// existed and was joined (the spec allows it): the cgroups below it are
-	// the container's then, and a kill of all its processes goes there too
-	// (sharedpid_linux.go). Not set in states of versions before it.
-	Made bool `json:"made,omitempty"`
+	// Joined are the directories that existed before create, which the
+	// container joined (the spec allows it): they are not the container's,
+	// so they are not removed, nothing in them is killed at removal, and
+	// the cgroups below them are not searched (sharedpid_linux.go). The
+	// others ccsuper made, and what is below them is the container's.
+	Joined []string `json:"joined,omitempty"`
 	// fd is the open v2 directory, to clone ccinit straight into
 	// (CLONE_INTO_CGROUP: no migration afterwards), or -1.
 	fd int
@@ -141,7 +142,7 @@ func newOCICgroup(path string, r *specs.LinuxResources, shared bool) (_ *ociCgro
 	if err != nil {
 		return nil, err
 	}
-	g := &ociCgroup{V2: layout.v2 != "", Dirs: map[string]string{}, fd: -1, Made: true}
+	g := &ociCgroup{V2: layout.v2 != "", Dirs: map[string]string{}, fd: -1}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, g.remove())
@@ -176,7 +177,9 @@ func newOCICgroup(path string, r *specs.LinuxResources, shared bool) (_ *ociCgro
 			if err != nil {
 				return nil, err
 			}
-			g.Made = g.Made && made
+			if !made {
+				g.Joined = append(g.Joined, dir)
+			}
 			g.Dirs[c] = dir
 		}
 	}
@@ -234,6 +237,7 @@ func (g *ociCgroup) makeV2(root, path string, use []string) error {
 		}
 	}
 	dir := root
+	existed := false
 	for _, part := range strings.Split(strings.Trim(path, "/"), "/") {
 		if err := enableControllers(dir, use); err != nil {
 			return err
@@ -243,7 +247,10 @@ func (g *ociCgroup) makeV2(root, path string, use []string) error {
 		if err != nil && !errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("make cgroup %s: %w", dir, err)
 		}
-		g.Made = err == nil
+		existed = err != nil
+	}
+	if existed {
+		g.Joined = append(g.Joined, dir)
 	}
 	g.Dirs[""] = dir
 	var err error
@@ -287,6 +294,13 @@ func (g *ociCgroup) dir(c string) (string, error) {
 func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
+	}
+	if g.V2 {
+		// Before any write: a missing file changes nothing (a joined
+		// cgroup is someone else's).
+		if err := checkUnifiedFiles(g.Dirs[""], r.Unified); err != nil {
+			return err
+		}
 	}
 	type write struct{ controller, v1, v2, value string }
 	var ws []write
@@ -535,6 +549,9 @@ func (g *ociCgroup) unique() []string {
 	return out
 }
 
+// joined reports whether dir existed before create (Joined).
+func (g *ociCgroup) joined(dir string) bool { return slices.Contains(g.Joined, dir) }
+
 // removeBelow removes the cgroups below dir, the deepest first.
 func removeBelow(dir string, v2 bool) error {
 	var below []string
@@ -576,13 +593,12 @@ func (g *ociCgroup) pids() ([]int, error) {
 	return out, nil
 }
 
-// remove removes g's directories (not their parents, which the engine
-// owns), killing what is still in them, and, when ccsuper made g, the
-// cgroups below them that the container made (emptied before: delete kills
-// what is in them for a container without a PID namespace of its own, with
-// killAll; with one, the kernel killed it with ccinit). A cgroup that was
-// joined is removed only when nothing is below it: what is there is not
-// the container's.
+// remove removes the directories ccsuper made for g (not their parents,
+// which the engine owns), with the cgroups the container made below them,
+// killing what is still in them (emptied before: delete kills what is left
+// of a container without a PID namespace of its own with killAll; with one,
+// the kernel killed it with ccinit). A joined cgroup is left as it is, with
+// whatever else is in it or below it.
 func (g *ociCgroup) remove() error {
 	if g == nil {
 		return nil
@@ -590,9 +606,10 @@ func (g *ociCgroup) remove() error {
 	g.closeFD()
 	var errs []error
 	for _, dir := range g.unique() {
-		if g.Made {
-			errs = append(errs, removeBelow(dir, g.V2))
+		if g.joined(dir) {
+			continue
 		}
+		errs = append(errs, removeBelow(dir, g.V2))
 		errs = append(errs, removeCgroupDir(dir, g.V2))
 	}
 	return errors.Join(errs...)

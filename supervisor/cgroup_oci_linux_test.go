@@ -295,8 +295,8 @@ func TestOCICgroupKillAllBelow(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = g.remove() })
-	if !g.Made {
-		t.Fatalf("a cgroup newOCICgroup made: Made false")
+	if len(g.Joined) != 0 {
+		t.Fatalf("a cgroup newOCICgroup made: Joined %v", g.Joined)
 	}
 	sub := filepath.Join(g.killDir(), "sub")
 	if err := os.Mkdir(sub, 0o755); err != nil {
@@ -327,7 +327,7 @@ func TestOCICgroupKillAllBelow(t *testing.T) {
 	// Joined: another's process below is left alone.
 	other := start()
 	joined := *g
-	joined.Made = false
+	joined.Joined = joined.unique()
 	if err := joined.killAll(); err != nil {
 		t.Fatal(err)
 	}

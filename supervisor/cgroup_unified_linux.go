@@ -69,9 +69,9 @@ func unifiedKeys(u map[string]string) []string {
 	return keys
 }
 
-// applyUnified writes u into the v2 cgroup dir, in key order, each error
-// naming the key and the file.
-func applyUnified(dir string, u map[string]string) error {
+// checkUnifiedFiles refuses u when a key is no file of the v2 cgroup dir,
+// before anything is written to it.
+func checkUnifiedFiles(dir string, u map[string]string) error {
 	for _, k := range unifiedKeys(u) {
 		if err := checkUnifiedKey(k); err != nil {
 			return err
@@ -79,11 +79,41 @@ func applyUnified(dir string, u map[string]string) error {
 		if _, err := os.Lstat(filepath.Join(dir, k)); errors.Is(err, fs.ErrNotExist) {
 			return unifiedMissing(dir, k)
 		}
-		if err := writeCgroup(dir, k, u[k]); err != nil {
-			return fmt.Errorf("linux.resources.unified %q: %w", k, err)
+	}
+	return nil
+}
+
+// applyUnified writes u into the v2 cgroup dir, in key order, each error
+// naming the key and the file. A value of several lines is written a line
+// at a time, as the kernel reads such files (io.max takes one device per
+// write: the spec's own example is two).
+func applyUnified(dir string, u map[string]string) error {
+	if err := checkUnifiedFiles(dir, u); err != nil {
+		return err
+	}
+	for _, k := range unifiedKeys(u) {
+		for _, line := range unifiedLines(u[k]) {
+			if err := writeCgroup(dir, k, line); err != nil {
+				return fmt.Errorf("linux.resources.unified %q: %w", k, err)
+			}
 		}
 	}
 	return nil
+}
+
+// unifiedLines splits a value into the lines written one by one; a value
+// with no newline (or an empty one) is written as it is.
+func unifiedLines(v string) []string {
+	if !strings.Contains(v, "\n") {
+		return []string{v}
+	}
+	var out []string
+	for _, l := range strings.Split(v, "\n") {
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // unifiedMissing says why the cgroup dir has no file k: its controller (the

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // TestCheckUnifiedKey: a key is a plain file name of the container's cgroup,
@@ -72,11 +74,15 @@ func TestCheckUnifiedOrder(t *testing.T) {
 // made.
 func TestUnifiedV2(t *testing.T) {
 	root := cgroup2Root(t)
+	// Two levels below the root: the middle one hands no controller down
+	// (nothing is written to its subtree_control), so the test's cgroup
+	// has none, whatever the root hands down on this host.
+	middle := fmt.Sprintf("/ccsuper-test-unified-%d", os.Getpid())
 	g := &ociCgroup{V2: true, Dirs: map[string]string{}, fd: -1}
-	if err := g.makeV2(root, fmt.Sprintf("/ccsuper-test-unified-%d", os.Getpid()), []string{}); err != nil {
+	if err := g.makeV2(root, middle+"/c", []string{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = g.remove() })
+	t.Cleanup(func() { _ = g.remove(); _ = unix.Rmdir(filepath.Join(root, middle)) })
 	dir := g.Dirs[""]
 
 	if err := g.apply(&specs.LinuxResources{Unified: map[string]string{"cgroup.max.depth": "3", "cgroup.max.descendants": "7"}}); err != nil {
@@ -92,7 +98,10 @@ func TestUnifiedV2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), "hugetlb") {
+	if len(strings.Fields(string(b))) != 0 {
+		t.Fatalf("the test's cgroup has controllers %q, want none", b)
+	}
+	if slices.Contains(knownControllers(), "hugetlb") {
 		err = g.apply(&specs.LinuxResources{Unified: map[string]string{"hugetlb.2MB.max": "0"}})
 		if err == nil || !strings.Contains(err.Error(), "the hugetlb controller is not enabled") {
 			t.Errorf("hugetlb.2MB.max with no hugetlb controller: got %v, want it not enabled", err)
@@ -135,4 +144,20 @@ func TestUnifiedV2(t *testing.T) {
 			t.Error(err)
 		}
 	})
+}
+
+// TestUnifiedLines: a value of several lines is written a line at a time,
+// as the kernel reads io.max and the like (the spec's example gives two
+// devices in one value).
+func TestUnifiedLines(t *testing.T) {
+	for v, want := range map[string][]string{
+		"1":                        {"1"},
+		"":                         {""},
+		"8:0 rbps=1\n8:16 wiops=2": {"8:0 rbps=1", "8:16 wiops=2"},
+		"max\n":                    {"max"},
+	} {
+		if got := unifiedLines(v); !slices.Equal(got, want) {
+			t.Errorf("unifiedLines(%q) = %q, want %q", v, got, want)
+		}
+	}
 }

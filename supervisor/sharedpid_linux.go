@@ -31,8 +31,10 @@ import (
 //     Runtime.Delete), whichever way ccinit ended.
 //
 // The cgroups below the container's are included when ccsuper made the
-// container's (ociCgroup.Made): an existing cgroup that a config joins may
-// have others' cgroups below it, which are not the container's to kill.
+// container's (not in ociCgroup.Joined): an existing cgroup that a config
+// joins may have others' cgroups below it, which are not the container's to
+// kill. Its own processes are, as with runc: nothing tells the container's
+// from others'.
 //
 // "All of them" must include the children a process forks while the list is
 // read and signalled: on v2, SIGKILL is cgroup.kill (Linux 5.14), which the
@@ -94,7 +96,7 @@ func (g *ociCgroup) freeze() (thaw func() error) {
 	}
 	thaw = func() error {
 		err := writeCgroup(dir, file, off)
-		if g.V2 || !g.Made {
+		if g.V2 || g.joined(dir) {
 			return err
 		}
 		// A v1 cgroup below that froze itself stays frozen when its
@@ -199,10 +201,11 @@ func (g *ociCgroup) killAll() error {
 }
 
 // procs returns the processes of g (killDir's), and of every cgroup below
-// it when ccsuper made g: a container that may write its cgroups can make
+// it when ccsuper made it: a container that may write its cgroups can make
 // some.
 func (g *ociCgroup) procs() ([]int, error) {
-	return procsUnder(g.killDir(), g.Made)
+	dir := g.killDir()
+	return procsUnder(dir, !g.joined(dir))
 }
 
 // procsUnder returns the processes of the cgroup dir and, with below, of

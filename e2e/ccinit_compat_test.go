@@ -277,16 +277,23 @@ func TestInitCompatSignals(t *testing.T) {
 
 // procState is the state letter of pid from /proc, "" if it is gone.
 func procState(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	f := procStatFields(pid)
 	if len(f) == 0 {
 		return ""
 	}
 	return f[0]
+}
+
+// procStatFields returns the fields of /proc/PID/stat after the command's
+// name (field 3, the state, first), or nil when pid is gone.
+func procStatFields(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if err != nil || i < 0 {
+		return nil
+	}
+	return strings.Fields(s[i+1:])
 }
 
 // TestInitCompatUncaughtSignals sends each init, not as PID 1, the signals

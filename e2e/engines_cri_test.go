@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -123,19 +124,33 @@ exec nsenter --net=/proc/%d/ns/net "$@"`, varLib, netns)
 
 	forEachRuntime(t, func(t *testing.T, rt ociRuntime) {
 		logs := filepath.Join(dir, "pod-logs-"+rt.name)
+		// runPod writes the config of pod name+"-"+runtime with the
+		// namespace options ns, runs it on the runtime's handler (gone
+		// at the test's end), and returns the config and the pod's ID.
+		runPod := func(name string, ns map[string]any) (config, id string) {
+			t.Helper()
+			config = writeJSON(name+"-pod-"+rt.name+".json", map[string]any{
+				"metadata":      map[string]any{"name": name + "-" + rt.name, "namespace": "default", "uid": name + "-uid-" + rt.name, "attempt": 1},
+				"log_directory": logs,
+				"linux": map[string]any{
+					"cgroup_parent":    "/" + parent,
+					"security_context": ns,
+				},
+			})
+			r := crictl("runp", "--runtime", rt.name, config)
+			wantExit(t, r, 0)
+			id = strings.TrimSpace(r.stdout)
+			t.Cleanup(func() {
+				_ = run(t, command(t, "crictl", "--config", crictlConfig, "stopp", id))
+				_ = run(t, command(t, "crictl", "--config", crictlConfig, "rmp", "--force", id))
+			})
+			return config, id
+		}
 		// As kubelet asks by default: network and IPC shared in the
 		// pod (POD, 0: the containers join the sandbox's by path), a
 		// PID namespace per container (CONTAINER, 1). The pod's and
 		// each container's config both say it.
 		namespaces := map[string]any{"namespace_options": map[string]any{"ipc": 0, "pid": 1, "network": 0}}
-		pod := writeJSON("pod-"+rt.name+".json", map[string]any{
-			"metadata":      map[string]any{"name": "pod-" + rt.name, "namespace": "default", "uid": "uid-" + rt.name, "attempt": 1},
-			"log_directory": logs,
-			"linux": map[string]any{
-				"cgroup_parent":    "/" + parent,
-				"security_context": namespaces,
-			},
-		})
 		const script = `trap 'echo got-term; exit 0' TERM; echo ready; while :; do sleep 0.1; done`
 		ctrConfig := writeJSON("ctr-"+rt.name+".json", map[string]any{
 			"metadata": map[string]any{"name": "app"},
@@ -146,17 +161,11 @@ exec nsenter --net=/proc/%d/ns/net "$@"`, varLib, netns)
 			"linux":    map[string]any{"security_context": namespaces},
 		})
 
-		r := crictl("runp", "--runtime", rt.name, pod)
-		wantExit(t, r, 0)
-		podID := strings.TrimSpace(r.stdout)
-		t.Cleanup(func() {
-			_ = run(t, command(t, "crictl", "--config", crictlConfig, "stopp", podID))
-			_ = run(t, command(t, "crictl", "--config", crictlConfig, "rmp", "--force", podID))
-		})
+		pod, podID := runPod("pod", namespaces)
 		// The sandbox itself runs on the handler's runtime.
 		wantRuntimeState(t, rt, filepath.Join(runtimeRoot(rt), "k8s.io"), podID, inspectPID(t, crictl("inspectp", podID)))
 
-		r = crictl("create", podID, ctrConfig, pod)
+		r := crictl("create", podID, ctrConfig, pod)
 		wantExit(t, r, 0)
 		id := strings.TrimSpace(r.stdout)
 		wantExit(t, crictl("start", id), 0)
@@ -244,26 +253,12 @@ exec nsenter --net=/proc/%d/ns/net "$@"`, varLib, netns)
 		// started; a process it leaves behind is gone once it stops
 		// (docs/oci.md, "No PID namespace of its own").
 		hostNS := map[string]any{"namespace_options": map[string]any{"ipc": 0, "pid": 2, "network": 0}}
-		hpod := writeJSON("hostpid-pod-"+rt.name+".json", map[string]any{
-			"metadata":      map[string]any{"name": "hostpid-" + rt.name, "namespace": "default", "uid": "hostpid-uid-" + rt.name, "attempt": 1},
-			"log_directory": logs,
-			"linux": map[string]any{
-				"cgroup_parent":    "/" + parent,
-				"security_context": hostNS,
-			},
-		})
 		marker := command(t, "sleep", "1000")
 		if err := marker.Start(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = marker.Process.Kill(); _ = marker.Wait() })
-		r = crictl("runp", "--runtime", rt.name, hpod)
-		wantExit(t, r, 0)
-		hpodID := strings.TrimSpace(r.stdout)
-		t.Cleanup(func() {
-			_ = run(t, command(t, "crictl", "--config", crictlConfig, "stopp", hpodID))
-			_ = run(t, command(t, "crictl", "--config", crictlConfig, "rmp", "--force", hpodID))
-		})
+		hpod, hpodID := runPod("hostpid", hostNS)
 		hctr := writeJSON("hostpid-ctr-"+rt.name+".json", map[string]any{
 			"metadata": map[string]any{"name": "hostpid"},
 			"image":    map[string]any{"image": containerdImage},
@@ -303,13 +298,11 @@ exec nsenter --net=/proc/%d/ns/net "$@"`, varLib, netns)
 // of /proc/PID/stat) was start has exited: no such PID, a zombie, or
 // another process's PID now.
 func processGone(pid, start string) bool {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if err != nil || i < 0 {
+	n, err := strconv.Atoi(pid)
+	if err != nil {
 		return true
 	}
-	f := strings.Fields(s[i+1:])
+	f := procStatFields(n)
 	return len(f) < 20 || f[19] != start || f[0] == "Z"
 }
 

@@ -245,14 +245,9 @@ func killInitAlone(t *testing.T, root, id string, st specs.State, fds map[int]in
 // statField returns field n (as proc(5) numbers them) of /proc/PID/stat.
 func statField(t *testing.T, pid, n int) string {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	f := procStatFields(pid)
 	if len(f) < n-2 {
-		t.Fatalf("/proc/%d/stat: %q", pid, s)
+		t.Fatalf("/proc/%d/stat: no field %d in %q", pid, n, f)
 	}
 	return f[n-3]
 }

@@ -479,8 +479,10 @@ func (g *ociCgroup) apply(r *specs.LinuxResources) error {
 		}
 	}
 	// Last, so that a key overrides the field that wrote the same file.
+	// (On v1 a non-empty map was refused before any cgroup was made:
+	// newOCICgroup.)
 	if !g.V2 {
-		return refuseUnifiedV1(r.Unified)
+		return nil
 	}
 	return applyUnified(g.Dirs[""], r.Unified)
 }

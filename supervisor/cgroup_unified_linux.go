@@ -83,14 +83,12 @@ func checkUnifiedFiles(dir string, u map[string]string) error {
 	return nil
 }
 
-// applyUnified writes u into the v2 cgroup dir, in key order, each error
+// applyUnified writes u, checked by checkUnifiedFiles before the first
+// resource was written, into the v2 cgroup dir, in key order, each error
 // naming the key and the file. A value of several lines is written a line
 // at a time, as the kernel reads such files (io.max takes one device per
 // write: the spec's own example is two).
 func applyUnified(dir string, u map[string]string) error {
-	if err := checkUnifiedFiles(dir, u); err != nil {
-		return err
-	}
 	for _, k := range unifiedKeys(u) {
 		for _, line := range unifiedLines(u[k]) {
 			if err := writeCgroup(dir, k, line); err != nil {

@@ -809,25 +809,18 @@ func (r Runtime) Delete(id string, force bool) error {
 }
 
 // killAndWait kills ccinit and waits until it has exited. Without a PID
-// namespace of its own, the container's other processes are killed with
-// it, as they would be with a PID 1 (the cgroup's removal then finds them
-// gone, or kills what is left: killAll).
+// namespace of its own, the container's other processes outlive it: Delete
+// kills them next (killAll).
 func (st containerState) killAndWait() error {
 	fd, err := st.pidfd()
 	if err != nil {
 		return nil // gone already
 	}
 	defer unix.Close(fd)
-	var all error
-	if !st.OwnPidNS && st.Cgroup != nil {
-		all = st.Cgroup.signalAll(unix.SIGKILL)
-	}
-	// ccinit through its pidfd in any case: it is dead already, or the
-	// cgroup could not be reached.
 	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("kill container %s: %w", st.ID, err)
 	}
-	return errors.Join(st.awaitPidfd(fd), all)
+	return st.awaitPidfd(fd)
 }
 
 // awaitExit waits until every thread of a ccinit that has stopped has
